@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+
+namespace Lessons.Posix;
+
+/// <summary>Helpers shared by the checked wrappers: platform check, argument checks and formatting.</summary>
+internal static class Checked
+{
+    /// <summary>Throws PlatformNotSupportedException off Linux, with a hint, instead of crashing or faking.</summary>
+    public static void RequireLinux(string call)
+    {
+        if (!OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException(
+                $"{call} is called through Linux's libc, and this is {RuntimeInformation.OSDescription}: " +
+                "run the workbook on Linux, in WSL2, or in the repository's dev container.");
+    }
+
+    /// <summary>A size argument: negative is refused before C would see it as a huge size_t.</summary>
+    public static nuint Size(string call, string name, long value)
+    {
+        if (value < 0)
+            throw new ArgumentOutOfRangeException(name, value,
+                $"{call}: {name} = {value} is negative; C's size_t would turn it into {(ulong)value} bytes.");
+        return (nuint)value;
+    }
+
+    public static string Hex(nint value) => "0x" + value.ToString("x");
+
+    public static string Hex(long value) => "0x" + value.ToString("x");
+
+    public static string Octal(int mode) => "0" + Convert.ToString(mode, 8);
+
+    /// <summary>Flags written as C would: PROT_READ|PROT_WRITE, or the number when no name fits.</summary>
+    public static string Flags<T>(T value) where T : struct, Enum
+    {
+        var text = value.ToString();
+        return text.Replace(", ", "|");
+    }
+}

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace Lessons.Posix;
+
+/// <summary>
+/// Code that runs in a forked child. It receives <paramref name="arg"/> (usually the address of shared
+/// memory) and returns the child's exit code. After fork only this one thread exists in the child, so the
+/// body must not allocate managed objects, throw, lock, or call anything but async-signal-safe libc calls
+/// and plain memory reads and writes. Make it a static method marked
+/// <c>[MethodImpl(MethodImplOptions.AggressiveOptimization)]</c>; the workbook compiles it before forking.
+/// </summary>
+public delegate int ChildBody(nint arg);
+
+/// <summary>Options for <see cref="Fork"/>.</summary>
+public sealed record ForkOptions
+{
+    /// <summary>How long the parent waits for the child's "started" flag before it kills and forks again.</summary>
+    public TimeSpan StartDeadline { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long a started child may run before it is killed and reported as an error.</summary>
+    public TimeSpan RunDeadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many times a child that never started is replaced before giving up.</summary>
+    public int MaxStartRetries { get; init; } = 50;
+
+    /// <summary>Restore the default action of SIGSEGV and SIGBUS in the child, so a fault ends it as in C.</summary>
+    public bool DefaultFaultSignals { get; init; } = true;
+
+    public static ForkOptions Default { get; } = new();
+}
+
+/// <summary>How a child ended: an exit code, or the signal that killed it.</summary>
+public readonly record struct ChildOutcome(int Pid, int? ExitCode, Signal? KilledBy, int StartRetries)
+{
+    public bool ExitedNormally => ExitCode is not null;
+
+    public override string ToString() =>
+        ExitCode is int code ? $"child {Pid} exited with code {code}" : $"child {Pid} killed by {KilledBy}";
+
+    internal static ChildOutcome FromStatus(int pid, int status, int retries)
+    {
+        int sig = status & 0x7f;
+        return sig == 0
+            ? new ChildOutcome(pid, (status >> 8) & 0xff, null, retries)
+            : new ChildOutcome(pid, null, (Signal)sig, retries);
+    }
+}
+
+/// <summary>
+/// fork made safe for a .NET process (see lesson 08 and DESIGN.md): the child runs only precompiled code and
+/// announces itself in a shared control page; a child that never starts (it hangs when the fork caught the
+/// runtime suspending threads for a GC) is killed and replaced; forks are serialized; every child is reaped;
+/// a child that overruns its deadline is killed and reported.
+/// </summary>
+public static class Fork
+{
+    static readonly object ForkLock = new();
+    static readonly HashSet<int> LiveChildren = new();
+    static long startRetriesTotal;
+
+    // The child calls libc through bare function pointers without a GC transition: no stub to compile, no
+    // symbol to look up, no GC poll that could wait for a GC thread the child does not have.
+    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int, nint, nint> signalFn;
+    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int, void> exitFn;
+
+    static unsafe Fork()
+    {
+        nint libc = NativeLibrary.Load("libc.so.6");
+        signalFn = (delegate* unmanaged[SuppressGCTransition]<int, nint, nint>)NativeLibrary.GetExport(libc, "signal");
+        exitFn = (delegate* unmanaged[SuppressGCTransition]<int, void>)NativeLibrary.GetExport(libc, "_exit");
+        Prepare(typeof(Fork).GetMethod(nameof(ChildMain), BindingFlags.NonPublic | BindingFlags.Static)!);
+        ProcessCleanup.Register(KillAll);
+    }
+
+    /// <summary>Start retries since the process began (children that hung before their first step).</summary>
+    public static long StartRetriesTotal => Interlocked.Read(ref startRetriesTotal);
+
+    /// <summary>Forks, runs <paramref name="body"/> in the child, waits for it and reports how it ended.</summary>
+    public static ChildOutcome Run(ChildBody body, nint arg = 0, ForkOptions? options = null)
+    {
+        using var child = Start(body, arg, options);
+        return child.Wait();
+    }
+
+    /// <summary>Forks and returns once the child has started; the caller waits (or disposes, which kills).</summary>
+    public static unsafe ForkedChild Start(ChildBody body, nint arg = 0, ForkOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        Checked.RequireLinux("fork");
+        options ??= ForkOptions.Default;
+        Prepare(body.Method);
+
+        using var control = Mman.MapAnonymous(SysConf.PageSize, shared: true);
+        int* started = (int*)control.Address;
+        bool defaults = options.DefaultFaultSignals;
+        lock (ForkLock)
+        {
+            for (int retries = 0; ; retries++)
+            {
+                *started = 0;
+                int pid = Libc.fork();
+                if (pid == 0)
+                    ChildMain(started, body, arg, defaults); // never returns
+                if (pid < 0)
+                    throw PosixException.FromLastError("fork()");
+
+                lock (LiveChildren) LiveChildren.Add(pid);
+                var clock = Stopwatch.StartNew();
+                while (true)
+                {
+                    if (Volatile.Read(ref *started) != 0)
+                        return new ForkedChild(pid, retries, options.RunDeadline);
+                    if (TryReap(pid, out int status))
+                        return new ForkedChild(pid, retries, status); // finished before we looked
+                    if (clock.Elapsed > options.StartDeadline)
+                        break;
+                    Thread.Sleep(clock.ElapsedMilliseconds < 2 ? 0 : 1);
+                }
+                KillAndReap(pid);
+                Interlocked.Increment(ref startRetriesTotal);
+                if (retries + 1 >= options.MaxStartRetries)
+                    throw new InvalidOperationException(
+                        $"fork(): {options.MaxStartRetries} children in a row never started within {options.StartDeadline.TotalMilliseconds} ms; each was killed and reaped.");
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static unsafe void ChildMain(int* started, ChildBody body, nint arg, bool defaultFaultSignals)
+    {
+        signalFn((int)Signal.SIGINT, Libc.SIG_DFL);
+        signalFn((int)Signal.SIGTERM, Libc.SIG_DFL);
+        if (defaultFaultSignals)
+        {
+            signalFn((int)Signal.SIGSEGV, Libc.SIG_DFL);
+            signalFn((int)Signal.SIGBUS, Libc.SIG_DFL);
+        }
+        Volatile.Write(ref *started, 1);
+        exitFn(body(arg));
+    }
+
+    static void Prepare(MethodInfo method)
+    {
+        if (method.IsGenericMethodDefinition || method is System.Reflection.Emit.DynamicMethod)
+            return;
+        try { RuntimeHelpers.PrepareMethod(method.MethodHandle); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException) { }
+    }
+
+    internal static unsafe bool TryReap(int pid, out int status)
+    {
+        int s;
+        int r = Libc.waitpid(pid, &s, WaitOptions.WNOHANG);
+        if (r == pid)
+        {
+            lock (LiveChildren) LiveChildren.Remove(pid);
+            status = s;
+            return true;
+        }
+        if (r < 0)
+            throw PosixException.FromLastError($"waitpid(pid={pid}, WNOHANG)");
+        status = 0;
+        return false;
+    }
+
+    internal static unsafe int KillAndReap(int pid)
+    {
+        Libc.kill(pid, (int)Signal.SIGKILL);
+        int s;
+        while (Libc.waitpid(pid, &s, 0) < 0)
+        {
+            if (PosixException.FromLastError("").Errno != Errno.EINTR)
+                break;
+        }
+        lock (LiveChildren) LiveChildren.Remove(pid);
+        return s;
+    }
+
+    /// <summary>Children started and not yet reaped.</summary>
+    public static int LiveCount
+    {
+        get { lock (LiveChildren) return LiveChildren.Count; }
+    }
+
+    static void KillAll()
+    {
+        int[] pids;
+        lock (LiveChildren) pids = LiveChildren.ToArray();
+        foreach (int pid in pids)
+            KillAndReap(pid);
+    }
+}
+
+/// <summary>A running child. Wait for its outcome; Dispose kills and reaps it if it is still running.</summary>
+public sealed class ForkedChild : IDisposable
+{
+    readonly TimeSpan deadline;
+    readonly Stopwatch clock = Stopwatch.StartNew();
+    ChildOutcome? outcome;
+
+    internal ForkedChild(int pid, int retries, TimeSpan deadline)
+    {
+        Pid = pid;
+        StartRetries = retries;
+        this.deadline = deadline;
+    }
+
+    internal ForkedChild(int pid, int retries, int status) : this(pid, retries, TimeSpan.Zero) =>
+        outcome = ChildOutcome.FromStatus(pid, status, retries);
+
+    public int Pid { get; }
+
+    /// <summary>Children that never started and were replaced before this one.</summary>
+    public int StartRetries { get; }
+
+    /// <summary>Waits for the child. A child that overruns its deadline is killed and a TimeoutException thrown.</summary>
+    public ChildOutcome Wait()
+    {
+        if (outcome is { } done)
+            return done;
+        while (true)
+        {
+            if (Fork.TryReap(Pid, out int status))
+                return (outcome = ChildOutcome.FromStatus(Pid, status, StartRetries)).Value;
+            if (clock.Elapsed > deadline)
+            {
+                Fork.KillAndReap(Pid);
+                outcome = new ChildOutcome(Pid, null, Signal.SIGKILL, StartRetries);
+                throw new TimeoutException(
+                    $"child {Pid} did not finish within {deadline.TotalSeconds:0.###} s; it was killed with SIGKILL and reaped.");
+            }
+            Thread.Sleep(clock.ElapsedMilliseconds < 2 ? 0 : 1);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (outcome is null)
+            outcome = ChildOutcome.FromStatus(Pid, Fork.KillAndReap(Pid), StartRetries);
+    }
+}

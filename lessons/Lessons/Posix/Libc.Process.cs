@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+
+namespace Lessons.Posix;
+
+internal static partial class Libc
+{
+    // pid_t fork(void);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int fork();
+
+    // pid_t waitpid(pid_t pid, int *wstatus, int options);
+    [LibraryImport(Name, SetLastError = true)]
+    public static unsafe partial int waitpid(int pid, int* wstatus, int options);
+
+    // void _exit(int status);
+    [LibraryImport(Name, EntryPoint = "_exit")]
+    public static partial void _exit(int status);
+
+    // int kill(pid_t pid, int sig);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int kill(int pid, int sig);
+
+    // sighandler_t signal(int signum, sighandler_t handler);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint signal(int signum, nint handler);
+
+    /// <summary><c>SIG_DFL</c>: the default action.</summary>
+    public const nint SIG_DFL = 0;
+    /// <summary><c>SIG_ERR</c>: what signal() returns on failure.</summary>
+    public const nint SIG_ERR = -1;
+
+    // int getrusage(int who, struct rusage *usage);
+    [LibraryImport(Name, SetLastError = true)]
+    public static unsafe partial int getrusage(int who, RUsage* usage);
+}
+
+/// <summary><c>struct rusage</c> on 64-bit Linux: two <c>struct timeval</c> then fourteen <c>long</c>s.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct RUsage
+{
+    public long ru_utime_sec, ru_utime_usec, ru_stime_sec, ru_stime_usec;
+    public long ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, ru_majflt, ru_nswap,
+        ru_inblock, ru_oublock, ru_msgsnd, ru_msgrcv, ru_nsignals, ru_nvcsw, ru_nivcsw;
+}

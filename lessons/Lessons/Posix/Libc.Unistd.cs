@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace Lessons.Posix;
+
+internal static partial class Libc
+{
+    // int brk(void *addr);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int brk(nint addr);
+
+    // void *sbrk(intptr_t increment);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint sbrk(nint increment);
+
+    // long sysconf(int name);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial long sysconf(int name);
+
+    // int ftruncate(int fd, off_t length);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    // int close(int fd);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int close(int fd);
+
+    // pid_t getpid(void);
+    [LibraryImport(Name)]
+    public static partial int getpid();
+}

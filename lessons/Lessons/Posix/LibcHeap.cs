@@ -1,0 +1,136 @@
+namespace Lessons.Posix;
+
+/// <summary>
+/// Checked wrappers for glibc's malloc family. The wrapper remembers which blocks it handed out, so that
+/// freeing a pointer it never returned, or freeing twice, is a clear error here instead of glibc aborting
+/// the whole process (which is what C would do).
+/// </summary>
+public static class LibcHeap
+{
+    static readonly object Gate = new();
+    static readonly Dictionary<nint, long> Live = new();
+    static readonly HashSet<nint> Freed = new();
+
+    /// <summary>malloc. Contents are whatever was there before. malloc(0) returns a unique, freeable pointer.</summary>
+    public static nint Malloc(long size)
+    {
+        string call = $"malloc(size={size})";
+        Checked.RequireLinux("malloc");
+        nint p = Libc.malloc(Checked.Size(call, nameof(size), size));
+        if (p == 0)
+            throw PosixException.FromLastError(call);
+        return Remember(p, size);
+    }
+
+    /// <summary>calloc: zeroed memory; glibc itself refuses a count × size that overflows (ENOMEM).</summary>
+    public static nint Calloc(long count, long size)
+    {
+        string call = $"calloc(nmemb={count}, size={size})";
+        Checked.RequireLinux("calloc");
+        nint p = Libc.calloc(Checked.Size(call, nameof(count), count), Checked.Size(call, nameof(size), size));
+        if (p == 0)
+            throw PosixException.FromLastError(call,
+                Math.BigMul(count, size) > long.MaxValue ? "count × size overflows size_t" : null);
+        return Remember(p, count * size);
+    }
+
+    /// <summary>
+    /// realloc. <c>Realloc(0, n)</c> is malloc; <c>Realloc(p, 0)</c> frees p and returns 0 (glibc's behaviour).
+    /// On failure the old block is left as it was, and the exception says so.
+    /// </summary>
+    public static nint Realloc(nint ptr, long size)
+    {
+        string call = $"realloc(ptr={Checked.Hex(ptr)}, size={size})";
+        Checked.RequireLinux("realloc");
+        nuint n = Checked.Size(call, nameof(size), size);
+        if (ptr != 0)
+            RequireLive("realloc", ptr);
+        nint p = Libc.realloc(ptr, n);
+        if (p == 0 && size == 0 && ptr != 0)
+        {
+            Forget(ptr);
+            return 0;
+        }
+        if (p == 0)
+            throw PosixException.FromLastError(call, ptr == 0 ? null : "the old block is unchanged and still yours to free");
+        if (ptr != 0)
+            Forget(ptr);
+        return Remember(p, size);
+    }
+
+    /// <summary>free. <c>Free(0)</c> does nothing, as in C.</summary>
+    public static void Free(nint ptr)
+    {
+        if (ptr == 0)
+            return;
+        Checked.RequireLinux("free");
+        RequireLive("free", ptr);
+        Forget(ptr);
+        Libc.free(ptr);
+    }
+
+    /// <summary>malloc_usable_size: how many bytes the chunk really holds (at least what was asked).</summary>
+    public static long UsableSize(nint ptr)
+    {
+        Checked.RequireLinux("malloc_usable_size");
+        RequireLive("malloc_usable_size", ptr);
+        return (long)Libc.malloc_usable_size(ptr);
+    }
+
+    /// <summary>mallopt. glibc returns 0 for a rejected value without setting errno: reported as EINVAL.</summary>
+    public static void Mallopt(MalloptParam param, int value)
+    {
+        Checked.RequireLinux("mallopt");
+        if (Libc.mallopt((int)param, value) != 1)
+            throw new PosixException($"mallopt(param={param}, value={value})", (int)Errno.EINVAL, "glibc rejected the value");
+    }
+
+    /// <summary>mallinfo2: the main arena's statistics.</summary>
+    public static MallInfo2 MallInfo()
+    {
+        Checked.RequireLinux("mallinfo2");
+        return Libc.mallinfo2();
+    }
+
+    /// <summary>True when p is a block this wrapper handed out and nobody freed yet.</summary>
+    public static bool IsLive(nint p)
+    {
+        lock (Gate) return Live.ContainsKey(p);
+    }
+
+    static nint Remember(nint p, long size)
+    {
+        lock (Gate)
+        {
+            Live[p] = size;
+            Freed.Remove(p);
+        }
+        return p;
+    }
+
+    static void Forget(nint p)
+    {
+        lock (Gate)
+        {
+            Live.Remove(p);
+            Freed.Add(p);
+        }
+    }
+
+    static void RequireLive(string call, nint p)
+    {
+        bool freed;
+        lock (Gate)
+        {
+            if (Live.ContainsKey(p))
+                return;
+            freed = Freed.Contains(p);
+        }
+        throw new HeapMisuseException(freed
+            ? $"{call}({Checked.Hex(p)}): double free — this block was already freed. In C this is undefined behaviour (glibc aborts with 'free(): double free detected')."
+            : $"{call}({Checked.Hex(p)}): this pointer was never returned by malloc, calloc or realloc. In C this is undefined behaviour (glibc aborts with 'free(): invalid pointer').");
+    }
+}
+
+/// <summary>A pointer used in a way C leaves undefined (double free, freeing what was never allocated).</summary>
+public sealed class HeapMisuseException(string message) : InvalidOperationException(message);

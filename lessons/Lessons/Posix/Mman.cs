@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+
+namespace Lessons.Posix;
+
+/// <summary>Checked wrappers for &lt;sys/mman.h&gt;: mmap, munmap, mprotect, madvise, memfd_create.</summary>
+public static class Mman
+{
+    /// <summary>mmap, returning an owning handle that munmaps on Dispose.</summary>
+    public static Mapping Map(long length, Prot prot, MapFlags flags, FileDescriptor? fd = null, long offset = 0, nint address = 0)
+    {
+        nint p = MapRaw(length, prot, flags, fd is null ? -1 : (int)fd.DangerousGetHandle(), offset, address);
+        return new Mapping(p, length, prot, flags);
+    }
+
+    /// <summary>An anonymous private read-write mapping: what malloc uses for large blocks.</summary>
+    public static Mapping MapAnonymous(long length, Prot prot = Prot.PROT_READ | Prot.PROT_WRITE, bool shared = false) =>
+        Map(length, prot, MapFlags.MAP_ANONYMOUS | (shared ? MapFlags.MAP_SHARED : MapFlags.MAP_PRIVATE));
+
+    /// <summary>mmap returning the bare address; the caller must munmap it.</summary>
+    public static nint MapRaw(long length, Prot prot, MapFlags flags, int fd = -1, long offset = 0, nint address = 0)
+    {
+        string Call() => $"mmap(addr={Checked.Hex(address)}, length={length}, prot={Checked.Flags(prot)}, flags={Checked.Flags(flags)}, fd={fd}, offset={offset})";
+        Checked.RequireLinux("mmap");
+        nuint len = Checked.Size(Call(), nameof(length), length);
+        nint p = Libc.mmap(address, len, (int)prot, (int)flags, fd, offset);
+        if (p == Libc.MAP_FAILED)
+            throw PosixException.FromLastError(Call());
+        return p;
+    }
+
+    /// <summary>munmap.</summary>
+    public static void Unmap(nint address, long length)
+    {
+        string call = $"munmap(addr={Checked.Hex(address)}, length={length})";
+        Checked.RequireLinux("munmap");
+        if (Libc.munmap(address, Checked.Size(call, nameof(length), length)) != 0)
+            throw PosixException.FromLastError(call);
+    }
+
+    /// <summary>mprotect: changes the protection of whole pages; the address must be page-aligned.</summary>
+    public static void Protect(nint address, long length, Prot prot)
+    {
+        string call = $"mprotect(addr={Checked.Hex(address)}, len={length}, prot={Checked.Flags(prot)})";
+        Checked.RequireLinux("mprotect");
+        if (Libc.mprotect(address, Checked.Size(call, nameof(length), length), (int)prot) != 0)
+            throw PosixException.FromLastError(call,
+                address % SysConf.PageSize != 0 ? $"the address is not a multiple of the page size ({SysConf.PageSize})" : null);
+    }
+
+    /// <summary>madvise.</summary>
+    public static void Advise(nint address, long length, Advice advice)
+    {
+        string call = $"madvise(addr={Checked.Hex(address)}, length={length}, advice={advice})";
+        Checked.RequireLinux("madvise");
+        if (Libc.madvise(address, Checked.Size(call, nameof(length), length), (int)advice) != 0)
+            throw PosixException.FromLastError(call);
+    }
+
+    /// <summary>memfd_create: an anonymous file living in memory; it appears in /proc/self/maps as /memfd:NAME.</summary>
+    public static FileDescriptor MemfdCreate(string name, uint flags = 0)
+    {
+        string call = $"memfd_create(name=\"{name}\", flags={flags})";
+        Checked.RequireLinux("memfd_create");
+        int fd = Libc.memfd_create(name, flags);
+        if (fd < 0)
+            throw PosixException.FromLastError(call);
+        return new FileDescriptor(fd);
+    }
+}
+
+/// <summary>An owned mapping: Dispose (or the finalizer, as a safety net) munmaps it.</summary>
+public sealed class Mapping : SafeHandle
+{
+    internal Mapping(nint address, long length, Prot prot, MapFlags flags) : base(Libc.MAP_FAILED, ownsHandle: true)
+    {
+        SetHandle(address);
+        Length = length;
+        Protection = prot;
+        Flags = flags;
+    }
+
+    /// <summary>The first byte of the mapping (page-aligned).</summary>
+    public nint Address => IsClosed ? throw new ObjectDisposedException(nameof(Mapping), "the mapping was unmapped") : handle;
+
+    /// <summary>The length asked for; the kernel maps whole pages.</summary>
+    public long Length { get; }
+
+    /// <summary>The protection as last set through this handle.</summary>
+    public Prot Protection { get; private set; }
+
+    public MapFlags Flags { get; }
+
+    public override bool IsInvalid => handle == Libc.MAP_FAILED || handle == 0;
+
+    /// <summary>The bytes of the mapping (mappings up to 2 GiB).</summary>
+    public unsafe Span<byte> Span => new((void*)Address, checked((int)Length));
+
+    /// <summary>mprotect over the whole mapping.</summary>
+    public void Protect(Prot prot)
+    {
+        Mman.Protect(Address, Length, prot);
+        Protection = prot;
+    }
+
+    protected override bool ReleaseHandle() => Libc.munmap(handle, (nuint)Length) == 0;
+
+    public override string ToString() =>
+        IsClosed ? "Mapping (unmapped)" : $"Mapping {Checked.Hex(handle)}..{Checked.Hex(handle + (nint)Length)} ({Length} bytes, {Checked.Flags(Protection)}, {Checked.Flags(Flags)})";
+}
+
+/// <summary>An owned file descriptor: Dispose closes it.</summary>
+public sealed class FileDescriptor : SafeHandle
+{
+    internal FileDescriptor(int fd) : base(-1, ownsHandle: true) => SetHandle(fd);
+
+    public int Value => IsClosed ? throw new ObjectDisposedException(nameof(FileDescriptor)) : (int)handle;
+
+    public override bool IsInvalid => handle < 0;
+
+    protected override bool ReleaseHandle() => Libc.close((int)handle) == 0;
+
+    /// <summary>ftruncate: sets the size of the file (or shared memory object).</summary>
+    public void Truncate(long length)
+    {
+        string call = $"ftruncate(fd={Value}, length={length})";
+        if (Libc.ftruncate(Value, length) != 0)
+            throw PosixException.FromLastError(call);
+    }
+
+    public override string ToString() => IsClosed ? "fd (closed)" : $"fd {(int)handle}";
+}

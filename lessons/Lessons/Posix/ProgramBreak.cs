@@ -1,0 +1,78 @@
+namespace Lessons.Posix;
+
+/// <summary>
+/// The real program break (brk/sbrk). It belongs to glibc's malloc in a .NET process: reading it and growing
+/// it is safe; shrinking is allowed only back over memory this class itself grew, and only while nobody
+/// (malloc in another thread) has moved the break since. Anything else is refused with a clear error.
+/// </summary>
+public static class ProgramBreak
+{
+    static readonly object Gate = new();
+    // The region [ownedStart, ownedEnd) at the top of the break that this class grew, if the break still ends there.
+    static nint ownedStart, ownedEnd;
+
+    /// <summary>sbrk(0): the current break.</summary>
+    public static nint Current
+    {
+        get
+        {
+            Checked.RequireLinux("sbrk");
+            nint p = Libc.sbrk(0);
+            if (p == Libc.MAP_FAILED)
+                throw PosixException.FromLastError("sbrk(increment=0)");
+            return p;
+        }
+    }
+
+    /// <summary>sbrk(increment): moves the break and returns the old one.</summary>
+    public static nint Sbrk(long increment)
+    {
+        lock (Gate)
+        {
+            nint now = Current;
+            if (increment < 0)
+                RequireOwned(now, now + (nint)increment, $"sbrk(increment={increment})");
+            nint old = Libc.sbrk((nint)increment);
+            if (old == Libc.MAP_FAILED)
+                throw PosixException.FromLastError($"sbrk(increment={increment})");
+            Track(old, old + (nint)increment);
+            return old;
+        }
+    }
+
+    /// <summary>brk(address): sets the break.</summary>
+    public static void Brk(nint address)
+    {
+        lock (Gate)
+        {
+            nint now = Current;
+            if (address < now)
+                RequireOwned(now, address, $"brk(addr={Checked.Hex(address)})");
+            if (Libc.brk(address) != 0)
+                throw PosixException.FromLastError($"brk(addr={Checked.Hex(address)})");
+            Track(now, address);
+        }
+    }
+
+    static void RequireOwned(nint now, nint target, string call)
+    {
+        if (now != ownedEnd || target < ownedStart)
+            throw new InvalidOperationException(
+                $"{call}: refused — the break would drop below memory that glibc's malloc owns " +
+                $"(the workbook may only give back what it grew itself: {Checked.Hex(ownedStart)}..{Checked.Hex(ownedEnd)}, break now {Checked.Hex(now)}).");
+    }
+
+    static void Track(nint from, nint to)
+    {
+        if (to >= from)
+        {
+            if (from != ownedEnd) ownedStart = from; // someone else moved the break: a fresh owned region starts here
+            ownedEnd = to;
+        }
+        else
+        {
+            ownedEnd = to;
+        }
+        if (ownedEnd <= ownedStart) ownedStart = ownedEnd = 0;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Lessons.Posix;
+
+namespace Lessons.Tests.Posix;
+
+/// <summary>The C# constants against the system headers: a C probe compiled with cc prints the real values.</summary>
+public class ConstantsTests
+{
+    static readonly Type[] Enums =
+    [
+        typeof(Prot), typeof(MapFlags), typeof(Advice), typeof(OpenFlags), typeof(IpcFlags), typeof(ShmatFlags),
+        typeof(ShmCtlCommand), typeof(Signal), typeof(MalloptParam), typeof(RUsageWho), typeof(Errno),
+    ];
+
+    static IEnumerable<(string Name, long Value)> Expected()
+    {
+        foreach (var t in Enums)
+            foreach (var name in Enum.GetNames(t).Where(n => n != "None"))
+                yield return (name, Convert.ToInt64(Enum.Parse(t, name)));
+        yield return ("_SC_PAGESIZE", SysConfName._SC_PAGESIZE);
+        yield return ("WNOHANG", WaitOptions.WNOHANG);
+        yield return ("IPC_PRIVATE", SysVShm.IPC_PRIVATE);
+        yield return ("sizeof(struct shmid_ds)", Marshal.SizeOf<ShmidDsNative>());
+        foreach (var f in new[] { "shm_segsz", "shm_atime", "shm_dtime", "shm_ctime", "shm_cpid", "shm_lpid", "shm_nattch" })
+            yield return ($"offsetof(struct shmid_ds, {f})", Marshal.OffsetOf<ShmidDsNative>(f).ToInt64());
+        yield return ("offsetof(struct shmid_ds, shm_perm.mode)", Marshal.OffsetOf<ShmidDsNative>("mode").ToInt64());
+        yield return ("sizeof(struct rusage)", Marshal.SizeOf<RUsage>());
+        yield return ("offsetof(struct rusage, ru_minflt)", Marshal.OffsetOf<RUsage>("ru_minflt").ToInt64());
+        yield return ("sizeof(struct mallinfo2)", Marshal.SizeOf<MallInfo2>());
+    }
+
+    [Fact]
+    public void ConstantsAndLayoutsMatchTheSystemHeaders()
+    {
+        var expected = Expected().ToList();
+        var actual = Probe(expected.Select(e => e.Name).ToList());
+        if (actual is null)
+        {
+            // No C compiler: the values must at least be the Linux x86-64/arm64 ones written down here.
+            Assert.True(RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64);
+            Assert.Equal(0x20, (int)MapFlags.MAP_ANONYMOUS);
+            Assert.Equal(112, Marshal.SizeOf<ShmidDsNative>());
+            return;
+        }
+        var wrong = expected.Where(e => actual[e.Name] != e.Value)
+            .Select(e => $"{e.Name}: C# {e.Value}, headers {actual[e.Name]}").ToList();
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
+    static Dictionary<string, long>? Probe(List<string> names)
+    {
+        string? cc = new[] { "/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang" }.FirstOrDefault(File.Exists);
+        if (cc is null) return null;
+        string dir = Directory.CreateTempSubdirectory("workbook-probe-").FullName;
+        try
+        {
+            var c = new StringBuilder("""
+                #define _GNU_SOURCE
+                #include <stdio.h>
+                #include <stddef.h>
+                #include <errno.h>
+                #include <fcntl.h>
+                #include <malloc.h>
+                #include <signal.h>
+                #include <unistd.h>
+                #include <sys/ipc.h>
+                #include <sys/mman.h>
+                #include <sys/resource.h>
+                #include <sys/shm.h>
+                #include <sys/wait.h>
+                int main(void) {
+
+                """);
+            foreach (var n in names)
+                c.AppendLine($"    printf(\"%s=%ld\\n\", \"{n}\", (long)({n}));");
+            c.AppendLine("    return 0;\n}");
+            File.WriteAllText(Path.Combine(dir, "probe.c"), c.ToString());
+            Run(cc, $"-o probe probe.c", dir);
+            return Run(Path.Combine(dir, "probe"), "", dir)
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split('=', 2))
+                .ToDictionary(p => p[0], p => long.Parse(p[1]));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    static string Run(string file, string args, string dir)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args)
+        {
+            WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        string output = p.StandardOutput.ReadToEnd();
+        string error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {args} failed:\n{error}");
+        return output;
+    }
+}

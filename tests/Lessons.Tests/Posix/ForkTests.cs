@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lessons.Posix;
+
+namespace Lessons.Tests.Posix;
+
+public class ForkTests
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int ExitWith(nint code) => (int)code;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int WriteToReadOnly(nint page)
+    {
+        *(int*)page = 1; // the page is PROT_READ: SIGSEGV
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int Increment(nint shared)
+    {
+        for (int i = 0; i < 1000; i++) Interlocked.Increment(ref *(int*)shared);
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int Spin(nint _)
+    {
+        while (true) Thread.SpinWait(1000);
+    }
+
+    [Fact]
+    public void ReportsTheChildsExitCode()
+    {
+        var outcome = Fork.Run(ExitWith, 7);
+        Assert.Equal(7, outcome.ExitCode);
+        Assert.Equal($"child {outcome.Pid} exited with code 7", outcome.ToString());
+    }
+
+    [Fact]
+    public void AFaultKillsTheChildNotTheHost()
+    {
+        using var page = Mman.MapAnonymous(SysConf.PageSize, Prot.PROT_READ);
+        var outcome = Fork.Run(WriteToReadOnly, page.Address);
+        Assert.Equal(Signal.SIGSEGV, outcome.KilledBy);
+        Assert.Contains("killed by SIGSEGV", outcome.ToString());
+        Assert.Equal(0, page.Span[0]); // and we are still here
+    }
+
+    [Fact]
+    public void ChildrenShareAMapSharedPage()
+    {
+        using var shared = Mman.MapAnonymous(SysConf.PageSize, shared: true);
+        var children = Enumerable.Range(0, 4).Select(_ => Fork.Start(Increment, shared.Address)).ToList();
+        foreach (var c in children)
+        {
+            Assert.Equal(0, c.Wait().ExitCode);
+            c.Dispose();
+        }
+        Assert.Equal(4000, MemoryMarshal.Read<int>(shared.Span));
+    }
+
+    [Fact]
+    public void AChildPastItsDeadlineIsKilledAndReported()
+    {
+        var options = new ForkOptions { RunDeadline = TimeSpan.FromMilliseconds(200) };
+        using var child = Fork.Start(Spin, 0, options);
+        var e = Assert.Throws<TimeoutException>(() => child.Wait());
+        Assert.Contains($"child {child.Pid} did not finish", e.Message);
+        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(child.Pid)); // reaped
+    }
+
+    [Fact]
+    public void DisposingARunningChildKillsAndReapsIt()
+    {
+        int pid;
+        using (var child = Fork.Start(Spin))
+            pid = child.Pid;
+        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(pid));
+    }
+
+    [Fact]
+    public void KillOfANonexistentProcessIsEsrch()
+    {
+        var e = Assert.Throws<PosixException>(() => Signals.Kill(int.MaxValue, Signal.SIGTERM));
+        Assert.Equal(Errno.ESRCH, e.Errno);
+    }
+}

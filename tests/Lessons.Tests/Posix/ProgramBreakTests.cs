@@ -1,0 +1,45 @@
+using Lessons.Posix;
+
+namespace Lessons.Tests.Posix;
+
+[Collection(nameof(ProgramBreakTests))] // the break is one per process
+public class ProgramBreakTests
+{
+    [Fact]
+    public void TheBreakIsInsideTheHeapRegionOrAtItsEnd()
+    {
+        nint brk = ProgramBreak.Current;
+        var heap = ProcMaps.Read().FirstOrDefault(r => r.Kind == RegionKind.Heap);
+        if (heap is not null)
+            Assert.InRange((ulong)brk, heap.Start, heap.End);
+    }
+
+    [Fact]
+    public void GrowThenGiveBackWhatTheWorkbookGrew()
+    {
+        nint old = ProgramBreak.Sbrk(64 * 1024);
+        nint now = ProgramBreak.Current;
+        if (now == old + 64 * 1024) // no malloc in another thread moved it meanwhile
+        {
+            ProgramBreak.Sbrk(-64 * 1024);
+            Assert.Equal(old, ProgramBreak.Current);
+        }
+    }
+
+    [Fact]
+    public void ShrinkingBelowMallocsBreakIsRefused()
+    {
+        nint before = ProgramBreak.Current;
+        var e = Assert.Throws<InvalidOperationException>(() => ProgramBreak.Sbrk(-4096));
+        Assert.Contains("glibc's malloc owns", e.Message);
+        Assert.Throws<InvalidOperationException>(() => ProgramBreak.Brk(before - 4096));
+        Assert.True(ProgramBreak.Current >= before);
+    }
+
+    [Fact]
+    public void AnImpossibleGrowthIsEnomem()
+    {
+        var e = Assert.Throws<PosixException>(() => ProgramBreak.Sbrk(1L << 46));
+        Assert.Equal(Errno.ENOMEM, e.Errno);
+    }
+}
