@@ -80,8 +80,8 @@ public sealed class Figure
 
     /// <summary>Adds vertical bars: one at each x, of height y (starting at <paramref name="start"/> if given, else 0).</summary>
     /// <param name="x">The x value (or category) of each bar.</param>
-    /// <param name="name">The trace's name in the legend and hover box.</param>
     /// <param name="y">The bar heights, as many as <paramref name="x"/>.</param>
+    /// <param name="name">The trace's name in the legend and hover box.</param>
     /// <param name="text">Text per bar, shown on the bar and in the hover box.</param>
     /// <param name="start">Where each bar starts (plotly's <c>base</c>).</param>
     public Figure Bar<TX, TY>(IEnumerable<TX> x, IEnumerable<TY> y, string? name = null,
@@ -124,7 +124,10 @@ public sealed class Figure
     /// <summary>The figure as plotly.js JSON: <c>{"data":[…],"layout":{…}}</c>.</summary>
     public string ToJson(bool indented = false) =>
         new JsonObject { ["data"] = Data.DeepClone(), ["layout"] = Layout.DeepClone() }
-            .ToJsonString(new JsonSerializerOptions { WriteIndented = indented });
+            .ToJsonString(indented ? Indented : Compact);
+
+    private static readonly JsonSerializerOptions Compact = new();
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>
     /// An HTML fragment that draws the figure: a <c>div</c> with a unique id and a script calling

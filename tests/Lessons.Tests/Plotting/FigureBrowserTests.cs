@@ -112,6 +112,28 @@ public class FigureBrowserTests
     }
 
     [BrowserFact]
+    public void Html_output_loads_plotly_once_when_the_page_lacks_it()
+    {
+        var body = Sample().ToHtml() + new Figure("second").Bar(new[] { "a" }, new[] { 1 }).ToHtml();
+
+        var page = PlotlyBrowser.RenderHtml(body, PlotlyOnPage.FromCdn);
+
+        Assert.Empty(page.Errors);
+        Assert.Contains("data-cdn-requests=\"1\"", page.Dom);
+        Assert.Equal(3, page.Count("class=\"trace scatter"));
+        Assert.Equal(1, page.Count("class=\"trace bars\""));
+    }
+
+    [BrowserFact]
+    public void Html_output_says_so_when_plotly_cannot_be_loaded()
+    {
+        var page = PlotlyBrowser.RenderHtml(Sample().ToHtml(), PlotlyOnPage.Unavailable);
+
+        Assert.Equal(0, page.Count("class=\"main-svg\""));
+        Assert.Contains($"This chart needs plotly.js from https://cdn.plot.ly/plotly-{Figure.PlotlyJsVersion}.min.js", page.Dom);
+    }
+
+    [BrowserFact]
     public void Broken_figure_is_reported_not_drawn()
     {
         var page = PlotlyBrowser.RenderHtml("<script>Plotly.newPlot(null, [], {});</script>");

@@ -43,14 +43,17 @@ internal static class PlotlyBrowser
         return RenderHtml(body);
     }
 
-    /// <summary>Loads a page whose body is <paramref name="bodyHtml"/>, with plotly.js already loaded, and returns its DOM.</summary>
-    public static RenderedPage RenderHtml(string bodyHtml) => new(Run(bodyHtml, "--dump-dom"));
+    /// <summary>Loads a page whose body is <paramref name="bodyHtml"/> and returns its DOM.</summary>
+    /// <param name="bodyHtml">The page's body.</param>
+    /// <param name="plotly">How the page gets plotly.js.</param>
+    public static RenderedPage RenderHtml(string bodyHtml, PlotlyOnPage plotly = PlotlyOnPage.Preloaded) =>
+        new(Run(Page(bodyHtml, plotly), "--dump-dom"));
 
     /// <summary>Writes a PNG screenshot of the page whose body is <paramref name="bodyHtml"/>.</summary>
     public static void Screenshot(string bodyHtml, string pngPath, int width = 900, int height = 520) =>
-        Run(bodyHtml, $"--screenshot={Path.GetFullPath(pngPath)}", $"--window-size={width},{height}", "--hide-scrollbars");
+        Run(Page(bodyHtml, PlotlyOnPage.Preloaded), $"--screenshot={Path.GetFullPath(pngPath)}", $"--window-size={width},{height}", "--hide-scrollbars");
 
-    private static string Run(string bodyHtml, params string[] action)
+    private static string Run(string pageHtml, params string[] action)
     {
         if (MissingReason is not null)
         {
@@ -61,7 +64,7 @@ internal static class PlotlyBrowser
         try
         {
             var page = Path.Combine(temp.FullName, "page.html");
-            File.WriteAllText(page, Page(bodyHtml));
+            File.WriteAllText(page, pageHtml);
             var start = new ProcessStartInfo(ChromiumPath)
             {
                 RedirectStandardOutput = true,
@@ -72,7 +75,8 @@ internal static class PlotlyBrowser
             {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", $"--user-data-dir={Path.Combine(temp.FullName, "profile")}",
+                "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND", // never the network
+                $"--user-data-dir={Path.Combine(temp.FullName, "profile")}",
                 "--virtual-time-budget=10000",
             }.Concat(action))
             {
@@ -104,25 +108,47 @@ internal static class PlotlyBrowser
         }
     }
 
-    // The page: plotly.js from the local file, and any script error written into the DOM where tests see it.
-    private static string Page(string bodyHtml) => $$"""
-        <!DOCTYPE html>
-        <html><head><meta charset="utf-8">
-        <script>
-        function reportRenderError(message) {
-          var pre = document.createElement("pre");
-          pre.className = "render-error";
-          pre.textContent = String(message);
-          (document.body || document.documentElement).appendChild(pre);
-        }
-        window.addEventListener("error", function (e) { reportRenderError(e.message); });
-        window.addEventListener("unhandledrejection", function (e) { reportRenderError(e.reason); });
-        </script>
-        <script src="{{new Uri(PlotlyJsPath).AbsoluteUri}}"></script>
-        </head><body>
-        {{bodyHtml}}
-        </body></html>
-        """;
+    // The page: plotly.js as asked, and any script error written into the DOM where tests see it.
+    private static string Page(string bodyHtml, PlotlyOnPage plotly)
+    {
+        var local = new Uri(PlotlyJsPath).AbsoluteUri;
+        var head = plotly switch
+        {
+            PlotlyOnPage.Preloaded => $"<script src=\"{local}\"></script>",
+            // Scripts the page adds for the CDN load the local file instead, or a missing one.
+            _ => $$$"""
+                <script>
+                var appendChild = HTMLHeadElement.prototype.appendChild;
+                HTMLHeadElement.prototype.appendChild = function (node) {
+                  if (node.src && node.src.indexOf("https://cdn.plot.ly/") === 0) {
+                    window.cdnRequests = (window.cdnRequests || 0) + 1;
+                    document.documentElement.setAttribute("data-cdn-requests", window.cdnRequests);
+                    node.src = {{{(plotly == PlotlyOnPage.FromCdn ? $"\"{local}\"" : "\"file:///nonexistent/plotly.min.js\"")}}};
+                  }
+                  return appendChild.call(this, node);
+                };
+                </script>
+                """,
+        };
+        return $$"""
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8">
+            <script>
+            function reportRenderError(message) {
+              var pre = document.createElement("pre");
+              pre.className = "render-error";
+              pre.textContent = String(message);
+              (document.body || document.documentElement).appendChild(pre);
+            }
+            window.addEventListener("error", function (e) { reportRenderError(e.message); });
+            window.addEventListener("unhandledrejection", function (e) { reportRenderError(e.reason); });
+            </script>
+            {{head}}
+            </head><body>
+            {{bodyHtml}}
+            </body></html>
+            """;
+    }
 
     private static void Delete(DirectoryInfo directory)
     {
@@ -152,6 +178,19 @@ internal static class PlotlyBrowser
 
         throw new InvalidOperationException($"No Lessons.sln above {AppContext.BaseDirectory}");
     }
+}
+
+/// <summary>How a test page gets plotly.js.</summary>
+internal enum PlotlyOnPage
+{
+    /// <summary>A script element loads the local plotly.js before the body.</summary>
+    Preloaded,
+
+    /// <summary>Not loaded: a figure's HTML loads it from the CDN, which the page serves from the local file.</summary>
+    FromCdn,
+
+    /// <summary>Not loaded, and a CDN load fails (as offline).</summary>
+    Unavailable,
 }
 
 /// <summary>The DOM of a page after plotly.js drew in it.</summary>
