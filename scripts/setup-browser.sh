@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the browser tests (tests/Lessons.Tests/Plotting) need, and only what is missing:
+#   - Chromium from Debian (/usr/bin/chromium), to draw figures headless;
+#   - plotly.js from npm (plotly.js-dist-min) into .tools/ (git-ignored), so no test needs the network.
+# Idempotent: a second run changes nothing. CI runs it before the tests.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Keep equal to Lessons.Plotting.Figure.PlotlyJsVersion (a test checks).
+PLOTLY_VERSION=4.1.2
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+apt_install() {
+  # Update the package lists first only when they do not know the package (fresh machine),
+  # and once more if the install fails on stale lists.
+  if ! apt-cache policy "$@" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    $sudo apt-get update
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "$@" \
+    || { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "$@"; }
+}
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup-browser: installing chromium"
+  apt_install chromium
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "setup-browser: installing npm"
+  apt_install npm
+fi
+
+package="$root/.tools/node_modules/plotly.js-dist-min/package.json"
+if [ ! -f "$package" ] || ! grep -q "\"version\": \"$PLOTLY_VERSION\"" "$package"; then
+  echo "setup-browser: installing plotly.js-dist-min@$PLOTLY_VERSION into .tools/"
+  npm install --prefix "$root/.tools" --no-audit --no-fund --loglevel=error "plotly.js-dist-min@$PLOTLY_VERSION"
+fi
+
+echo "setup-browser: $(/usr/bin/chromium --version 2>/dev/null | head -n 1); plotly.js $PLOTLY_VERSION in .tools/"

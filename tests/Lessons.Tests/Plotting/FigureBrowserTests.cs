@@ -1,0 +1,144 @@
+using System.Text.Json;
+using Lessons.Plotting;
+
+namespace Lessons.Tests.Plotting;
+
+/// <summary>Draws figures with the real plotly.js in headless Chromium (see scripts/setup-browser.sh).</summary>
+public class FigureBrowserTests
+{
+    // Line, step and scatter on log-log axes (as lessons plot ns per operation), hover text, a labelled rule.
+    internal static Figure Sample() => new Figure("Chunk size vs request")
+        .Line(new[] { 1, 8, 24, 25, 40, 100, 1000 }, new[] { 24, 24, 24, 40, 40, 104, 1000 }, name: "usable", markers: true)
+        .Step(new[] { 1, 25, 41, 57, 1000 }, new[] { 32, 48, 64, 80, 1008 }, name: "chunk",
+            text: ["32 B", "48 B", "64 B", "80 B", "1008 B"])
+        .Scatter(new[] { 10.0, 200, 600 }, new[] { 30.0, 220, 610 }, name: "measured")
+        .VLine(128, "threshold")
+        .XAxis("request (bytes)", log: true)
+        .YAxis("size (bytes)", log: true);
+
+    [Fact]
+    public void Setup_script_pins_the_plotly_js_version_the_html_loads()
+    {
+        var script = File.ReadAllText(Path.Combine(PlotlyBrowser.RepoRoot, "scripts", "setup-browser.sh"));
+        Assert.Contains($"\nPLOTLY_VERSION={Figure.PlotlyJsVersion}\n", script);
+    }
+
+    [Fact]
+    public void Installed_plotly_js_is_the_pinned_version()
+    {
+        if (PlotlyBrowser.MissingReason is not null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")))
+        {
+            return; // nothing installed to compare; the browser tests report the missing set-up
+        }
+
+        using var package = JsonDocument.Parse(File.ReadAllText(Path.Combine(PlotlyBrowser.PlotlyPackagePath, "package.json")));
+        Assert.Equal(Figure.PlotlyJsVersion, package.RootElement.GetProperty("version").GetString());
+    }
+
+    [BrowserFact]
+    public void Html_output_draws_every_trace()
+    {
+        var page = PlotlyBrowser.RenderHtml(Sample().ToHtml());
+
+        Assert.Empty(page.Errors);
+        Assert.True(page.Count("class=\"main-svg\"") >= 1, page.Dom);
+        Assert.Equal(3, page.Count("class=\"trace scatter")); // line, step, scatter
+        Assert.Equal(7 + 3, page.Count("<path class=\"point\"")); // markers: 7 on the line, 3 scattered
+        Assert.Equal(1, page.Count("class=\"shape-group\"")); // the rule
+        Assert.Contains("Chunk size vs request", page.Dom);
+        Assert.Contains("threshold", page.Dom);
+    }
+
+    [BrowserFact]
+    public void Figure_json_draws_horizontal_bars_at_their_addresses()
+    {
+        var figure = new Figure("Address space")
+            .HorizontalBar(new[] { "text", "heap", "stack" }, new ulong[] { 0x2000, 0x21000, 0x21000 },
+                text: ["/usr/bin/dotnet", "[heap]", "[stack]"],
+                start: [0x5555_5555_4000UL, 0x5555_5577_0000UL, 0x7ffd_1234_5000UL])
+            .XAxis("address");
+
+        var page = PlotlyBrowser.RenderFigureJson(figure.ToJson());
+
+        Assert.Empty(page.Errors);
+        Assert.True(page.Count("class=\"main-svg\"") >= 1, page.Dom);
+        Assert.Equal(1, page.Count("class=\"trace bars\""));
+        Assert.Equal(3, page.Count("<g class=\"point\"><path"));
+        Assert.Contains("[stack]", page.Dom);
+    }
+
+    [BrowserFact]
+    public void Figure_json_draws_vertical_bars_per_category_and_trace()
+    {
+        var figure = new Figure("Cost per call")
+            .Bar(new[] { "malloc", "mmap" }, new[] { 20.5, 900 }, name: "alloc")
+            .Bar(new[] { "malloc", "mmap" }, new[] { 15.0, 1200 }, name: "free")
+            .YAxis("ns", log: true);
+
+        var page = PlotlyBrowser.RenderFigureJson(figure.ToJson());
+
+        Assert.Empty(page.Errors);
+        Assert.Equal(2, page.Count("class=\"trace bars\""));
+        Assert.Equal(4, page.Count("<g class=\"point\"><path"));
+    }
+
+    [BrowserFact]
+    public void Screenshot_of_the_sample_is_a_picture()
+    {
+        // Set LESSONS_SCREENSHOT_DIR to keep the PNG (and the DOM) and look at them.
+        var keep = Environment.GetEnvironmentVariable("LESSONS_SCREENSHOT_DIR");
+        var dir = keep ?? Directory.CreateTempSubdirectory("lessons-shot-").FullName;
+        var png = Path.Combine(dir, "sample-figure.png");
+        try
+        {
+            PlotlyBrowser.Screenshot(Sample().ToHtml(), png, width: 900, height: 520);
+
+            var bytes = File.ReadAllBytes(png);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+            Assert.Equal(900, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16))); // IHDR width
+            Assert.True(bytes.Length > 10_000, $"a {bytes.Length}-byte PNG is too small to hold a chart");
+            if (keep is not null)
+            {
+                File.WriteAllText(Path.Combine(dir, "sample-figure.dom.html"), PlotlyBrowser.RenderHtml(Sample().ToHtml()).Dom);
+            }
+        }
+        finally
+        {
+            if (keep is null)
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [BrowserFact]
+    public void Html_output_loads_plotly_once_when_the_page_lacks_it()
+    {
+        var body = Sample().ToHtml() + new Figure("second").Bar(new[] { "a" }, new[] { 1 }).ToHtml();
+
+        var page = PlotlyBrowser.RenderHtml(body, PlotlyOnPage.FromCdn);
+
+        Assert.Empty(page.Errors);
+        Assert.Contains("data-cdn-requests=\"1\"", page.Dom);
+        Assert.Equal(3, page.Count("class=\"trace scatter"));
+        Assert.Equal(1, page.Count("class=\"trace bars\""));
+    }
+
+    [BrowserFact]
+    public void Html_output_says_so_when_plotly_cannot_be_loaded()
+    {
+        var page = PlotlyBrowser.RenderHtml(Sample().ToHtml(), PlotlyOnPage.Unavailable);
+
+        Assert.Equal(0, page.Count("class=\"main-svg\""));
+        Assert.Contains($"This chart needs plotly.js from https://cdn.plot.ly/plotly-{Figure.PlotlyJsVersion}.min.js", page.Dom);
+    }
+
+    [BrowserFact]
+    public void Broken_figure_is_reported_not_drawn()
+    {
+        var page = PlotlyBrowser.RenderHtml("<script>Plotly.newPlot(null, [], {});</script>");
+
+        Assert.NotEmpty(page.Errors);
+        Assert.Equal(0, page.Count("class=\"main-svg\""));
+    }
+}
