@@ -28,7 +28,8 @@ public class NotebookFileTests
     {
         var notebook = new JsonObject
         {
-            ["cells"] = new JsonArray(NotebookFile.MarkdownCell("text"), new JsonObject { ["cell_type"] = "code", ["source"] = "1" }),
+            ["cells"] = new JsonArray(
+                NotebookFile.MarkdownCell("text"), NotebookFile.CodeCell("1"), new JsonObject { ["cell_type"] = "code", ["source"] = "2" }),
             ["metadata"] = new JsonObject { ["kernelspec"] = new JsonObject { ["name"] = "python3" } },
             ["nbformat"] = 4,
             ["nbformat_minor"] = 2,
@@ -39,7 +40,7 @@ public class NotebookFileTests
             "metadata.kernelspec.name is \"python3\" (expected \".net-csharp\")",
             "metadata.language_info.name is missing (expected \"polyglot-notebook\")",
             "metadata.polyglot_notebook.kernelInfo.defaultKernelName is missing (expected \"csharp\")",
-            "cells 2 (counting every cell from 1) lack the metadata {\"dotnet_interactive\": {\"language\": \"csharp\"}, \"polyglot_notebook\": {\"kernelName\": \"csharp\"}}",
+            "cell 2 (code cells counted from 1) lacks the cell metadata {\"dotnet_interactive\": {\"language\": \"csharp\"}, \"polyglot_notebook\": {\"kernelName\": \"csharp\"}}",
         ], NotebookFile.CheckMetadata(notebook));
     }
 

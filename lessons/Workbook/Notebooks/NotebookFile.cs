@@ -120,14 +120,15 @@ public static class NotebookFile
 
         var cells = notebook["cells"]?.AsArray().OfType<JsonObject>().ToList() ?? [];
         var bareCells = cells
+            .Where(cell => (string?)cell["cell_type"] == "code")
             .Select((cell, index) => (cell, number: index + 1))
-            .Where(c => (string?)c.cell["cell_type"] == "code"
-                        && (c.cell["metadata"]?["dotnet_interactive"]?["language"] is null
-                            || c.cell["metadata"]?["polyglot_notebook"]?["kernelName"] is null))
-            .Select(c => c.number.ToString())
+            .Where(c => c.cell["metadata"]?["dotnet_interactive"]?["language"] is null
+                        || c.cell["metadata"]?["polyglot_notebook"]?["kernelName"] is null)
+            .Select(c => c.number)
             .ToList();
         if (bareCells.Count > 0)
-            problems.Add($"cells {string.Join(", ", bareCells)} (counting every cell from 1) lack the metadata "
+            problems.Add($"{(bareCells.Count == 1 ? "cell" : "cells")} {string.Join(", ", bareCells)} (code cells counted from 1) "
+                         + $"{(bareCells.Count == 1 ? "lacks" : "lack")} the cell metadata "
                          + "{\"dotnet_interactive\": {\"language\": \"csharp\"}, \"polyglot_notebook\": {\"kernelName\": \"csharp\"}}");
 
         if ((int?)notebook["nbformat_minor"] >= 5 && cells.Any(cell => cell["id"] is null))

@@ -12,7 +12,8 @@ internal static class RunCommand
           --out      where the executed copies go (default: executed/ at the repository root)
           --timeout  how long one cell may run, in seconds (default: 120)
         Each notebook runs its C# cells top to bottom and stops at its first failing cell, like "run all" in
-        .NET Interactive; cells tagged raises-exception must fail. Source notebooks are never modified.
+        .NET Interactive; cells tagged raises-exception must fail. Messages number code cells from 1, as their
+        execution counts. Source notebooks are never modified.
         Exit code: 0 no errors, 1 a cell failed, 2 usage error.
 
         """;
