@@ -1,10 +1,39 @@
+using Workbook.Notebooks;
+
 namespace Workbook;
+
+/// <summary>A command of the workbook CLI: a one-line description and a handler returning the exit code.</summary>
+internal sealed record Command(string Description, Func<string[], int> Handler);
 
 public static class Program
 {
+    /// <summary>Every command, one line each. The handler gets the arguments after the command name.</summary>
+    internal static readonly IReadOnlyDictionary<string, Command> Commands = new Dictionary<string, Command>
+    {
+        ["help"] = new("list the commands", _ => Help(Console.Out, 0)),
+        ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
+    };
+
     public static int Main(string[] args)
     {
-        Console.Error.WriteLine("usage: workbook <command> [options]");
-        return 2;
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+            return Help(args.Length == 0 ? Console.Error : Console.Out, args.Length == 0 ? 2 : 0);
+        if (!Commands.TryGetValue(args[0], out var command))
+        {
+            Console.Error.WriteLine($"unknown command '{args[0]}'");
+            return Help(Console.Error, 2);
+        }
+        return command.Handler(args[1..]);
+    }
+
+    private static int Help(TextWriter writer, int exitCode)
+    {
+        writer.WriteLine("usage: workbook <command> [options]   (from the repository: dotnet run --project lessons/Workbook -- <command>)");
+        writer.WriteLine();
+        writer.WriteLine("commands:");
+        var width = Commands.Keys.Max(name => name.Length) + 2;
+        foreach (var (name, command) in Commands.OrderBy(entry => entry.Key, StringComparer.Ordinal))
+            writer.WriteLine($"  {name.PadRight(width)}{command.Description}");
+        return exitCode;
     }
 }

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+// The notebook runner redirects Console and changes the current directory, which belong to the process.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace Workbook.Tests;
+
+/// <summary>A temporary folder, deleted on Dispose.</summary>
+internal sealed class TempFolder : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("workbook-tests-").FullName;
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}
+
+internal static class TestSupport
+{
+    public static string TestData(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", name);
+
+    public static List<JsonObject> CodeCells(JsonObject notebook) =>
+        notebook["cells"]!.AsArray().OfType<JsonObject>().Where(cell => (string?)cell["cell_type"] == "code").ToList();
+
+    public static List<JsonObject> Outputs(JsonObject cell) => cell["outputs"]!.AsArray().OfType<JsonObject>().ToList();
+
+    public static (int ExitCode, string Stdout, string Stderr) RunProcess(
+        string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish within {timeout}");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Validates a notebook against the official nbformat schema with Debian's python3-nbformat.</summary>
+    public static void AssertValidNbformat(string path)
+    {
+        const string python = "/usr/bin/python3";
+        const string install = "install python3-nbformat (apt-get install -y python3-nbformat; CI installs it)";
+        if (!File.Exists(python))
+            Assert.Fail($"{python} not found: {install}");
+        var (exitCode, _, stderr) = RunProcess(python,
+            ["-c", "import nbformat,sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))", path],
+            Environment.CurrentDirectory, TimeSpan.FromMinutes(1));
+        if (stderr.Contains("No module named 'nbformat'"))
+            Assert.Fail($"{python} has no nbformat module: {install}");
+        Assert.True(exitCode == 0, $"{path} is not a valid nbformat 4 notebook:\n{stderr}");
+    }
+}
