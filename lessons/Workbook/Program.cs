@@ -16,6 +16,8 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (WriteXorExecute.NeedsRestart)
+            return WriteXorExecute.RestartWithItOff(args);
         if (args.Length == 0 || args[0] is "-h" or "--help")
             return Help(args.Length == 0 ? Console.Error : Console.Out, args.Length == 0 ? 2 : 0);
         if (!Commands.TryGetValue(args[0], out var command))

@@ -101,6 +101,7 @@ public enum Signal
 /// <summary>Parameters for glibc's mallopt.</summary>
 public enum MalloptParam
 {
+    M_MXFAST = 1,
     M_TRIM_THRESHOLD = -1,
     M_TOP_PAD = -2,
     M_MMAP_THRESHOLD = -3,

@@ -91,6 +91,7 @@ public static class Fork
     {
         ArgumentNullException.ThrowIfNull(body);
         Checked.RequireLinux("fork");
+        RequireCodeNotShared();
         options ??= ForkOptions.Default;
         Prepare(body.Method);
 
@@ -141,6 +142,25 @@ public static class Fork
         }
         Volatile.Write(ref *started, 1);
         exitFn(body(arg));
+    }
+
+    /// <summary>The environment variable that turns .NET's W^X mode off; it must be set before the process starts.</summary>
+    public const string WriteXorExecuteVariable = "DOTNET_EnableWriteXorExecute";
+
+    /// <summary>
+    /// True when .NET's W^X mode is on: the runtime then keeps JIT code and stub data in a file mapped MAP_SHARED
+    /// (/memfd:doublemapper), which a forked child would share with its parent and overwrite.
+    /// </summary>
+    public static bool CodeIsSharedAcrossFork { get; } =
+        OperatingSystem.IsLinux() && File.ReadAllText("/proc/self/maps").Contains("/memfd:doublemapper", StringComparison.Ordinal);
+
+    static void RequireCodeNotShared()
+    {
+        if (CodeIsSharedAcrossFork)
+            throw new InvalidOperationException(
+                $"fork() refused: .NET's W^X mode is on in this process, so its compiled code lives in a MAP_SHARED mapping " +
+                $"that a child would share and overwrite. Start the process with {WriteXorExecuteVariable}=0 " +
+                "(the workbook's CLI and test runs do this for you; for VS Code, set it in the environment before starting the editor).");
     }
 
     static void Prepare(MethodInfo method)

@@ -1,0 +1,37 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Lessons.Posix;
+
+namespace Workbook;
+
+/// <summary>
+/// The workbook forks (lessons 06, 08, the stress command), which is only safe with .NET's W^X mode off
+/// (see <see cref="Fork.CodeIsSharedAcrossFork"/>). The variable must be set before the runtime starts, so the
+/// CLI starts itself again with it when it is missing, passing signals on and returning the child's exit code.
+/// </summary>
+internal static class WriteXorExecute
+{
+    public static bool NeedsRestart =>
+        OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(Fork.WriteXorExecuteVariable) != "0";
+
+    public static int RestartWithItOff(string[] args)
+    {
+        string host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the running program's path");
+        var start = new ProcessStartInfo(host) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") // started as `dotnet Workbook.dll`
+            start.ArgumentList.Add(typeof(WriteXorExecute).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment[Fork.WriteXorExecuteVariable] = "0";
+
+        using var child = Process.Start(start)!;
+        // Ctrl+C reaches the whole process group; SIGTERM sent to us alone is passed on.
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            try { Signals.Kill(child.Id, Signal.SIGTERM); } catch (PosixException) { }
+        });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        child.WaitForExit();
+        return child.ExitCode;
+    }
+}
