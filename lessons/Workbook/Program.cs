@@ -11,6 +11,7 @@ public static class Program
     internal static readonly IReadOnlyDictionary<string, Command> Commands = new Dictionary<string, Command>
     {
         ["help"] = new("list the commands", _ => Help(Console.Out, 0)),
+        ["fork-stress"] = new("benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStress.Execute),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 
