@@ -63,7 +63,7 @@ public class NotebookRunnerTests
         Assert.All(CodeCells(source), cell => Assert.Empty(Outputs(cell)));
     }
 
-    [Fact]
+    [NbformatFact]
     public void Executed_sample_is_valid_nbformat()
     {
         using var temp = new TempFolder();

@@ -3,7 +3,7 @@ using Lessons.Plotting;
 
 namespace Lessons.Tests.Plotting;
 
-/// <summary>Draws figures with the real plotly.js in headless Chromium (see scripts/setup-browser.sh).</summary>
+/// <summary>Draws figures with the real plotly.js in headless Chromium (see scripts/setup-test-tools.sh).</summary>
 public class FigureBrowserTests
 {
     // Line, step and scatter on log-log axes (as lessons plot ns per operation), hover text, a labelled rule.
@@ -19,7 +19,7 @@ public class FigureBrowserTests
     [Fact]
     public void Setup_script_pins_the_plotly_js_version_the_html_loads()
     {
-        var script = File.ReadAllText(Path.Combine(PlotlyBrowser.RepoRoot, "scripts", "setup-browser.sh"));
+        var script = File.ReadAllText(Path.Combine(PlotlyBrowser.RepoRoot, "scripts", "setup-test-tools.sh"));
         Assert.Contains($"\nPLOTLY_VERSION={Figure.PlotlyJsVersion}\n", script);
     }
 

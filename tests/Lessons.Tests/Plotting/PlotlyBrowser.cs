@@ -7,7 +7,7 @@ namespace Lessons.Tests.Plotting;
 
 /// <summary>
 /// Draws plotly.js figures in headless Chromium with the local plotly.js from the npm package
-/// (no network), and returns the DOM plotly drew. Needs what scripts/setup-browser.sh installs.
+/// (no network), and returns the DOM plotly drew. Needs what scripts/setup-test-tools.sh installs.
 /// </summary>
 internal static class PlotlyBrowser
 {
@@ -23,8 +23,8 @@ internal static class PlotlyBrowser
 
     /// <summary>Why figures cannot be drawn here (naming the set-up script), or null when they can.</summary>
     public static string? MissingReason { get; } =
-        !File.Exists(ChromiumPath) ? $"Chromium is missing ({ChromiumPath}): run scripts/setup-browser.sh"
-        : !File.Exists(PlotlyJsPath) ? $"plotly.js is missing ({PlotlyJsPath}): run scripts/setup-browser.sh"
+        !File.Exists(ChromiumPath) ? $"Chromium is missing ({ChromiumPath}): run scripts/setup-test-tools.sh"
+        : !File.Exists(PlotlyJsPath) ? $"plotly.js is missing ({PlotlyJsPath}): run scripts/setup-test-tools.sh"
         : null;
 
     /// <summary>Draws any plotly.js figure JSON (<c>{"data":[…],"layout":{…}}</c>), e.g. a notebook's plotly output.</summary>
@@ -206,7 +206,7 @@ internal sealed record RenderedPage(string Dom)
 }
 
 /// <summary>
-/// A fact that needs Chromium and plotly.js: skipped, with the reason naming scripts/setup-browser.sh, where
+/// A fact that needs Chromium and plotly.js: skipped, with the reason naming scripts/setup-test-tools.sh, where
 /// they are missing, except under CI (CI set), where it runs and fails with that reason instead.
 /// </summary>
 internal sealed class BrowserFactAttribute : FactAttribute

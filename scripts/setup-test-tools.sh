@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the browser tests (tests/Lessons.Tests/Plotting) need, and only what is missing:
+# Installs the tools some tests use, and only what is missing:
+#   - a C compiler (cc), to check the libc constants against the system headers;
+#   - Debian's python3-nbformat, to validate executed notebooks against the official schema;
 #   - Chromium from Debian (/usr/bin/chromium), to draw figures headless;
 #   - plotly.js from npm (plotly.js-dist-min) into .tools/ (git-ignored), so no test needs the network.
+# Without them those tests are skipped with a reason naming this script (and fail when CI is set).
 # Idempotent: a second run changes nothing. CI runs it before the tests.
 set -euo pipefail
 
@@ -22,20 +25,30 @@ apt_install() {
     || { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "$@"; }
 }
 
+if ! command -v cc >/dev/null; then
+  echo "setup-test-tools: installing gcc"
+  apt_install gcc libc6-dev
+fi
+
+if ! /usr/bin/python3 -c "import nbformat" 2>/dev/null; then
+  echo "setup-test-tools: installing python3-nbformat"
+  apt_install python3-nbformat
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
-  echo "setup-browser: installing chromium"
+  echo "setup-test-tools: installing chromium"
   apt_install chromium
 fi
 
 if ! command -v npm >/dev/null; then
-  echo "setup-browser: installing npm"
+  echo "setup-test-tools: installing npm"
   apt_install npm
 fi
 
 package="$root/.tools/node_modules/plotly.js-dist-min/package.json"
 if [ ! -f "$package" ] || ! grep -q "\"version\": \"$PLOTLY_VERSION\"" "$package"; then
-  echo "setup-browser: installing plotly.js-dist-min@$PLOTLY_VERSION into .tools/"
+  echo "setup-test-tools: installing plotly.js-dist-min@$PLOTLY_VERSION into .tools/"
   npm install --prefix "$root/.tools" --no-audit --no-fund --loglevel=error "plotly.js-dist-min@$PLOTLY_VERSION"
 fi
 
-echo "setup-browser: $(/usr/bin/chromium --version 2>/dev/null | head -n 1); plotly.js $PLOTLY_VERSION in .tools/"
+echo "setup-test-tools: $(/usr/bin/chromium --version 2>/dev/null | head -n 1); plotly.js $PLOTLY_VERSION in .tools/"

@@ -1,0 +1,118 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lessons.Plotting;
+using Lessons.Posix;
+
+namespace Lessons.L01_AddressSpace;
+
+/// <summary>Totals for one kind of region.</summary>
+public sealed record KindTotal(RegionKind Kind, int Regions, ulong Bytes)
+{
+    public override string ToString() => $"{Kind,-14} {Regions,5} regions {Bytes / 1024.0,14:N0} KiB";
+}
+
+/// <summary>Something the lesson looks for in the address space, and the region it was found in.</summary>
+public sealed record Landmark(string What, ulong Address, RegionKind? Kind, string? Permissions, string? Path)
+{
+    public override string ToString() =>
+        $"{What,-44} 0x{Address:x12}  {(Kind?.ToString() ?? "(unmapped)"),-13} {Permissions} {Path}";
+}
+
+/// <summary>Lesson 01: the regions of this very process, and where typical things live in them.</summary>
+public static class AddressSpace
+{
+    static int staticCounter = 42;
+
+    /// <summary>The page size (sysconf(_SC_PAGESIZE)).</summary>
+    public static long PageSize => SysConf.PageSize;
+
+    /// <summary>Every region of this process, from /proc/self/maps, classified.</summary>
+    public static IReadOnlyList<MapsRegion> Regions() => ProcMaps.Read();
+
+    /// <summary>How many regions of each kind there are and how much address space they cover.</summary>
+    public static IReadOnlyList<KindTotal> Summary(IReadOnlyList<MapsRegion>? regions = null) =>
+        (regions ?? Regions()).GroupBy(r => r.Kind)
+            .Select(g => new KindTotal(g.Key, g.Count(), (ulong)g.Sum(r => (decimal)r.Size)))
+            .OrderBy(t => t.Kind).ToList();
+
+    /// <summary>
+    /// Where a stack variable, a static field, small and large malloc blocks, an mmap'd page, a managed object,
+    /// libc's code and JIT-compiled code live. The blocks are freed before returning.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static unsafe IReadOnlyList<Landmark> Landmarks()
+    {
+        int local = 7;
+        nint small = LibcHeap.Malloc(64);
+        nint large = LibcHeap.Malloc(1 << 20);
+        using var page = Mman.MapAnonymous(PageSize);
+        var managed = new byte[16];
+        try
+        {
+            var regions = Regions(); // read after everything exists
+            nint managedAddress;
+            fixed (byte* p = managed) managedAddress = (nint)p;
+            nint libcMalloc = NativeLibrary.GetExport(NativeLibrary.Load("libc.so.6"), "malloc");
+            delegate*<IReadOnlyList<Landmark>> jitted = &Landmarks;
+            var exeText = regions.FirstOrDefault(r => r.Kind == RegionKind.Text);
+
+            var found = new List<Landmark>
+            {
+                At("a local variable (this thread's stack)", (nint)(&local), regions),
+                At("a static field", (nint)Unsafe.AsPointer(ref staticCounter), regions),
+                At("malloc(64)", small, regions),
+                At("malloc(1 MiB)", large, regions),
+                At("mmap of one page", page.Address, regions),
+                At("a managed object (new byte[16])", managedAddress, regions),
+                At("libc's malloc function (machine code)", libcMalloc, regions),
+                At("this method, compiled by the JIT", (nint)jitted, regions),
+            };
+            if (exeText is not null)
+                found.Add(At($"the program's own code ({Path.GetFileName(exeText.Path)})", (nint)exeText.Start, regions));
+            GC.KeepAlive(managed);
+            return found;
+        }
+        finally
+        {
+            LibcHeap.Free(small);
+            LibcHeap.Free(large);
+        }
+    }
+
+    /// <summary>Reads an int at <paramref name="address"/> in a forked child; an unmapped address kills it with SIGSEGV.</summary>
+    public static ChildOutcome TouchInChild(nint address) => Fork.Run(ReadInt, address);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int ReadInt(nint address) => *(int*)address == 0 ? 0 : 1;
+
+    static Landmark At(string what, nint address, IReadOnlyList<MapsRegion> regions)
+    {
+        var r = regions.FirstOrDefault(x => x.Contains(address));
+        return new Landmark(what, (ulong)address, r?.Kind, r?.Permissions, r?.Path);
+    }
+
+    /// <summary>
+    /// The layout as a chart: each region is a point at its start address (TiB from 0) on its kind's row;
+    /// hover shows the exact range, permissions and path.
+    /// </summary>
+    public static Figure LayoutFigure(IReadOnlyList<MapsRegion>? regions = null)
+    {
+        regions ??= Regions();
+        var fig = new Figure("Where the regions of this process lie");
+        foreach (var group in regions.Where(r => r.Kind != RegionKind.Vsyscall).GroupBy(r => r.Kind).OrderBy(g => g.Key))
+            fig.Scatter(group.Select(r => r.Start / (double)(1UL << 40)), group.Select(r => r.Kind.ToString()),
+                name: group.Key.ToString(),
+                text: group.Select(r => $"0x{r.Start:x}-0x{r.End:x} {r.Permissions} {r.Size / 1024} KiB {r.Path}"));
+        return fig.XAxis("start address (TiB)").YAxis("kind");
+    }
+
+    /// <summary>How much address space each kind of region covers, on a log scale.</summary>
+    public static Figure SizeFigure(IReadOnlyList<KindTotal>? totals = null)
+    {
+        totals ??= Summary();
+        return new Figure("Address space by kind of region")
+            .Bar(totals.Select(t => t.Kind.ToString()), totals.Select(t => t.Bytes / 1024.0), name: "KiB",
+                text: totals.Select(t => $"{t.Regions} regions"))
+            .XAxis("kind").YAxis("KiB (log scale)", log: true);
+    }
+}
