@@ -86,3 +86,21 @@ public class ForkTests
         Assert.Equal(Errno.ESRCH, e.Errno);
     }
 }
+
+public class SignalsTests
+{
+    [Fact]
+    public void WaitpidOfAProcessThatIsNotOurChildIsEchild()
+    {
+        var e = Assert.Throws<PosixException>(() => Signals.Waitpid(1));
+        Assert.Equal(Errno.ECHILD, e.Errno);
+        Assert.Contains("only a parent can wait", e.Message);
+    }
+
+    [Fact]
+    public void TheActionOfSigkillCannotBeChanged() =>
+        Assert.Equal(Errno.EINVAL, Assert.Throws<PosixException>(() => Signals.RestoreDefault(Signal.SIGKILL)).Errno);
+
+    [Fact]
+    public void RestoringTheDefaultOfAnUnusedSignalWorks() => Signals.RestoreDefault(Signal.SIGUSR2);
+}

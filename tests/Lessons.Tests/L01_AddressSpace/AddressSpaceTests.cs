@@ -1,0 +1,43 @@
+using Lessons.L01_AddressSpace;
+using Lessons.Posix;
+
+namespace Lessons.Tests.L01_AddressSpace;
+
+public class AddressSpaceTests
+{
+    [Fact]
+    public void LandmarksAreFoundWhereLinuxPutsThem()
+    {
+        var byWhat = AddressSpace.Landmarks().ToDictionary(l => l.What);
+        Assert.Equal(RegionKind.Anonymous, byWhat["malloc(1 MiB)"].Kind);
+        Assert.Equal("rw-p", byWhat["mmap of one page"].Permissions);
+        Assert.Equal(RegionKind.SharedLibrary, byWhat["libc's malloc function (machine code)"].Kind);
+        Assert.Contains(byWhat["malloc(64)"].Kind, new RegionKind?[] { RegionKind.Heap, RegionKind.Anonymous });
+        Assert.All(byWhat.Values, l => Assert.NotNull(l.Kind)); // every address is mapped
+        Assert.Equal('x', byWhat["this method, compiled by the JIT"].Permissions![2]);
+    }
+
+    [Fact]
+    public void SummaryAddsUpToTheRegions()
+    {
+        var regions = AddressSpace.Regions();
+        var summary = AddressSpace.Summary(regions);
+        Assert.Equal(regions.Count, summary.Sum(t => t.Regions));
+        Assert.Equal(regions.Aggregate(0UL, (s, r) => s + r.Size), summary.Aggregate(0UL, (s, t) => s + t.Bytes));
+        Assert.Contains(summary, t => t.Kind == RegionKind.Stack && t.Regions == 1);
+    }
+
+    [Fact]
+    public void FiguresHaveOneTracePerKindAndOneBarPerKind()
+    {
+        var regions = AddressSpace.Regions();
+        int kinds = regions.Where(r => r.Kind != RegionKind.Vsyscall).Select(r => r.Kind).Distinct().Count();
+        Assert.Equal(kinds, AddressSpace.LayoutFigure(regions).Data.Count);
+        var bars = AddressSpace.SizeFigure(AddressSpace.Summary(regions)).Data[0]!["x"]!.AsArray();
+        Assert.Equal(regions.Select(r => r.Kind).Distinct().Count(), bars.Count);
+    }
+
+    [Fact]
+    public void TouchingAddressZeroKillsOnlyTheChild() =>
+        Assert.Equal(Signal.SIGSEGV, AddressSpace.TouchInChild(0).KilledBy);
+}
