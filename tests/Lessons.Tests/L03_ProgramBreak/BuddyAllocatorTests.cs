@@ -188,6 +188,22 @@ public class BuddyAllocatorTests
     }
 
     [Fact]
+    public void AnArenaThatIsNotAPowerOfTwoIsUsedToItsEnd()
+    {
+        var (brk, a) = Make(3 * 4096);
+        using var _ = brk;
+        Assert.Equal(8192, a.MaxBlockSize);
+        nint[] p = [a.Malloc(4000), a.Malloc(4000), a.Malloc(4000)];
+        Assert.Equal(brk.MaxSize, brk.Size);
+        Assert.Equal(Errno.ENOMEM, Assert.Throws<PosixException>(() => a.Malloc(1)).Errno);
+        a.Free(p[0]);
+        a.Free(p[1]);
+        Assert.Equal("0:8192f 8192:4096a", Show(a));
+        Assert.NotEqual(0, a.Malloc(a.MaxRequest));
+        CheckInvariants(a);
+    }
+
+    [Fact]
     public void ANonEmptyHeapIsRejected()
     {
         using var brk = new SimulatedBreak(4096);
