@@ -15,7 +15,7 @@ public static class Ex01AddressSpace
     /// <summary>
     /// Exercise 01.1: parses one line of /proc/PID/maps, e.g.
     /// <c>7f1e2a000000-7f1e2a028000 r--p 00000000 08:01 5678   /usr/lib/x86_64-linux-gnu/libc.so.6</c>.
-    /// Addresses and the offset are hexadecimal, the inode decimal. The path is everything after the inode and the
+    /// Addresses and the offset are hexadecimal, the inode decimal, the device is kept as written ("08:01"). The path is everything after the inode and the
     /// spaces that pad it (it may contain spaces, and ends in " (deleted)" when the file was removed); a line with
     /// no path gives null. A line in any other format throws FormatException.
     /// </summary>

@@ -11,8 +11,7 @@ namespace Workbook;
 /// </summary>
 internal static class WriteXorExecute
 {
-    public static bool NeedsRestart =>
-        OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(Fork.WriteXorExecuteVariable) != "0";
+    public static bool NeedsRestart => Fork.CodeIsSharedAcrossFork;
 
     public static int RestartWithItOff(string[] args)
     {
@@ -23,14 +22,16 @@ internal static class WriteXorExecute
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment[Fork.WriteXorExecuteVariable] = "0";
 
-        using var child = Process.Start(start)!;
-        // Ctrl+C reaches the whole process group; SIGTERM sent to us alone is passed on.
+        Process? child = null;
+        // Ctrl+C reaches the whole process group, so the child gets it itself; SIGTERM sent to us alone is passed on.
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {
             ctx.Cancel = true;
-            try { Signals.Kill(child.Id, Signal.SIGTERM); } catch (PosixException) { }
+            if (child is not null)
+                try { Signals.Kill(child.Id, Signal.SIGTERM); } catch (PosixException) { }
         });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        using var started = child = Process.Start(start)!;
         child.WaitForExit();
         return child.ExitCode;
     }

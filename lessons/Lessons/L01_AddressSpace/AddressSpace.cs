@@ -12,7 +12,7 @@ public sealed record KindTotal(RegionKind Kind, int Regions, ulong Bytes)
 }
 
 /// <summary>Something the lesson looks for in the address space, and the region it was found in.</summary>
-public sealed record Landmark(string What, ulong Address, RegionKind? Kind, string? Permissions, string? Path)
+public sealed record Landmark(string What, ulong Address, RegionKind? Kind, string? Permissions, string? Path, ulong RegionStart, ulong RegionSize)
 {
     public override string ToString() =>
         $"{What,-44} 0x{Address:x12}  {(Kind?.ToString() ?? "(unmapped)"),-13} {Permissions} {Path}";
@@ -22,6 +22,9 @@ public sealed record Landmark(string What, ulong Address, RegionKind? Kind, stri
 public static class AddressSpace
 {
     static int staticCounter = 42;
+
+    /// <summary>64 MiB: above glibc's largest mmap threshold (32 MiB), so malloc always maps it on its own.</summary>
+    public const long LargeBlock = 64L << 20;
 
     /// <summary>The page size (sysconf(_SC_PAGESIZE)).</summary>
     public static long PageSize => SysConf.PageSize;
@@ -44,7 +47,7 @@ public static class AddressSpace
     {
         int local = 7;
         nint small = LibcHeap.Malloc(64);
-        nint large = LibcHeap.Malloc(1 << 20);
+        nint large = LibcHeap.Malloc(LargeBlock);
         using var page = Mman.MapAnonymous(PageSize);
         var managed = new byte[16];
         try
@@ -61,11 +64,11 @@ public static class AddressSpace
                 At("a local variable (this thread's stack)", (nint)(&local), regions),
                 At("a static field", (nint)Unsafe.AsPointer(ref staticCounter), regions),
                 At("malloc(64)", small, regions),
-                At("malloc(1 MiB)", large, regions),
+                At("malloc(64 MiB)", large, regions),
                 At("mmap of one page", page.Address, regions),
                 At("a managed object (new byte[16])", managedAddress, regions),
                 At("libc's malloc function (machine code)", libcMalloc, regions),
-                At("this method, compiled by the JIT", (nint)jitted, regions),
+                At("this C# method's entry point (JIT-made code)", (nint)jitted, regions),
             };
             if (exeText is not null)
                 found.Add(At($"the program's own code ({Path.GetFileName(exeText.Path)})", (nint)exeText.Start, regions));
@@ -79,6 +82,17 @@ public static class AddressSpace
         }
     }
 
+    /// <summary>True when the region holding p starts right before it (glibc's 16-byte chunk header) and is about
+    /// the block's size: malloc mapped this block on its own instead of carving it from an arena.</summary>
+    public static bool IsOwnMapping(Landmark block, long size) =>
+        block.Kind == RegionKind.Anonymous && block.Address - block.RegionStart <= 16
+        && block.RegionSize >= (ulong)size && block.RegionSize < (ulong)size + (ulong)PageSize * 2;
+
+    /// <summary>Resident memory (VmRSS in /proc/self/status): the pages that really sit in RAM, in KiB.</summary>
+    public static long ResidentKiB() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Reads an int at <paramref name="address"/> in a forked child; an unmapped address kills it with SIGSEGV.</summary>
     public static ChildOutcome TouchInChild(nint address) => Fork.Run(ReadInt, address);
 
@@ -88,7 +102,7 @@ public static class AddressSpace
     static Landmark At(string what, nint address, IReadOnlyList<MapsRegion> regions)
     {
         var r = regions.FirstOrDefault(x => x.Contains(address));
-        return new Landmark(what, (ulong)address, r?.Kind, r?.Permissions, r?.Path);
+        return new Landmark(what, (ulong)address, r?.Kind, r?.Permissions, r?.Path, r?.Start ?? 0, r?.Size ?? 0);
     }
 
     /// <summary>

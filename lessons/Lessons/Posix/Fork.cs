@@ -66,12 +66,21 @@ public static class Fork
     // symbol to look up, no GC poll that could wait for a GC thread the child does not have.
     static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int, nint, nint> signalFn;
     static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int, void> exitFn;
+    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int, nint, nint, nint, nint, int> prctlFn;
+    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int> getppidFn;
+    const int PR_SET_PDEATHSIG = 1;
+
+    // The control page: the child moves it from Waiting to Started before its body; a parent that gives up
+    // moves it to Abandoned first, so a child can never run its body after the parent decided to kill it.
+    const int Waiting = 0, Started = 1, Abandoned = 2;
 
     static unsafe Fork()
     {
         nint libc = NativeLibrary.Load("libc.so.6");
         signalFn = (delegate* unmanaged[SuppressGCTransition]<int, nint, nint>)NativeLibrary.GetExport(libc, "signal");
         exitFn = (delegate* unmanaged[SuppressGCTransition]<int, void>)NativeLibrary.GetExport(libc, "_exit");
+        prctlFn = (delegate* unmanaged[SuppressGCTransition]<int, nint, nint, nint, nint, int>)NativeLibrary.GetExport(libc, "prctl");
+        getppidFn = (delegate* unmanaged[SuppressGCTransition]<int>)NativeLibrary.GetExport(libc, "getppid");
         Prepare(typeof(Fork).GetMethod(nameof(ChildMain), BindingFlags.NonPublic | BindingFlags.Static)!);
         ProcessCleanup.Register(KillAll);
     }
@@ -93,7 +102,9 @@ public static class Fork
         Checked.RequireLinux("fork");
         RequireCodeNotShared();
         options ??= ForkOptions.Default;
+        RequireOptimized(body.Method);
         Prepare(body.Method);
+        int parent = Environment.ProcessId;
 
         using var control = Mman.MapAnonymous(SysConf.PageSize, shared: true);
         int* started = (int*)control.Address;
@@ -102,10 +113,10 @@ public static class Fork
         {
             for (int retries = 0; ; retries++)
             {
-                *started = 0;
+                *started = Waiting;
                 int pid = Libc.fork();
                 if (pid == 0)
-                    ChildMain(started, body, arg, defaults); // never returns
+                    ChildMain(started, parent, body, arg, defaults); // never returns
                 if (pid < 0)
                     throw PosixException.FromLastError("fork()");
 
@@ -113,12 +124,16 @@ public static class Fork
                 var clock = Stopwatch.StartNew();
                 while (true)
                 {
-                    if (Volatile.Read(ref *started) != 0)
+                    if (Volatile.Read(ref *started) == Started)
                         return new ForkedChild(pid, retries, options.RunDeadline);
                     if (TryReap(pid, out int status))
                         return new ForkedChild(pid, retries, status); // finished before we looked
                     if (clock.Elapsed > options.StartDeadline)
+                    {
+                        if (Interlocked.CompareExchange(ref *started, Abandoned, Waiting) == Started)
+                            return new ForkedChild(pid, retries, options.RunDeadline); // it started just now
                         break;
+                    }
                     Thread.Sleep(clock.ElapsedMilliseconds < 2 ? 0 : 1);
                 }
                 KillAndReap(pid);
@@ -131,8 +146,11 @@ public static class Fork
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static unsafe void ChildMain(int* started, ChildBody body, nint arg, bool defaultFaultSignals)
+    static unsafe void ChildMain(int* started, int parent, ChildBody body, nint arg, bool defaultFaultSignals)
     {
+        prctlFn(PR_SET_PDEATHSIG, (nint)Signal.SIGKILL, 0, 0, 0); // die with the parent, even if it is SIGKILLed
+        if (getppidFn() != parent)
+            exitFn(126); // the parent died before the line above
         signalFn((int)Signal.SIGINT, Libc.SIG_DFL);
         signalFn((int)Signal.SIGTERM, Libc.SIG_DFL);
         if (defaultFaultSignals)
@@ -140,7 +158,8 @@ public static class Fork
             signalFn((int)Signal.SIGSEGV, Libc.SIG_DFL);
             signalFn((int)Signal.SIGBUS, Libc.SIG_DFL);
         }
-        Volatile.Write(ref *started, 1);
+        if (Interlocked.CompareExchange(ref *started, Started, Waiting) != Waiting)
+            exitFn(125); // the parent gave up on this child: do not run the body
         exitFn(body(arg));
     }
 
@@ -161,6 +180,17 @@ public static class Fork
                 $"fork() refused: .NET's W^X mode is on in this process, so its compiled code lives in a MAP_SHARED mapping " +
                 $"that a child would share and overwrite. Start the process with {WriteXorExecuteVariable}=0 " +
                 "(the workbook's CLI and test runs do this for you; for VS Code, set it in the environment before starting the editor).");
+    }
+
+    static void RequireOptimized(MethodInfo method)
+    {
+        bool optimized = (method.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0;
+        // Code compiled without optimizations (notebook cells, Debug builds of scripts) is not tiered either.
+        bool unoptimizedAssembly = method.Module.Assembly.GetCustomAttribute<System.Diagnostics.DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
+        if (!optimized && !unoptimizedAssembly)
+            throw new InvalidOperationException(
+                $"fork(): mark {method.DeclaringType?.Name}.{method.Name} with [MethodImpl(MethodImplOptions.AggressiveOptimization)]: " +
+                "otherwise the runtime may recompile it while it runs in the child, which can hang the child.");
     }
 
     static void Prepare(MethodInfo method)
@@ -187,17 +217,21 @@ public static class Fork
         return false;
     }
 
-    internal static unsafe int KillAndReap(int pid)
+    /// <summary>SIGKILL and reap; null when the pid was not (or no longer) our child to reap.</summary>
+    internal static unsafe int? KillAndReap(int pid)
     {
         Libc.kill(pid, (int)Signal.SIGKILL);
-        int s;
-        while (Libc.waitpid(pid, &s, 0) < 0)
-        {
-            if (PosixException.FromLastError("").Errno != Errno.EINTR)
-                break;
-        }
+        int s = 0, r;
+        do r = Libc.waitpid(pid, &s, 0);
+        while (r < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+        Forget(pid);
+        return r == pid ? s : null;
+    }
+
+    /// <summary>The pid was reaped elsewhere (Signals.Waitpid): never signal it again, it may be reused.</summary>
+    internal static void Forget(int pid)
+    {
         lock (LiveChildren) LiveChildren.Remove(pid);
-        return s;
     }
 
     /// <summary>Children started and not yet reaped.</summary>
@@ -208,10 +242,13 @@ public static class Fork
 
     static void KillAll()
     {
-        int[] pids;
-        lock (LiveChildren) pids = LiveChildren.ToArray();
-        foreach (int pid in pids)
-            KillAndReap(pid);
+        lock (ForkLock)
+        {
+            int[] pids;
+            lock (LiveChildren) pids = LiveChildren.ToArray();
+            foreach (int pid in pids)
+                KillAndReap(pid);
+        }
     }
 }
 
@@ -260,6 +297,8 @@ public sealed class ForkedChild : IDisposable
     public void Dispose()
     {
         if (outcome is null)
-            outcome = ChildOutcome.FromStatus(Pid, Fork.KillAndReap(Pid), StartRetries);
+            outcome = Fork.KillAndReap(Pid) is int status
+                ? ChildOutcome.FromStatus(Pid, status, StartRetries)
+                : new ChildOutcome(Pid, null, Signal.SIGKILL, StartRetries);
     }
 }

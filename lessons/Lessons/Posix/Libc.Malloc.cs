@@ -33,11 +33,11 @@ internal static partial class Libc
     public static partial MallInfo2 mallinfo2();
 }
 
-/// <summary>glibc's <c>struct mallinfo2</c> (glibc 2.33+): ten <c>size_t</c> fields.</summary>
+/// <summary>glibc's <c>struct mallinfo2</c> (glibc 2.33+): ten <c>size_t</c> fields, summed over all arenas.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct MallInfo2
 {
-    /// <summary>Bytes the main arena got from the system with sbrk.</summary>
+    /// <summary>Bytes the arenas got from the system (sbrk for the main arena, mmap for the others).</summary>
     public readonly nuint arena;
     /// <summary>Number of free chunks.</summary>
     public readonly nuint ordblks;

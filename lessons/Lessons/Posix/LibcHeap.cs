@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Lessons.Posix;
 
 /// <summary>
@@ -43,18 +45,16 @@ public static class LibcHeap
         string call = $"realloc(ptr={Checked.Hex(ptr)}, size={size})";
         Checked.RequireLinux("realloc");
         nuint n = Checked.Size(call, nameof(size), size);
-        if (ptr != 0)
-            RequireLive("realloc", ptr);
+        long oldSize = ptr == 0 ? 0 : Take("realloc", ptr); // taken first: glibc may hand the address out again at once
         nint p = Libc.realloc(ptr, n);
+        int errno = Marshal.GetLastPInvokeError();
         if (p == 0 && size == 0 && ptr != 0)
-        {
-            Forget(ptr);
-            return 0;
-        }
+            return 0; // glibc freed it
         if (p == 0)
-            throw PosixException.FromLastError(call, ptr == 0 ? null : "the old block is unchanged and still yours to free");
-        if (ptr != 0)
-            Forget(ptr);
+        {
+            if (ptr != 0) Remember(ptr, oldSize);
+            throw new PosixException(call, errno, ptr == 0 ? null : "the old block is unchanged and still yours to free");
+        }
         return Remember(p, size);
     }
 
@@ -64,8 +64,7 @@ public static class LibcHeap
         if (ptr == 0)
             return;
         Checked.RequireLinux("free");
-        RequireLive("free", ptr);
-        Forget(ptr);
+        Take("free", ptr);
         Libc.free(ptr);
     }
 
@@ -73,8 +72,11 @@ public static class LibcHeap
     public static long UsableSize(nint ptr)
     {
         Checked.RequireLinux("malloc_usable_size");
-        RequireLive("malloc_usable_size", ptr);
-        return (long)Libc.malloc_usable_size(ptr);
+        lock (Gate)
+        {
+            if (!Live.ContainsKey(ptr)) throw Misuse("malloc_usable_size", ptr);
+            return (long)Libc.malloc_usable_size(ptr);
+        }
     }
 
     /// <summary>mallopt. glibc returns 0 for a rejected value without setting errno: reported as EINVAL.</summary>
@@ -108,25 +110,24 @@ public static class LibcHeap
         return p;
     }
 
-    static void Forget(nint p)
+    /// <summary>Checks that p is live and marks it freed, in one step (two threads cannot both free it).</summary>
+    static long Take(string call, nint p)
     {
         lock (Gate)
         {
-            Live.Remove(p);
+            if (!Live.Remove(p, out long size))
+                throw Misuse(call, p);
+            if (Freed.Count > 100_000) Freed.Clear(); // remembers recent frees only, to name double frees
             Freed.Add(p);
+            return size;
         }
     }
 
-    static void RequireLive(string call, nint p)
+    static HeapMisuseException Misuse(string call, nint p)
     {
         bool freed;
-        lock (Gate)
-        {
-            if (Live.ContainsKey(p))
-                return;
-            freed = Freed.Contains(p);
-        }
-        throw new HeapMisuseException(freed
+        lock (Gate) freed = Freed.Contains(p);
+        return new HeapMisuseException(freed
             ? $"{call}({Checked.Hex(p)}): double free — this block was already freed. In C this is undefined behaviour (glibc aborts with 'free(): double free detected')."
             : $"{call}({Checked.Hex(p)}): this pointer was never returned by malloc, calloc or realloc. In C this is undefined behaviour (glibc aborts with 'free(): invalid pointer').");
     }

@@ -42,9 +42,10 @@ public static class Mman
     {
         string call = $"mprotect(addr={Checked.Hex(address)}, len={length}, prot={Checked.Flags(prot)})";
         Checked.RequireLinux("mprotect");
+        long page = SysConf.PageSize; // read before the call: sysconf would reset the saved errno
         if (Libc.mprotect(address, Checked.Size(call, nameof(length), length), (int)prot) != 0)
             throw PosixException.FromLastError(call,
-                address % SysConf.PageSize != 0 ? $"the address is not a multiple of the page size ({SysConf.PageSize})" : null);
+                address % page != 0 ? $"the address is not a multiple of the page size ({page})" : null);
     }
 
     /// <summary>madvise.</summary>

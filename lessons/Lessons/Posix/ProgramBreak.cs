@@ -1,9 +1,11 @@
 namespace Lessons.Posix;
 
 /// <summary>
-/// The real program break (brk/sbrk). It belongs to glibc's malloc in a .NET process: reading it and growing
-/// it is safe; shrinking is allowed only back over memory this class itself grew, and only while nobody
-/// (malloc in another thread) has moved the break since. Anything else is refused with a clear error.
+/// The real program break (brk/sbrk). It belongs to glibc's malloc in a .NET process, whose other threads may
+/// call malloc at any moment: reading it is always safe. Moving it races with them (sbrk is not done under
+/// malloc's lock), so a lesson that grows or shrinks the real break does it in a forked child, where only one
+/// thread exists. Shrinking is allowed only back over memory this class itself grew, and only while the break
+/// still ends there; anything else is refused with a clear error. Exercises use a simulated break instead.
 /// </summary>
 public static class ProgramBreak
 {

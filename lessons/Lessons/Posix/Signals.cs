@@ -30,7 +30,9 @@ public static class Signals
         if (r < 0)
             throw PosixException.FromLastError($"waitpid(pid={pid}, options={(noHang ? "WNOHANG" : "0")})",
                 "only a parent can wait for its own children");
-        return r == 0 ? null : ChildOutcome.FromStatus(r, status, 0);
+        if (r == 0) return null;
+        Fork.Forget(r);
+        return ChildOutcome.FromStatus(r, status, 0);
     }
 
     /// <summary>_exit(status): ends the process at once (no finalizers, no flushing). For forked children.</summary>

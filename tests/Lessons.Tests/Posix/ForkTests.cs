@@ -67,7 +67,7 @@ public class ForkTests
         using var child = Fork.Start(Spin, 0, options);
         var e = Assert.Throws<TimeoutException>(() => child.Wait());
         Assert.Contains($"child {child.Pid} did not finish", e.Message);
-        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(child.Pid)); // reaped
+        Assert.Equal(Errno.ECHILD, Assert.Throws<PosixException>(() => Signals.Waitpid(child.Pid, noHang: true)).Errno); // reaped
     }
 
     [Fact]
@@ -76,7 +76,15 @@ public class ForkTests
         int pid;
         using (var child = Fork.Start(Spin))
             pid = child.Pid;
-        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(pid));
+        Assert.Equal(Errno.ECHILD, Assert.Throws<PosixException>(() => Signals.Waitpid(pid, noHang: true)).Errno); // reaped
+    }
+
+    [Fact]
+    public void ABodyTheRuntimeMightRecompileIsRefused()
+    {
+        // An optimized (Release) assembly's method without AggressiveOptimization: tiered, so refused.
+        var e = Assert.Throws<InvalidOperationException>(() => Fork.Run(nint.Sign));
+        Assert.Contains("AggressiveOptimization", e.Message);
     }
 
     [Fact]

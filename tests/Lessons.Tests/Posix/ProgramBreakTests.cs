@@ -18,11 +18,14 @@ public class ProgramBreakTests
     public void GrowThenGiveBackWhatTheWorkbookGrew()
     {
         nint old = ProgramBreak.Sbrk(64 * 1024);
-        nint now = ProgramBreak.Current;
-        if (now == old + 64 * 1024) // no malloc in another thread moved it meanwhile
+        if (ProgramBreak.Current == old + 64 * 1024) // no malloc in another thread moved it meanwhile
         {
             ProgramBreak.Sbrk(-64 * 1024);
             Assert.Equal(old, ProgramBreak.Current);
+        }
+        else
+        {
+            Assert.Throws<InvalidOperationException>(() => ProgramBreak.Sbrk(-64 * 1024));
         }
     }
 
@@ -39,7 +42,7 @@ public class ProgramBreakTests
     [Fact]
     public void AnImpossibleGrowthIsEnomem()
     {
-        var e = Assert.Throws<PosixException>(() => ProgramBreak.Sbrk(1L << 46));
+        var e = Assert.Throws<PosixException>(() => ProgramBreak.Sbrk(long.MaxValue)); // the new break would overflow
         Assert.Equal(Errno.ENOMEM, e.Errno);
     }
 }
