@@ -60,6 +60,25 @@ public class CommandLineTests
         Assert.True(File.Exists(temp.File("out/b-broken.ipynb")));
     }
 
+    [Fact]
+    public void After_a_cell_times_out_the_later_notebooks_are_not_run()
+    {
+        using var temp = new TempFolder();
+        var folder = Directory.CreateDirectory(temp.File("notebooks")).FullName;
+        NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(NotebookFile.CodeCell("System.Threading.Thread.Sleep(1500);")),
+            Path.Combine(folder, "a-slow.ipynb"));
+        NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(NotebookFile.CodeCell("1")), Path.Combine(folder, "b-next.ipynb"));
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+
+        var exitCode = RunCommand.Execute([folder, "--out", temp.File("out"), "--timeout", "0.3"], stdout, stderr);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("b-next.ipynb  not run", stdout.ToString());
+        Assert.Contains("b-next.ipynb: not run: a cell of a-slow.ipynb timed out and is still running", stderr.ToString());
+        Assert.False(File.Exists(temp.File("out/b-next.ipynb")));
+        Thread.Sleep(1500); // let the abandoned cell end before the next test uses the console
+    }
+
     private static (int ExitCode, string Stdout, string Stderr) RunWorkbook(params string[] args) =>
         RunProcess("dotnet", [WorkbookDll, .. args], AppContext.BaseDirectory, TimeSpan.FromMinutes(1));
 

@@ -70,31 +70,18 @@ public static class Mman
 }
 
 /// <summary>An owned mapping: Dispose (or the finalizer, as a safety net) munmaps it.</summary>
-public sealed class Mapping : SafeHandle
+public sealed class Mapping : MemoryHandle
 {
-    internal Mapping(nint address, long length, Prot prot, MapFlags flags) : base(Libc.MAP_FAILED, ownsHandle: true)
+    internal Mapping(nint address, long length, Prot prot, MapFlags flags) : base(address, length)
     {
-        SetHandle(address);
-        Length = length;
         Protection = prot;
         Flags = flags;
     }
-
-    /// <summary>The first byte of the mapping (page-aligned).</summary>
-    public nint Address => IsClosed ? throw new ObjectDisposedException(nameof(Mapping), "the mapping was unmapped") : handle;
-
-    /// <summary>The length asked for; the kernel maps whole pages.</summary>
-    public long Length { get; }
 
     /// <summary>The protection as last set through this handle.</summary>
     public Prot Protection { get; private set; }
 
     public MapFlags Flags { get; }
-
-    public override bool IsInvalid => handle == Libc.MAP_FAILED || handle == 0;
-
-    /// <summary>The bytes of the mapping (mappings up to 2 GiB).</summary>
-    public unsafe Span<byte> Span => new((void*)Address, checked((int)Length));
 
     /// <summary>mprotect over the whole mapping.</summary>
     public void Protect(Prot prot)

@@ -23,14 +23,8 @@ public static class SysVShm
         Checked.RequireLinux("shmget");
         int id = Libc.shmget(key, Checked.Size(call, nameof(size), size), (int)flags | (mode & 0x1ff));
         if (id < 0)
-            throw PosixException.FromLastError(call, Hint(key, size));
+            throw PosixException.FromLastError(call, size == 0 ? "a size of 0 is only valid for an existing segment" : null);
         return id;
-    }
-
-    static string? Hint(int key, long size)
-    {
-        if (size == 0) return "a size of 0 is only valid for an existing segment";
-        return null;
     }
 
     /// <summary>shmat: attaches the segment; Dispose detaches it (shmdt).</summary>
@@ -88,30 +82,23 @@ public static class SysVShm
 }
 
 /// <summary>An attached segment: Dispose detaches it (shmdt).</summary>
-public sealed class Attachment : System.Runtime.InteropServices.SafeHandle
+public sealed class Attachment : MemoryHandle
 {
-    internal Attachment(nint address, long size, int id, bool readOnly) : base(Libc.MAP_FAILED, ownsHandle: true)
+    internal Attachment(nint address, long size, int id, bool readOnly) : base(address, size)
     {
-        SetHandle(address);
-        Size = size;
         SegmentId = id;
         ReadOnly = readOnly;
     }
 
-    public nint Address => IsClosed ? throw new ObjectDisposedException(nameof(Attachment), "the segment was detached") : handle;
-    public long Size { get; }
     public int SegmentId { get; }
+
+    /// <summary>Attached with SHM_RDONLY: read the bytes only (a write kills the process with SIGSEGV).</summary>
     public bool ReadOnly { get; }
-
-    public override bool IsInvalid => handle == Libc.MAP_FAILED || handle == 0;
-
-    /// <summary>The segment's bytes (read them only, when attached read-only).</summary>
-    public unsafe Span<byte> Span => new((void*)Address, checked((int)Size));
 
     protected override bool ReleaseHandle() => Libc.shmdt(handle) == 0;
 
     public override string ToString() =>
-        IsClosed ? "Attachment (detached)" : $"segment {SegmentId} attached at {Checked.Hex(handle)} ({Size} bytes{(ReadOnly ? ", read-only" : "")})";
+        IsClosed ? "Attachment (detached)" : $"segment {SegmentId} attached at {Checked.Hex(handle)} ({Length} bytes{(ReadOnly ? ", read-only" : "")})";
 }
 
 /// <summary>A segment this process created and owns: Dispose (or Ctrl+C, or process exit) removes it (IPC_RMID).</summary>
@@ -133,7 +120,11 @@ public sealed class OwnedSegment : System.Runtime.InteropServices.SafeHandle
         new(SysVShm.Get(key, size, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, mode), key, size);
 
     /// <summary>Takes ownership of an existing segment id (it will be removed on Dispose).</summary>
-    public static OwnedSegment Adopt(int id) => new(id, SysVShm.Stat(id).Key, SysVShm.Stat(id).Size);
+    public static OwnedSegment Adopt(int id)
+    {
+        var st = SysVShm.Stat(id);
+        return new(id, st.Key, st.Size);
+    }
 
     public int Id => IsClosed ? throw new ObjectDisposedException(nameof(OwnedSegment), "the segment was removed") : (int)handle;
     public int Key { get; }

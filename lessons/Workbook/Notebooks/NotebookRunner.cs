@@ -9,7 +9,7 @@ using Microsoft.CodeAnalysis.Scripting;
 namespace Workbook.Notebooks;
 
 /// <summary>A cell that failed: its number (code cells counted from 1, i.e. its execution count) and one line saying why.</summary>
-public sealed record CellError(int Cell, string Message)
+public sealed record CellError(int Cell, string Message, bool TimedOut = false)
 {
     public override string ToString() => $"cell {Cell}: {Message}";
 }
@@ -19,6 +19,9 @@ public sealed record NotebookRun(
     string SourcePath, JsonObject Executed, int CellsRun, int CellsNotRun, IReadOnlyList<CellError> Errors, TimeSpan Elapsed)
 {
     public bool Succeeded => Errors.Count == 0;
+
+    /// <summary>A cell overran its timeout and is still running in the background of this process.</summary>
+    public bool TimedOut => Errors.Any(e => e.TimedOut);
 }
 
 /// <summary>
@@ -87,7 +90,7 @@ public static class NotebookRunner
                     globals.Outputs = outputs;
                     Console.SetOut(new CaptureWriter(outputs, "stdout"));
                     Console.SetError(new CaptureWriter(outputs, "stderr"));
-                    var error = RunCell(cell, number, ref state, outputs, timeout);
+                    var error = RunCell(cell, number, ref state, outputs, timeout, out var timedOut);
                     globals.Outputs = null;
                     Console.SetOut(stdout);
                     Console.SetError(stderr);
@@ -95,7 +98,7 @@ public static class NotebookRunner
                     cell["outputs"] = outputs.ToJson();
                     if (error is not null)
                     {
-                        errors.Add(new CellError(number, error));
+                        errors.Add(new CellError(number, error, timedOut));
                         break;
                     }
                 }
@@ -112,8 +115,9 @@ public static class NotebookRunner
     }
 
     /// <summary>Runs one cell into <paramref name="outputs"/>; returns the error that stops the notebook, if any.</summary>
-    private static string? RunCell(JsonObject cell, int number, ref ScriptState<object> state, CellOutputs outputs, TimeSpan timeout)
+    private static string? RunCell(JsonObject cell, int number, ref ScriptState<object> state, CellOutputs outputs, TimeSpan timeout, out bool timedOut)
     {
+        timedOut = false;
         string Fail(string name, string message)
         {
             outputs.Add(ErrorOutput(name, $"cell {number}: {message}", [$"cell {number}: {message}"]));
@@ -127,8 +131,11 @@ public static class NotebookRunner
         var previous = state;
         var run = Task.Run(() => ExecuteAsync(previous, code));
         if (!run.Wait(timeout))
+        {
+            timedOut = true;
             return Fail("CellTimeout", $"did not finish within {timeout.TotalSeconds:0.###} s; the rest of the notebook was skipped "
                                        + "(a running cell cannot be stopped: it goes on in the background until the runner exits)");
+        }
 
         var outcome = run.Result;
         state = outcome.State;

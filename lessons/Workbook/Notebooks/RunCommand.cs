@@ -74,9 +74,18 @@ internal static class RunCommand
             stderr.WriteLine($"no notebooks (*.ipynb) in {string.Join(", ", paths)}");
 
         var (cells, errors, elapsed) = (0, 0, TimeSpan.Zero);
+        string? hung = null;
         foreach (var notebook in notebooks)
         {
             var name = Path.GetFileName(notebook);
+            if (hung is not null)
+            {
+                // The timed-out cell still runs and writes to the process's console: later notebooks would catch its output.
+                stdout.WriteLine($"{name}  not run");
+                stderr.WriteLine($"{name}: not run: a cell of {hung} timed out and is still running; run this notebook on its own");
+                errors++;
+                continue;
+            }
             NotebookRun run;
             try
             {
@@ -100,6 +109,8 @@ internal static class RunCommand
                 stderr.WriteLine($"{name}: warning: {warning}");
             foreach (var error in run.Errors)
                 stderr.WriteLine($"{name}: {error}");
+            if (run.TimedOut)
+                hung = name;
         }
         stdout.WriteLine($"total  {Count(notebooks.Count, "notebook")}  {Count(cells, "cell")}  {Count(errors, "error")}  {elapsed.TotalSeconds:0.0} s");
         return errors == 0 ? 0 : 1;
