@@ -10,8 +10,14 @@ namespace Lessons.Posix;
 /// Code that runs in a forked child. It receives <paramref name="arg"/> (usually the address of shared
 /// memory) and returns the child's exit code. After fork only this one thread exists in the child, so the
 /// body must not allocate managed objects, throw, lock, or call anything but async-signal-safe libc calls
-/// and plain memory reads and writes. Make it a static method marked
-/// <c>[MethodImpl(MethodImplOptions.AggressiveOptimization)]</c>; the workbook compiles it before forking.
+/// and plain memory reads and writes. Rules the workbook checks or relies on:
+/// <list type="bullet">
+/// <item>a static method marked <c>[MethodImpl(MethodImplOptions.AggressiveOptimization)]</c>, in an assembly
+/// built with optimizations (unoptimized code calls into the runtime, which can deadlock in the child);</item>
+/// <item>before the first fork the parent calls it once with <paramref name="arg"/> pointing at 64 KiB of
+/// zeros, so that everything it calls is compiled and bound beforehand: with zeros it must return (not wait,
+/// not fault, never call _exit).</item>
+/// </list>
 /// </summary>
 public delegate int ChildBody(nint arg);
 
@@ -26,6 +32,12 @@ public sealed record ForkOptions
 
     /// <summary>How many times a child that never started is replaced before giving up.</summary>
     public int MaxStartRetries { get; init; } = 50;
+
+    /// <summary>
+    /// Call the body once in the parent first, on 64 KiB of zeros (once per method). Turn it off only for a body
+    /// that would not return there and whose callees the parent has already run.
+    /// </summary>
+    public bool WarmUp { get; init; } = true;
 
     /// <summary>Restore the default action of SIGSEGV and SIGBUS in the child, so a fault ends it as in C.</summary>
     public bool DefaultFaultSignals { get; init; } = true;
@@ -104,6 +116,8 @@ public static class Fork
         options ??= ForkOptions.Default;
         RequireOptimized(body.Method);
         Prepare(body.Method);
+        if (options.WarmUp)
+            WarmUp(body);
         int parent = Environment.ProcessId;
 
         using var control = Mman.MapAnonymous(SysConf.PageSize, shared: true);
@@ -182,15 +196,32 @@ public static class Fork
                 "(the workbook's CLI and test runs do this for you; for VS Code, set it in the environment before starting the editor).");
     }
 
+    static readonly HashSet<MethodInfo> WarmedUp = new();
+
+    /// <summary>Runs the body once in the parent on zeros, so that its calls are bound before any child needs them.</summary>
+    static void WarmUp(ChildBody body)
+    {
+        lock (WarmedUp)
+        {
+            if (WarmedUp.Contains(body.Method)) return;
+            using var scratch = Mman.MapAnonymous(64 * 1024);
+            body(scratch.Address);
+            WarmedUp.Add(body.Method);
+        }
+    }
+
     static void RequireOptimized(MethodInfo method)
     {
-        bool optimized = (method.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0;
-        // Code compiled without optimizations (notebook cells, Debug builds of scripts) is not tiered either.
-        bool unoptimizedAssembly = method.Module.Assembly.GetCustomAttribute<System.Diagnostics.DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
-        if (!optimized && !unoptimizedAssembly)
+        string name = $"{method.DeclaringType?.Name}.{method.Name}";
+        if ((method.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) == 0)
             throw new InvalidOperationException(
-                $"fork(): mark {method.DeclaringType?.Name}.{method.Name} with [MethodImpl(MethodImplOptions.AggressiveOptimization)]: " +
+                $"fork(): mark {name} with [MethodImpl(MethodImplOptions.AggressiveOptimization)]: " +
                 "otherwise the runtime may recompile it while it runs in the child, which can hang the child.");
+        if (method.Module.Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true)
+            throw new InvalidOperationException(
+                $"fork(): {name} is in {method.Module.Assembly.GetName().Name}, built without optimizations (Debug), where the JIT " +
+                "ignores AggressiveOptimization and compiled code calls into the runtime, which can hang the child. " +
+                "Build it with <Optimize>true</Optimize> (the workbook's projects are).");
     }
 
     static void Prepare(MethodInfo method)

@@ -63,7 +63,7 @@ public class ForkTests
     [Fact]
     public void AChildPastItsDeadlineIsKilledAndReported()
     {
-        var options = new ForkOptions { RunDeadline = TimeSpan.FromMilliseconds(200) };
+        var options = new ForkOptions { RunDeadline = TimeSpan.FromMilliseconds(200), WarmUp = false };
         using var child = Fork.Start(Spin, 0, options);
         var e = Assert.Throws<TimeoutException>(() => child.Wait());
         Assert.Contains($"child {child.Pid} did not finish", e.Message);
@@ -74,7 +74,7 @@ public class ForkTests
     public void DisposingARunningChildKillsAndReapsIt()
     {
         int pid;
-        using (var child = Fork.Start(Spin))
+        using (var child = Fork.Start(Spin, 0, new ForkOptions { WarmUp = false }))
             pid = child.Pid;
         Assert.Equal(Errno.ECHILD, Assert.Throws<PosixException>(() => Signals.Waitpid(pid, noHang: true)).Errno); // reaped
     }
