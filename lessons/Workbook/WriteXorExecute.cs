@@ -23,14 +23,15 @@ internal static class WriteXorExecute
         start.Environment[Fork.WriteXorExecuteVariable] = "0";
 
         Process? child = null;
-        // Ctrl+C reaches the whole process group, so the child gets it itself; SIGTERM sent to us alone is passed on.
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        // Pass SIGTERM and SIGINT on (a Ctrl+C that also reached the child directly arrives twice: harmless).
+        void PassOn(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
             if (child is not null)
-                try { Signals.Kill(child.Id, Signal.SIGTERM); } catch (PosixException) { }
-        });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+                try { Signals.Kill(child.Id, ctx.Signal == PosixSignal.SIGINT ? Signal.SIGINT : Signal.SIGTERM); } catch (PosixException) { }
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, PassOn);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, PassOn);
         using var started = child = Process.Start(start)!;
         child.WaitForExit();
         return child.ExitCode;

@@ -29,6 +29,25 @@ public class ForkTests
         while (true) Thread.SpinWait(1000);
     }
 
+    static int calls;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int CountCalls(nint zeros)
+    {
+        calls++; // in the parent only the warm-up call counts: children change their own copy
+        return *(long*)zeros == 0 ? 3 : 4;
+    }
+
+    [Fact]
+    public void TheBodyRunsOnceInTheParentOnZerosBeforeTheFirstFork()
+    {
+        using var page = Mman.MapAnonymous(SysConf.PageSize, shared: true);
+        page.Span[0] = 1;
+        Assert.Equal(4, Fork.Run(CountCalls, page.Address).ExitCode); // the child sees the real argument
+        Assert.Equal(4, Fork.Run(CountCalls, page.Address).ExitCode);
+        Assert.Equal(1, calls); // one warm-up in the parent, on zeros
+    }
+
     [Fact]
     public void ReportsTheChildsExitCode()
     {
