@@ -11,6 +11,7 @@ public static class Program
     internal static readonly IReadOnlyDictionary<string, Command> Commands = new Dictionary<string, Command>
     {
         ["help"] = new("list the commands", _ => Help(Console.Out, 0)),
+        ["break-trace"] = new("lesson 03: sbrk(0) around each malloc on the main thread (break-trace --help)", BreakTraceCommand.Execute),
         ["fork-stress"] = new("benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStress.Execute),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };

@@ -27,4 +27,8 @@ internal static partial class Libc
     // pid_t getpid(void);
     [LibraryImport(Name)]
     public static partial int getpid();
+
+    // pid_t gettid(void);  (glibc 2.30+)
+    [LibraryImport(Name)]
+    public static partial int gettid();
 }
