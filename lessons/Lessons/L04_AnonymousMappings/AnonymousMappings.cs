@@ -13,11 +13,11 @@ public sealed record TouchStep(long Pages, long TotalPages, long MinorFaults, lo
 
 /// <summary>A large anonymous mapping, before and after it is touched page by page.</summary>
 public sealed record LazyAllocation(
-    long Length, bool HugePagesOff, long ResidentBeforeKiB, long ResidentAfterMapKiB, long FaultsInMmap,
+    long Length, Advice? HugePageAdvice, long ResidentBeforeKiB, long ResidentAfterMapKiB, long FaultsInMmap,
     string? MapsLine, IReadOnlyList<TouchStep> Steps)
 {
     public override string ToString() =>
-        $"mmap({Length >> 20} MiB){(HugePagesOff ? " + MADV_NOHUGEPAGE" : "")}: VmRSS {ResidentBeforeKiB / 1024.0:0.0} → {ResidentAfterMapKiB / 1024.0:0.0} MiB, " +
+        $"mmap({Length >> 20} MiB){(HugePageAdvice is { } a ? " + " + a : "")}: VmRSS {ResidentBeforeKiB / 1024.0:0.0} → {ResidentAfterMapKiB / 1024.0:0.0} MiB, " +
         $"{FaultsInMmap} faults in mmap" + Environment.NewLine + "  " + MapsLine +
         string.Concat(Steps.Select(s => Environment.NewLine + "  " + s));
 }
@@ -66,11 +66,12 @@ public static class AnonymousMappings
     /// <summary>
     /// Maps <paramref name="length"/> bytes, then writes one byte in each of the next <c>n</c> untouched pages for
     /// every n in <paramref name="pageCounts"/>, counting this thread's minor faults (getrusage RUSAGE_THREAD) for
-    /// each step. With <paramref name="hugePagesOff"/> the region gets MADV_NOHUGEPAGE first, so that every page
-    /// is its own fault. Everything runs on the calling thread; the mapping is gone when this returns.
+    /// each step. The region first gets <paramref name="hugePageAdvice"/> from madvise: MADV_NOHUGEPAGE (the default)
+    /// makes every 4 KiB page its own fault; MADV_HUGEPAGE lets the kernel back it with 2 MiB pages (when transparent
+    /// huge pages are not "never"); null leaves the system's default. Everything runs on the calling thread; the mapping is gone when this returns.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static LazyAllocation MapAndTouch(long length = GiB, IReadOnlyList<long>? pageCounts = null, bool hugePagesOff = true)
+    public static LazyAllocation MapAndTouch(long length = GiB, IReadOnlyList<long>? pageCounts = null, Advice? hugePageAdvice = Advice.MADV_NOHUGEPAGE)
     {
         pageCounts ??= [1, 10, 100, 1000, 10000];
         long page = PageSize;
@@ -80,8 +81,8 @@ public static class AnonymousMappings
         long f0 = ThreadFaults();
         using var m = Mman.MapAnonymous(length);
         long faultsInMmap = ThreadFaults() - f0;
-        if (hugePagesOff)
-            Mman.Advise(m.Address, length, Advice.MADV_NOHUGEPAGE);
+        if (hugePageAdvice is { } advice)
+            Mman.Advise(m.Address, length, advice);
         long rssAfterMap = ProcStatus.ResidentKiB();
         string? line = MapsLine(m.Address);
         var steps = new List<TouchStep>();
@@ -94,7 +95,7 @@ public static class AnonymousMappings
             next += n;
             steps.Add(new TouchStep(n, next, faults, ProcStatus.ResidentKiB()));
         }
-        return new LazyAllocation(length, hugePagesOff, rssBefore, rssAfterMap, faultsInMmap, line, steps);
+        return new LazyAllocation(length, hugePageAdvice, rssBefore, rssAfterMap, faultsInMmap, line, steps);
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ public sealed record AllocCost(long Size, double MallocNs, double MmapNs, long M
     public double Ratio => MmapNs / MallocNs;
 
     public override string ToString() =>
-        $"{CostBenchmark.Bytes(Size),9}  malloc {MallocNs,12:N0} ns  mmap {MmapNs,12:N0} ns  mmap/malloc {Ratio,8:0.00}  ({MallocOps} + {MmapOps} ops)";
+        $"{CostBenchmark.Bytes(Size),9} {MallocNs,14:N0} {MmapNs,14:N0} {Ratio,12:0.0} {MallocOps,10} {MmapOps,8}";
 }
 
 /// <summary>
@@ -22,6 +22,9 @@ public sealed record AllocCost(long Size, double MallocNs, double MmapNs, long M
 /// </summary>
 public static class CostBenchmark
 {
+    /// <summary>The column titles matching <see cref="AllocCost"/>'s ToString.</summary>
+    public static string Header => $"{"size",9} {"malloc ns/op",14} {"mmap ns/op",14} {"mmap/malloc",12} {"malloc ops",10} {"mmap ops",8}";
+
     /// <summary>16 B, 64 B, … 64 MiB: powers of 4.</summary>
     public static IReadOnlyList<long> DefaultSizes { get; } = Enumerable.Range(0, 12).Select(k => 16L << (2 * k)).ToList();
 
@@ -61,8 +64,11 @@ public static class CostBenchmark
             for (long i = 0; i < batch; i++)
                 cycle(size, page);
             ops += batch;
-            if (sw.ElapsedTicks >= slice) break;
-            batch = Math.Min(batch * 2, 1 << 16);
+            long elapsed = sw.ElapsedTicks;
+            if (elapsed >= slice) break;
+            // Next batch: double, but no more than what the rest of the slice holds at the speed so far.
+            long fits = (long)((slice - elapsed) / ((double)elapsed / ops));
+            batch = Math.Clamp(Math.Min(batch * 2, fits), 1, 1 << 16);
         }
         return (sw.ElapsedTicks * 1e9 / Stopwatch.Frequency / ops, ops);
     }

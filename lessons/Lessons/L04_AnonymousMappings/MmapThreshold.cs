@@ -8,7 +8,7 @@ public sealed record HeapOrMapping(long Request, long ChunkSize, nint Address, b
     public string Source => MappedByGlibc ? "own mapping" : "arena";
 
     public override string ToString() =>
-        $"malloc({Request,7}) chunk {ChunkSize,7}  {Source,-11}  maps shows {(OwnMappingInMaps ? "a region of its own" : "a bigger region (arena)"),-23}  {MapsLine}";
+        $"malloc({Request,7}) chunk {ChunkSize,7}  {Source,-11}  maps: {(OwnMappingInMaps ? "a region just its size" : "inside a larger region"),-22}  {MapsLine}";
 }
 
 /// <summary>glibc's mmap threshold at work: which malloc blocks get a mapping of their own.</summary>
