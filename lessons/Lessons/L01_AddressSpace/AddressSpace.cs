@@ -82,16 +82,13 @@ public static class AddressSpace
         }
     }
 
-    /// <summary>True when the region holding p starts right before it (glibc's 16-byte chunk header) and is about
-    /// the block's size: malloc mapped this block on its own instead of carving it from an arena.</summary>
+    /// <summary>True when malloc mapped this block on its own instead of carving it from an arena
+    /// (see <see cref="MallocChunks.IsOwnMapping(MapsRegion?, nint, long)"/>).</summary>
     public static bool IsOwnMapping(Landmark block, long size) =>
-        block.Kind == RegionKind.Anonymous && block.Address - block.RegionStart <= 16
-        && block.RegionSize >= (ulong)size && block.RegionSize < (ulong)size + (ulong)PageSize * 2;
+        MallocChunks.IsOwnMapping(block.Kind, block.RegionStart, block.RegionSize, block.Address, size);
 
     /// <summary>Resident memory (VmRSS in /proc/self/status): the pages that really sit in RAM, in KiB.</summary>
-    public static long ResidentKiB() =>
-        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    public static long ResidentKiB() => ProcStatus.ResidentKiB();
 
     /// <summary>Reads an int at <paramref name="address"/> in a forked child; an unmapped address kills it with SIGSEGV.</summary>
     public static ChildOutcome TouchInChild(nint address) => Fork.Run(ReadInt, address);

@@ -36,6 +36,8 @@ public enum Advice
     MADV_WILLNEED = 3,
     MADV_DONTNEED = 4,
     MADV_FREE = 8,
+    MADV_HUGEPAGE = 14,
+    MADV_NOHUGEPAGE = 15,
 }
 
 /// <summary>Flags for shm_open.</summary>

@@ -1,0 +1,55 @@
+using Lessons.Posix;
+
+namespace Lessons.L04_AnonymousMappings;
+
+/// <summary>Where one malloc'd block came from.</summary>
+public sealed record HeapOrMapping(long Request, long ChunkSize, nint Address, bool MappedByGlibc, bool OwnMappingInMaps, string? MapsLine)
+{
+    public string Source => MappedByGlibc ? "own mapping" : "arena";
+
+    public override string ToString() =>
+        $"malloc({Request,7}) chunk {ChunkSize,7}  {Source,-11}  maps: {(OwnMappingInMaps ? "a region just its size" : "inside a larger region"),-22}  {MapsLine}";
+}
+
+/// <summary>glibc's mmap threshold at work: which malloc blocks get a mapping of their own.</summary>
+public static class MmapThreshold
+{
+    /// <summary>glibc's initial M_MMAP_THRESHOLD: 128 KiB.</summary>
+    public const long Default = 128 * 1024;
+
+    /// <summary>Sizes just below, at and above the default threshold, including the exact edge of the chunk-size
+    /// comparison (a request of 131048 bytes is a 131056-byte chunk; 131049 bytes is a 131072-byte chunk).</summary>
+    public static IReadOnlyList<long> AroundDefault { get; } =
+        [64 * 1024, 120 * 1024, Default - 24, Default - 23, Default, 132 * 1024, 256 * 1024];
+
+    /// <summary>
+    /// Mallocs each size with raw libc calls (largest first, all held until the end so none reuses another's
+    /// space), looks each up in /proc/self/maps and in glibc's chunk header, then frees them all.
+    /// </summary>
+    public static IReadOnlyList<HeapOrMapping> Probe(IReadOnlyList<long>? sizes = null)
+    {
+        sizes ??= AroundDefault;
+        Checked.RequireLinux("malloc");
+        var blocks = new List<(long Size, nint P)>();
+        try
+        {
+            foreach (long s in sizes.OrderByDescending(s => s))
+            {
+                nint p = Libc.malloc(Checked.Size($"malloc(size={s})", "size", s));
+                if (p == 0) throw PosixException.FromLastError($"malloc(size={s})");
+                blocks.Add((s, p));
+            }
+            var regions = ProcMaps.Read();
+            return blocks.OrderBy(b => b.Size).Select(b =>
+            {
+                var r = regions.FirstOrDefault(x => x.Contains(b.P));
+                return new HeapOrMapping(b.Size, MallocChunks.ChunkSize(b.P), b.P, MallocChunks.IsMappedByGlibc(b.P),
+                    MallocChunks.IsOwnMapping(r, b.P, b.Size), AnonymousMappings.MapsLine(b.P));
+            }).ToList();
+        }
+        finally
+        {
+            foreach (var b in blocks) Libc.free(b.P);
+        }
+    }
+}
