@@ -33,7 +33,7 @@ public sealed record ReallocDemo(string Case, long OldSize, long NewSize, nint B
     public bool Moved => Before != After;
 
     public override string ToString() =>
-        $"{Case}: realloc(0x{Before:x}, {OldSize} → {NewSize}) = 0x{After:x}; next block 0x{Neighbour:x} ({(NeighbourFree ? "free" : "in use")}); " +
+        $"{Case}: realloc(0x{Before:x}, {OldSize} → {NewSize}) = 0x{After:x}; next block 0x{Neighbour:x} (+{Neighbour - Before} bytes, {(NeighbourFree ? "free" : "in use")}); " +
         $"moved: {(Moved ? "yes" : "no")}; contents kept: {(ContentsKept ? "yes" : "no")}";
 }
 
@@ -105,33 +105,56 @@ public static class MallocFamily
     }
 
     /// <summary>
-    /// Grows a block of <paramref name="size"/> bytes to twice its size, twice: once when the block right after it has just
+    /// Grows a block of <paramref name="size"/> bytes to twice its size, twice: once when the chunk right after it (checked to be adjacent) has just
     /// been freed (glibc can take it over: no move), once when the block after it is in use (it must move). Sizes above
     /// glibc's tcache limit (1032 bytes) make the freed neighbour a real free chunk instead of a cached one.
+    /// Another thread using the same arena could still take the freed neighbour first: the result says what happened.
     /// </summary>
     public static IReadOnlyList<ReallocDemo> ReallocGrowth(long size = 4000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1100);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 64 * 1024);
+        // A first round compiles the code on the way: the JIT mallocs too, and would take the freed neighbour.
+        Grow("warm-up", size, freeNeighbour: true);
+        Grow("warm-up", size, freeNeighbour: false);
         return [Grow("free space after it", size, freeNeighbour: true), Grow("boxed in", size, freeNeighbour: false)];
     }
 
     static ReallocDemo Grow(string name, long size, bool freeNeighbour)
     {
-        nint block = LibcHeap.Malloc(size);
-        nint neighbour = LibcHeap.Malloc(size * 2);
-        nint fence = LibcHeap.Malloc(64); // keeps the neighbour from merging with the top of the heap
-        var data = Bytes(block, size);
-        for (int i = 0; i < data.Length; i++) data[i] = (byte)(i * 7);
-        if (freeNeighbour) LibcHeap.Free(neighbour);
-        nint grown = LibcHeap.Realloc(block, size * 2);
-        bool kept = true;
-        var after = Bytes(grown, size);
-        for (int i = 0; i < after.Length; i++) kept &= after[i] == (byte)(i * 7);
-        LibcHeap.Free(grown);
-        if (!freeNeighbour) LibcHeap.Free(neighbour);
-        LibcHeap.Free(fence);
-        return new ReallocDemo(name, size, size * 2, block, grown, neighbour, freeNeighbour, kept);
+        // The neighbour must be the very next chunk: glibc puts a chunk's successor at p + usable size + 8 (its size
+        // header). When a free hole elsewhere breaks that, keep the pair and try again (the holes fill up), then release them.
+        var held = new List<nint>();
+        nint block = 0, neighbour = 0;
+        try
+        {
+            for (int attempt = 0; attempt < 64; attempt++)
+            {
+                block = LibcHeap.Malloc(size);
+                neighbour = LibcHeap.Malloc(size * 2);
+                if (neighbour == block + (nint)LibcHeap.UsableSize(block) + 8) break;
+                held.Add(block);
+                held.Add(neighbour);
+                block = neighbour = 0;
+            }
+            if (block == 0) throw new InvalidOperationException("could not get two adjacent blocks from malloc in 64 attempts");
+            nint fence = LibcHeap.Malloc(size); // keeps the neighbour from merging with the top of the heap
+            held.Add(fence);
+            var data = Bytes(block, size);
+            for (int i = 0; i < data.Length; i++) data[i] = (byte)(i * 7);
+            if (freeNeighbour) LibcHeap.Free(neighbour);
+            nint grown = LibcHeap.Realloc(block, size * 2);
+            bool kept = true;
+            var after = Bytes(grown, size);
+            for (int i = 0; i < after.Length; i++) kept &= after[i] == (byte)(i * 7);
+            LibcHeap.Free(grown);
+            if (!freeNeighbour) LibcHeap.Free(neighbour);
+            return new ReallocDemo(name, size, size * 2, block, grown, neighbour, freeNeighbour, kept);
+        }
+        finally
+        {
+            foreach (nint p in held) LibcHeap.Free(p);
+        }
     }
 
     /// <summary>malloc_usable_size of malloc(n) for every n in [from, to]: the chunk-size staircase.</summary>
