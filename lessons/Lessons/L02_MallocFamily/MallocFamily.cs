@@ -1,0 +1,268 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Bogus;
+using Lessons.Heap;
+using Lessons.Plotting;
+using Lessons.Posix;
+
+namespace Lessons.L02_MallocFamily;
+
+/// <summary>What a second malloc of the same size found: the same address, and how many of the old pattern bytes were still there.</summary>
+public sealed record GarbageDemo(long Size, byte Pattern, nint First, nint Second, int PatternBytesLeft, string FirstBytes)
+{
+    /// <summary>malloc returned the block freed just before.</summary>
+    public bool SameAddress => First == Second;
+
+    public override string ToString() =>
+        $"first malloc({Size}) = 0x{First:x}, filled with 0x{Pattern:x2}, freed; second malloc({Size}) = 0x{Second:x} " +
+        $"(same address: {(SameAddress ? "yes" : "no")}); {PatternBytesLeft} of {Size} bytes still 0x{Pattern:x2}; first 24 bytes: {FirstBytes}";
+}
+
+/// <summary>calloc after a dirty block of the same size was freed: is every byte 0?</summary>
+public sealed record CallocDemo(long Size, nint Dirty, nint Zeroed, long NonZeroBytes)
+{
+    public bool SameAddress => Dirty == Zeroed;
+
+    public override string ToString() =>
+        $"calloc(1, {Size}) = 0x{Zeroed:x} (the freed dirty block was 0x{Dirty:x}, same address: {(SameAddress ? "yes" : "no")}); non-zero bytes: {NonZeroBytes}";
+}
+
+/// <summary>One realloc: where the block was, where it is now, what was right after it, and whether the contents came along.</summary>
+public sealed record ReallocDemo(string Case, long OldSize, long NewSize, nint Before, nint After, nint Neighbour, bool NeighbourFree, bool ContentsKept)
+{
+    public bool Moved => Before != After;
+
+    public override string ToString() =>
+        $"{Case}: realloc(0x{Before:x}, {OldSize} → {NewSize}) = 0x{After:x}; next block 0x{Neighbour:x} (+{Neighbour - Before} bytes, {(NeighbourFree ? "free" : "in use")}); " +
+        $"moved: {(Moved ? "yes" : "no")}; contents kept: {(ContentsKept ? "yes" : "no")}";
+}
+
+/// <summary>One point of the staircase: what malloc_usable_size says for a request.</summary>
+public sealed record UsablePoint(long Request, long Usable);
+
+/// <summary>What the staircase shows: the smallest block, the step between sizes, and the largest waste.</summary>
+public sealed record Staircase(IReadOnlyList<UsablePoint> Points, long SmallestUsable, long Step, int StepCount, long MaxSlack)
+{
+    public override string ToString() =>
+        $"requests {Points[0].Request}..{Points[^1].Request}: smallest block holds {SmallestUsable} bytes; usable size grows in steps of {Step} bytes " +
+        $"({StepCount} steps); at most {MaxSlack} bytes more than asked";
+}
+
+/// <summary>A fake student, as Bogus makes them.</summary>
+public sealed record Student(string Name, string Email, string Course);
+
+/// <summary>A student whose three strings live on a checking heap.</summary>
+public sealed record StoredStudent(Student Student, nint Name, nint Email, nint Course)
+{
+    /// <summary>The bytes the three C strings take: UTF-8 and a 0 byte each.</summary>
+    public long Bytes => MallocFamily.CStringSize(Student.Name) + MallocFamily.CStringSize(Student.Email) + MallocFamily.CStringSize(Student.Course);
+}
+
+/// <summary>A batch stored on a checking heap, of which every k-th record was deliberately not freed.</summary>
+public sealed record StudentBatch(int Seed, int LeakEvery, IReadOnlyList<StoredStudent> Students, IReadOnlyList<StoredStudent> Leaked)
+{
+    public long LeakedBytes => Leaked.Sum(s => s.Bytes);
+    public int LeakedBlocks => Leaked.Count * 3;
+
+    public override string ToString() =>
+        $"seed {Seed}: stored {Students.Count} students, freed all but every {LeakEvery}th: leaked {Leaked.Count} students = {LeakedBlocks} blocks, {LeakedBytes:N0} bytes";
+}
+
+/// <summary>Lesson 02: malloc, calloc, realloc and free through the real libc, and a checking heap that catches their misuse.</summary>
+public static class MallocFamily
+{
+    /// <summary>xmalloc: malloc that never returns 0. C's version prints a message and exits; this one throws PosixException (ENOMEM).</summary>
+    public static nint Xmalloc(long size) => LibcHeap.Malloc(size);
+
+    /// <summary>Fills a block with a pattern, frees it, mallocs the same size again and looks at what is in it.</summary>
+    public static GarbageDemo ReusedGarbage(long size = 64, byte pattern = 0xAB)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 24);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 1 << 20);
+        nint first = LibcHeap.Malloc(size);
+        Bytes(first, size).Fill(pattern);
+        LibcHeap.Free(first);
+        nint second = LibcHeap.Malloc(size);
+        try
+        {
+            var bytes = Bytes(second, size);
+            return new GarbageDemo(size, pattern, first, second, bytes.Count(pattern), Convert.ToHexString(bytes[..24]).ToLowerInvariant());
+        }
+        finally { LibcHeap.Free(second); }
+    }
+
+    /// <summary>Frees a block full of 0xFF, then callocs the same size: calloc must hand back zeros, even in a reused block.</summary>
+    public static CallocDemo CallocZeroes(long size = 256)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 1 << 20);
+        nint dirty = LibcHeap.Malloc(size);
+        Bytes(dirty, size).Fill(0xFF);
+        LibcHeap.Free(dirty);
+        nint zeroed = LibcHeap.Calloc(1, size);
+        try { return new CallocDemo(size, dirty, zeroed, size - Bytes(zeroed, size).Count((byte)0)); }
+        finally { LibcHeap.Free(zeroed); }
+    }
+
+    /// <summary>
+    /// Grows a block of <paramref name="size"/> bytes to twice its size, twice: once when the chunk right after it (checked to be adjacent) has just
+    /// been freed (glibc can take it over: no move), once when the block after it is in use (it must move). Sizes above
+    /// glibc's tcache limit (1032 bytes) make the freed neighbour a real free chunk instead of a cached one.
+    /// Another thread using the same arena could still take the freed neighbour first: the result says what happened.
+    /// </summary>
+    public static IReadOnlyList<ReallocDemo> ReallocGrowth(long size = 4000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1100);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 64 * 1024);
+        // A first round compiles the code on the way: the JIT mallocs too, and would take the freed neighbour.
+        Grow("warm-up", size, freeNeighbour: true);
+        Grow("warm-up", size, freeNeighbour: false);
+        return [Grow("free space after it", size, freeNeighbour: true), Grow("boxed in", size, freeNeighbour: false)];
+    }
+
+    static ReallocDemo Grow(string name, long size, bool freeNeighbour)
+    {
+        // The neighbour must be the very next chunk: glibc puts a chunk's successor at p + usable size + 8 (its size
+        // header). When a free hole elsewhere breaks that, keep the pair and try again (the holes fill up), then release them.
+        var held = new List<nint>();
+        nint block = 0, neighbour = 0;
+        try
+        {
+            for (int attempt = 0; attempt < 64; attempt++)
+            {
+                block = LibcHeap.Malloc(size);
+                neighbour = LibcHeap.Malloc(size * 2);
+                if (neighbour == block + (nint)LibcHeap.UsableSize(block) + 8) break;
+                held.Add(block);
+                held.Add(neighbour);
+                block = neighbour = 0;
+            }
+            if (block == 0) throw new InvalidOperationException("could not get two adjacent blocks from malloc in 64 attempts");
+            nint fence = LibcHeap.Malloc(size); // keeps the neighbour from merging with the top of the heap
+            held.Add(fence);
+            var data = Bytes(block, size);
+            for (int i = 0; i < data.Length; i++) data[i] = (byte)(i * 7);
+            if (freeNeighbour) LibcHeap.Free(neighbour);
+            nint grown = LibcHeap.Realloc(block, size * 2);
+            bool kept = true;
+            var after = Bytes(grown, size);
+            for (int i = 0; i < after.Length; i++) kept &= after[i] == (byte)(i * 7);
+            LibcHeap.Free(grown);
+            if (!freeNeighbour) LibcHeap.Free(neighbour);
+            return new ReallocDemo(name, size, size * 2, block, grown, neighbour, freeNeighbour, kept);
+        }
+        finally
+        {
+            foreach (nint p in held) LibcHeap.Free(p);
+        }
+    }
+
+    /// <summary>malloc_usable_size of malloc(n) for every n in [from, to]: the chunk-size staircase.</summary>
+    public static Staircase UsableSizes(long from = 1, long to = 1024)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(from, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(to, from);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(to, 1 << 20);
+        var points = new List<UsablePoint>();
+        for (long n = from; n <= to; n++)
+        {
+            nint p = LibcHeap.Malloc(n);
+            points.Add(new UsablePoint(n, LibcHeap.UsableSize(p)));
+            LibcHeap.Free(p);
+        }
+        return Describe(points);
+    }
+
+    /// <summary>Reads the staircase: the smallest usable size, the most common jump between distinct usable sizes, the largest slack.</summary>
+    public static Staircase Describe(IReadOnlyList<UsablePoint> points)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(points.Count);
+        var levels = points.Select(p => p.Usable).Distinct().Order().ToList();
+        var jumps = levels.Zip(levels.Skip(1), (a, b) => b - a).ToList();
+        long step = jumps.Count == 0 ? 0 : jumps.GroupBy(j => j).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
+        return new Staircase(points, levels[0], step, jumps.Count, points.Max(p => p.Usable - p.Request));
+    }
+
+    /// <summary>The staircase as a step chart, with the "usable = requested" diagonal for comparison.</summary>
+    public static Figure StaircaseFigure(Staircase s) =>
+        new Figure($"malloc_usable_size(malloc(n)): steps of {s.Step} bytes")
+            .Step(s.Points.Select(p => p.Request), s.Points.Select(p => p.Usable), name: "usable size")
+            .Line(s.Points.Select(p => p.Request), s.Points.Select(p => p.Request), name: "requested")
+            .XAxis("requested bytes n").YAxis("usable bytes");
+
+    /// <summary>Bytes a C string takes: its UTF-8 encoding and the terminating 0.</summary>
+    public static long CStringSize(string s) => Encoding.UTF8.GetByteCount(s) + 1L;
+
+    /// <summary>
+    /// The course's concatenate: a new block of strlen(a) + strlen(b) + 1 bytes holding a's bytes, then b's, then 0.
+    /// The caller owns (and must free) the result.
+    /// </summary>
+    public static nint Concatenate(CheckingHeap heap, nint a, nint b)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        var x = heap.CString(a);
+        var y = heap.CString(b);
+        nint result = heap.Malloc(x.Length + y.Length + 1L);
+        var r = heap.Span(result);
+        x.CopyTo(r);
+        y.CopyTo(r[x.Length..]);
+        r[^1] = 0;
+        return result;
+    }
+
+    /// <summary>The leaky version: concatenate(concatenate(a, b), concatenate(c, d)); the two intermediate results are never freed.</summary>
+    public static nint LeakyConcatenate4(CheckingHeap heap, nint a, nint b, nint c, nint d) =>
+        Concatenate(heap, Concatenate(heap, a, b), Concatenate(heap, c, d));
+
+    /// <summary>What a C program leaks with <see cref="LeakyConcatenate4"/>: the bytes of "ab\0" and "cd\0" joined, in 2 blocks.</summary>
+    public static (long Bytes, int Blocks) ExpectedConcatenateLeak(string a, string b, string c, string d) =>
+        (CStringSize(a + b) + CStringSize(c + d), 2);
+
+    /// <summary>Fake students from Bogus with a fixed seed: the same seed gives the same students.</summary>
+    public static IReadOnlyList<Student> FakeStudents(int count, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        string[] courses = ["Operating Systems", "Systems Programming", "Computer Architecture", "Compilers", "Networks", "Databases"];
+        var faker = new Faker<Student>("en")
+            .CustomInstantiator(f =>
+            {
+                string first = f.Name.FirstName(), last = f.Name.LastName();
+                return new Student($"{first} {last}", f.Internet.Email(first, last), $"{f.PickRandom(courses)} ({f.Random.Int(1, 4)}0{f.Random.Int(1, 9)})");
+            })
+            .UseSeed(seed);
+        return faker.Generate(count);
+    }
+
+    /// <summary>
+    /// Stores <paramref name="count"/> fake students on the heap (three strdup'd strings each, see <see cref="Store"/>),
+    /// then frees every one except every <paramref name="leakEvery"/>-th (records k-1, 2k-1, …), which are leaked on purpose.
+    /// </summary>
+    public static StudentBatch StoreStudents(CheckingHeap heap, int count, int leakEvery, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        ArgumentOutOfRangeException.ThrowIfLessThan(leakEvery, 1);
+        var stored = FakeStudents(count, seed).Select(s => Store(heap, s)).ToList();
+        var leaked = new List<StoredStudent>();
+        for (int i = 0; i < stored.Count; i++)
+        {
+            if ((i + 1) % leakEvery == 0) { leaked.Add(stored[i]); continue; }
+            heap.Free(stored[i].Name);
+            heap.Free(stored[i].Email);
+            heap.Free(stored[i].Course);
+        }
+        return new StudentBatch(seed, leakEvery, stored, leaked);
+    }
+
+    /// <summary>Copies a student's three strings onto the heap, one call site each (so a leak report names which string leaked).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static StoredStudent Store(CheckingHeap heap, Student s)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        nint name = heap.Strdup(s.Name);
+        nint email = heap.Strdup(s.Email);
+        nint course = heap.Strdup(s.Course);
+        return new StoredStudent(s, name, email, course);
+    }
+
+    static unsafe Span<byte> Bytes(nint p, long size) => new((void*)p, checked((int)size));
+}
