@@ -60,8 +60,11 @@ public static class ProgramBreak
     {
         if (now != ownedEnd || target < ownedStart)
             throw new InvalidOperationException(
-                $"{call}: refused — the break would drop below memory that glibc's malloc owns " +
-                $"(the workbook may only give back what it grew itself: {Checked.Hex(ownedStart)}..{Checked.Hex(ownedEnd)}, break now {Checked.Hex(now)}).");
+                $"{call}: refused — the break would drop below memory that glibc's malloc owns. The workbook may only give back " +
+                (ownedEnd == 0
+                    ? $"what it grew itself, and it has not grown the break (now {Checked.Hex(now)})."
+                    : $"what it grew itself: {Checked.Hex(ownedStart)}..{Checked.Hex(ownedEnd)}, and the break is now {Checked.Hex(now)}.") +
+                " To practise shrinking, use the simulated break (Lessons.L03_ProgramBreak.SimulatedBreak).");
     }
 
     static void Track(nint from, nint to)
