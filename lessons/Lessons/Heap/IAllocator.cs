@@ -1,0 +1,31 @@
+namespace Lessons.Heap;
+
+/// <summary>
+/// The contract of lesson 05's allocators (the CS:APP malloc lab's mm.c, in C#). An allocator manages the memory
+/// of one <see cref="L03_ProgramBreak.SimulatedBreak"/>, given to its constructor, and gets more only by moving
+/// that break. Semantics follow C and glibc:
+/// <list type="bullet">
+/// <item>every pointer returned is 16-byte aligned and lies inside [HeapLo, Break);</item>
+/// <item><c>Malloc(0)</c> returns 0 (NULL), as the malloc lab's mm_malloc does (glibc would return a unique pointer);</item>
+/// <item>out of memory (the simulated break cannot grow far enough) returns 0, like C's NULL, and changes nothing;</item>
+/// <item><c>Calloc</c> zeroes the block and returns 0 when count × size overflows;</item>
+/// <item><c>Realloc(0, n)</c> is <c>Malloc(n)</c>; <c>Realloc(p, 0)</c> frees p and returns 0 (glibc's choice);
+/// otherwise the first min(old, new) bytes are kept, and on failure 0 is returned with p untouched;</item>
+/// <item><c>Free(0)</c> does nothing; freeing a pointer that is not a live block (never returned, already
+/// freed, or pointing inside a block) throws <see cref="Posix.HeapMisuseException"/> and changes nothing;</item>
+/// <item>a negative size throws ArgumentOutOfRangeException.</item>
+/// </list>
+/// </summary>
+public interface IAllocator
+{
+    /// <summary>A short name for tables ("first-fit", "buddy", …).</summary>
+    string Name { get; }
+
+    nint Malloc(long size);
+
+    nint Calloc(long count, long size);
+
+    nint Realloc(nint pointer, long size);
+
+    void Free(nint pointer);
+}
