@@ -11,7 +11,7 @@ namespace Lessons.Heap;
 public static class TraceGenerator
 {
     /// <summary>
-    /// A random workload of about <paramref name="ops"/> ops: mostly mallocs and frees of random live blocks, with
+    /// A random workload of <paramref name="ops"/> ops (one fewer in the rare case that parity forbids it): mostly mallocs and frees of random live blocks, with
     /// <paramref name="reallocShare"/> of the ops reallocs, at most <paramref name="maxLive"/> blocks live at once,
     /// sizes log-uniform in [<paramref name="minSize"/>, <paramref name="maxSize"/>] (many small, some large, as real programs).
     /// </summary>
@@ -29,6 +29,13 @@ public static class TraceGenerator
         int Size() => (int)Math.Round(Math.Exp(random.Double(Math.Log(minSize), Math.Log(maxSize + 0.999))) - 0.499);
         while (list.Count + live.Count < ops)
         {
+            if (list.Count + live.Count == ops - 1)
+            {
+                // An alloc would overshoot (it costs its own op and a free at the end): end on a realloc, or one op short.
+                if (live.Count == 0) break;
+                list.Add(TraceOp.Realloc(live[random.Number(0, live.Count - 1)], Math.Clamp(Size(), minSize, maxSize)));
+                continue;
+            }
             double roll = random.Double();
             if (live.Count > 0 && roll < reallocShare)
             {

@@ -134,3 +134,60 @@ public class TraceTests
         Assert.Equal((6, 0, 6), t.Counts);
     }
 }
+
+public class BundledTraceTests
+{
+    static string Root()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Lessons.sln"))) return d.FullName;
+        throw new InvalidOperationException($"no Lessons.sln above {AppContext.BaseDirectory}");
+    }
+
+    [Fact]
+    public void TheBundledTracesAllParseAndAreWhatTheGeneratorMakes()
+    {
+        string dir = Path.Combine(Root(), "assets", "traces");
+        var files = Directory.GetFiles(dir, "*.rep").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var generated = TraceGenerator.Bundled();
+        Assert.Equal(generated.Select(t => t.Name).Order(StringComparer.Ordinal), files);
+        foreach (var t in generated)
+        {
+            var loaded = Trace.Load(Path.Combine(dir, t.Name));
+            Assert.Equal(t.ToText(), File.ReadAllText(Path.Combine(dir, t.Name)));
+            Assert.Equal(t.Ops.Count, loaded.Ops.Count);
+        }
+        Assert.True(files.Sum(f => new FileInfo(Path.Combine(dir, f!)).Length) < 1_000_000);
+    }
+
+    [Fact]
+    public void TheHiddenTracesAllParse()
+    {
+        string dir = Path.Combine(Root(), "tests", "Exercises.Tests", "HiddenTraces");
+        var traces = Directory.GetFiles(dir, "*.rep").Select(Trace.Load).ToList();
+        Assert.NotEmpty(traces);
+        Assert.All(traces, t => Assert.True(t.Ops.Count > 0));
+    }
+
+    [Fact]
+    public void TheSameSeedGivesTheSameTraceAndAnotherSeedAnother()
+    {
+        Assert.Equal(TraceGenerator.Random(5, 500).ToText(), TraceGenerator.Random(5, 500).ToText());
+        Assert.NotEqual(TraceGenerator.Random(5, 500).ToText(), TraceGenerator.Random(6, 500).ToText());
+        Assert.Equal("random-s5-n500.rep", TraceGenerator.Random(5, 500).Name);
+    }
+
+    [Theory]
+    [InlineData(1, 300, 20, 1, 64, 0.3)]
+    [InlineData(2, 1000, 5, 1000, 2000, 0)]
+    [InlineData(3, 2, 1, 1, 1, 0.5)]
+    public void GeneratedTracesAreBalancedAndHaveTheOpsAskedFor(int seed, int ops, int maxLive, int min, int max, double realloc)
+    {
+        var t = TraceGenerator.Random(seed, ops, maxLive, min, max, realloc);
+        Assert.InRange(t.Ops.Count, ops - 1, ops);
+        Assert.All(t.Ops.Where(o => o.Kind != TraceOpKind.Free), o => Assert.InRange(o.Size, min, max));
+        var (a, _, f) = t.Counts;
+        Assert.Equal(a, f);
+        Assert.Equal(t.ToText(), Trace.Parse(t.ToText()).ToText());
+    }
+}
