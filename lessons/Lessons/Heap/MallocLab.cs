@@ -70,7 +70,7 @@ public sealed record CheckResult(bool Valid, string? Error, int? OpIndex, int? L
 public sealed record TraceResult(string Trace, int Ops, bool Valid, double? Utilization, double OpsPerSecond, double LibcOpsPerSecond,
     double? Score, string? Error, int Replays)
 {
-    internal const string Header = "trace                          ops  valid   util        ops/s   libc ops/s   score";
+    internal static readonly string Header = $"{"trace",-26} {"ops",9}  {"valid",5} {"util",6} {"ops/s",12} {"libc ops/s",12} {"score",7}";
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Shorten(Trace, 26),-26} {Ops,9:N0}  {(Valid ? "yes" : "no"),5} {Percent(Utilization),6} {(Valid ? OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "-"),12} {LibcOpsPerSecond,12:N0} {(Score is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}");
