@@ -180,3 +180,23 @@ public class AllocatorContractTests
         Assert.Contains("segregated", Assert.Throws<ArgumentException>(() => Allocators.Create("nope", heap)).Message);
     }
 }
+
+public class HeapPictureTests
+{
+    [Fact]
+    public void StripsDrawAllocatedAndFreeBlocksOfAnyAllocator()
+    {
+        using var heap = new SimulatedBreak(1 << 16);
+        var a = new ImplicitListAllocator(heap);
+        var shots = new List<HeapSnapshot> { HeapPicture.Snapshot(a, "empty") };
+        nint p = a.Malloc(40);
+        a.Malloc(40);
+        a.Free(p);
+        shots.Add(HeapPicture.Snapshot(a, "free first"));
+        var fig = HeapPicture.Strips(shots);
+        Assert.Equal(2, fig.Data.Count);
+        Assert.Equal([88L], fig.Data[0]!["base"]!.AsArray().Select(v => (long)v!)); // the live second block: 24 bytes of pad and prologue, then the first block (64 bytes)
+        Assert.Equal([24L], fig.Data[1]!["base"]!.AsArray().Select(v => (long)v!));
+        Assert.Contains("[24+64 free]", shots[1].ToString());
+    }
+}
