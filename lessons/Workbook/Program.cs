@@ -12,6 +12,7 @@ public static class Program
     {
         ["alloc-cost"] = new("benchmark: allocate + touch + free via malloc vs mmap, 16 B to 64 MiB, with ratios (--budget-ms)", AllocCost.Execute),
         ["malloc-lab"] = new("lesson 05: replay .rep traces against an allocator and libc; check, utilization, throughput, score (malloc-lab --help)", MallocLabCommand.Execute),
+        ["heap-fuzz"] = new("lesson 05: random operations on each reference allocator, heap checker after each (heap-fuzz --help)", HeapFuzz.Execute),
         ["help"] = new("list the commands", _ => Help(Console.Out, 0)),
         ["break-trace"] = new("lesson 03: sbrk(0) around each malloc on the main thread (break-trace --help)", BreakTraceCommand.Execute),
         ["fork-stress"] = new("benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStress.Execute),

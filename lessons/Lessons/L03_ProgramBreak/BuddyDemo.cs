@@ -1,3 +1,4 @@
+using Lessons.Heap;
 using Lessons.Plotting;
 
 namespace Lessons.L03_ProgramBreak;
@@ -38,22 +39,8 @@ public static class BuddyDemo
     public static Figure Strips(IEnumerable<BuddySnapshot> snapshots, string title = "buddy blocks after each step")
     {
         ArgumentNullException.ThrowIfNull(snapshots);
-        var list = snapshots.ToList();
-        var figure = new Figure(title);
-        foreach (bool free in new[] { false, true })
-        {
-            var rows = list.SelectMany(s => s.Blocks.Where(b => b.Free == free).Select(b => (s.Step, b))).ToList();
-            figure.HorizontalBar(rows.Select(r => r.Step), rows.Select(r => r.b.Size), name: free ? "free block" : "allocated block",
-                text: rows.Select(r => $"{r.b.Size}"), start: rows.Select(r => r.b.Offset));
-        }
-        figure.Layout["barmode"] = "overlay";
-        figure.Layout["yaxis"] = new System.Text.Json.Nodes.JsonObject
-        {
-            ["autorange"] = "reversed",
-            ["categoryorder"] = "array",
-            ["categoryarray"] = new System.Text.Json.Nodes.JsonArray(list.Select(s => (System.Text.Json.Nodes.JsonNode?)s.Step).ToArray()),
-        };
-        return figure.XAxis("offset from HeapLo (bytes)");
+        return HeapPicture.Strips(snapshots.Select(s =>
+            new HeapSnapshot(s.Step, s.Blocks.Select(b => new BlockInfo(b.Offset, b.Size, !b.Free)).ToList(), s.Break)), title);
     }
 
     /// <summary>The block size and waste for each request size in <paramref name="requests"/> (see <see cref="BuddyAllocator.BlockSizeFor"/>).</summary>

@@ -55,7 +55,7 @@ public sealed class SimulatedBreak : IDisposable
     public nint Sbrk(long increment)
     {
         nint old = Break;
-        MoveTo(size + increment, increment > 0 && size + increment < size, $"sbrk(increment={increment})");
+        MoveTo(size + increment, increment > 0 && size + increment < size, Call.Sbrk, increment);
         return old;
     }
 
@@ -63,20 +63,30 @@ public sealed class SimulatedBreak : IDisposable
     public void Brk(nint address)
     {
         nint lo = HeapLo;
-        MoveTo((long)address - (long)lo, false, $"brk(addr={Checked.Hex(address)})");
+        MoveTo((long)address - (long)lo, false, Call.Brk, address);
     }
 
     /// <summary>Empties the heap: the break goes back to <see cref="HeapLo"/> (the bytes are zeroed).</summary>
-    public void Reset() => MoveTo(0, false, "reset");
+    public void Reset() => MoveTo(0, false, Call.Reset, 0);
 
-    void MoveTo(long target, bool overflowed, string call)
+    enum Call { Sbrk, Brk, Reset }
+
+    // The call as the error message names it (formatted only on failure: allocators move the break often).
+    static string Describe(Call call, long argument) => call switch
+    {
+        Call.Sbrk => $"sbrk(increment={argument})",
+        Call.Brk => $"brk(addr={Checked.Hex(argument)})",
+        _ => "reset",
+    };
+
+    void MoveTo(long target, bool overflowed, Call kind, long argument)
     {
         ThrowIfDisposed();
         if (overflowed || target > MaxSize)
-            throw new PosixException(call, (int)Errno.ENOMEM,
+            throw new PosixException(Describe(kind, argument), (int)Errno.ENOMEM,
                 $"the heap would grow to {(overflowed ? "more than long.MaxValue" : target.ToString())} bytes, past its maximum of {MaxSize}");
         if (target < 0)
-            throw new PosixException(call, (int)Errno.EINVAL,
+            throw new PosixException(Describe(kind, argument), (int)Errno.EINVAL,
                 $"would move the break below the start of the heap ({Checked.Hex(HeapLo)}); {size} bytes are in use");
         if (target < size)
             Clear(target, size - target);

@@ -1,0 +1,197 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Lessons.L03_ProgramBreak;
+using Lessons.Posix;
+
+namespace Lessons.Heap;
+
+/// <summary>
+/// What lesson 05's allocators share: the argument rules of <see cref="IAllocator"/> (negative sizes, 0, sizes no heap
+/// can hold, calloc overflow, realloc's special cases) and the check that a pointer given to free or realloc is a live
+/// block. That check uses a bitmap with one bit per 16 bytes of heap (set where a live payload starts), kept outside
+/// the heap, so a bad free is refused in O(1) and cannot corrupt anything. A subclass implements the block
+/// operations. Not thread-safe; nobody else may move the break.
+/// </summary>
+public abstract class ArenaAllocator : IAllocator, IHeapView
+{
+    ulong[] live = new ulong[64];
+    readonly nint lo;
+
+    /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
+    protected ArenaAllocator(SimulatedBreak heap)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        if (heap.Size != 0)
+            throw new ArgumentException($"the heap must be empty; its break is {heap.Size} bytes above HeapLo", nameof(heap));
+        Heap = heap;
+        lo = heap.HeapLo;
+    }
+
+    /// <inheritdoc/>
+    public abstract string Name { get; }
+
+    /// <inheritdoc/>
+    public SimulatedBreak Heap { get; }
+
+    /// <summary>HeapLo, cached.</summary>
+    protected nint Lo => lo;
+
+    /// <summary>Bytes of header in front of each payload (for error messages).</summary>
+    protected abstract int HeaderSize { get; }
+
+    /// <summary>Allocates a block with room for <paramref name="size"/> bytes (1 ≤ size ≤ Heap.MaxSize); 0 when the heap cannot grow enough.</summary>
+    protected abstract nint AllocateBlock(long size);
+
+    /// <summary>Frees the live block at <paramref name="payload"/>.</summary>
+    protected abstract void FreeBlock(nint payload);
+
+    /// <summary>How many payload bytes the live block at <paramref name="payload"/> can hold.</summary>
+    protected abstract long Capacity(nint payload);
+
+    /// <summary>Resizes the live block (1 ≤ size ≤ Heap.MaxSize); by default allocate, copy, free. 0 leaves it untouched.</summary>
+    protected virtual nint ReallocateBlock(nint payload, long size)
+    {
+        long capacity = Capacity(payload);
+        if (size <= capacity) return payload;
+        nint q = AllocateBlock(size);
+        if (q == 0) return 0;
+        Copy(payload, q, capacity);
+        FreeBlock(payload);
+        return q;
+    }
+
+    /// <summary>memmove.</summary>
+    protected static unsafe void Copy(nint from, nint to, long bytes) =>
+        Buffer.MemoryCopy((void*)from, (void*)to, bytes, bytes);
+
+    /// <summary>True when the break can move up by <paramref name="increment"/> bytes.</summary>
+    protected bool CanGrow(long increment) => increment <= Heap.MaxSize - Heap.Size;
+
+    /// <summary>Moves the break up (after <see cref="CanGrow"/>), returning the old break.</summary>
+    protected nint Grow(long increment)
+    {
+        nint old = Heap.Sbrk(increment);
+        long bits = Heap.Size / 16 + 1;
+        if (bits > (long)live.Length * 64)
+            Array.Resize(ref live, (int)Math.Max(live.Length * 2L, bits / 64 + 1));
+        return old;
+    }
+
+    /// <inheritdoc/>
+    public nint Malloc(long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        if (size == 0 || size > Heap.MaxSize) return 0;
+        nint p = AllocateBlock(size);
+        if (p != 0) SetLive(p);
+        return p;
+    }
+
+    /// <inheritdoc/>
+    public unsafe nint Calloc(long count, long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ulong high = Math.BigMul((ulong)count, (ulong)size, out ulong total);
+        if (high != 0 || total > (ulong)Heap.MaxSize) return 0;
+        nint p = Malloc((long)total);
+        for (ulong done = 0; p != 0 && done < total;)
+        {
+            uint chunk = (uint)Math.Min(total - done, 1u << 30);
+            Unsafe.InitBlockUnaligned((byte*)p + done, 0, chunk);
+            done += chunk;
+        }
+        return p;
+    }
+
+    /// <inheritdoc/>
+    public nint Realloc(nint pointer, long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        if (pointer == 0) return Malloc(size);
+        RequireLive($"realloc(ptr={Checked.Hex(pointer)}, size={size})", pointer);
+        if (size == 0)
+        {
+            Free(pointer);
+            return 0;
+        }
+        if (size > Heap.MaxSize) return 0;
+        nint q = ReallocateBlock(pointer, size);
+        if (q != 0 && q != pointer)
+        {
+            ClearLive(pointer);
+            SetLive(q);
+        }
+        return q;
+    }
+
+    /// <inheritdoc/>
+    public void Free(nint pointer)
+    {
+        if (pointer == 0) return;
+        RequireLive($"free(ptr={Checked.Hex(pointer)})", pointer);
+        ClearLive(pointer);
+        FreeBlock(pointer);
+    }
+
+    /// <summary>True when <paramref name="pointer"/> is a payload this allocator returned and nobody freed.</summary>
+    public bool IsLive(nint pointer)
+    {
+        long off = (long)pointer - (long)lo;
+        if (off < 0 || off >= Heap.Size || (off & 15) != 0) return false;
+        long bit = off >> 4;
+        return (live[bit >> 6] & (1UL << (int)(bit & 63))) != 0;
+    }
+
+    /// <inheritdoc/>
+    public abstract IReadOnlyList<BlockInfo> Blocks();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void SetLive(nint p)
+    {
+        long bit = ((long)p - (long)lo) >> 4;
+        live[bit >> 6] |= 1UL << (int)(bit & 63);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void ClearLive(nint p)
+    {
+        long bit = ((long)p - (long)lo) >> 4;
+        live[bit >> 6] &= ~(1UL << (int)(bit & 63));
+    }
+
+    void RequireLive(string call, nint p)
+    {
+        if (!IsLive(p)) throw Misuse(call, p);
+    }
+
+    HeapMisuseException Misuse(string call, nint p)
+    {
+        long off = (long)p - (long)lo;
+        if (off < 0 || off >= Heap.Size)
+            return new HeapMisuseException($"{call}: not a pointer from this allocator (outside its heap {Checked.Hex(lo)}..{Checked.Hex(Heap.Break)}); the heap is unchanged");
+        foreach (var b in Blocks())
+        {
+            if (off < b.Offset || off >= b.Offset + b.Size) continue;
+            if (off == b.Offset + HeaderSize && !b.Allocated)
+                return new HeapMisuseException($"{call}: double free (the block at offset {b.Offset} is already free); the heap is unchanged");
+            return new HeapMisuseException($"{call}: points {off - b.Offset} bytes into the {(b.Allocated ? "allocated" : "free")} block at offset {b.Offset} " +
+                $"({b.Size} bytes), not at a payload malloc returned; the heap is unchanged");
+        }
+        return new HeapMisuseException($"{call}: points into the allocator's bookkeeping at offset {off}, not at a block; the heap is unchanged");
+    }
+
+    /// <summary>Bytes in allocated blocks and in free blocks (headers included).</summary>
+    public (long Allocated, long Free) Usage()
+    {
+        long a = 0, f = 0;
+        foreach (var b in Blocks()) if (b.Allocated) a += b.Size; else f += b.Size;
+        return (a, f);
+    }
+
+    public override string ToString()
+    {
+        var (a, f) = Usage();
+        return $"{Name}: {Blocks().Count} blocks, {a} bytes allocated, {f} free, break {Heap.Size} of {Heap.MaxSize}";
+    }
+}

@@ -1,0 +1,109 @@
+using static Lessons.Heap.BoundaryTags;
+
+namespace Lessons.Heap;
+
+/// <summary>
+/// The malloc lab's mm_checkheap: walks a heap and reports the first broken invariant, or null when all hold.
+/// For a <see cref="IWalkableHeap"/> it reads the words of the heap itself (see <see cref="BoundaryTags"/>):
+/// the prologue and epilogue are intact; every payload is 16-byte aligned; every block size is a multiple of 16,
+/// at least 32 and inside the heap; headers and footers agree; prev-allocated bits match; no two free blocks touch
+/// (when the allocator coalesces); the blocks tile [HeapLo, Break) exactly; and, with explicit free lists, every
+/// free block is in exactly one list, the right one for its size, nothing else is in a list, and each block's
+/// previous link points back at the block before it. For any other <see cref="IHeapView"/> it checks that the
+/// blocks have positive sizes and tile the heap from the first block to the break.
+/// </summary>
+public static class HeapChecker
+{
+    /// <summary>The first violation found, or null.</summary>
+    public static HeapViolation? Check(IHeapView heap)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        return heap is IWalkableHeap w ? CheckWalkable(w) : CheckBlocks(heap);
+    }
+
+    static HeapViolation? CheckBlocks(IHeapView heap)
+    {
+        var blocks = heap.Blocks();
+        long size = heap.Heap.Size;
+        if (blocks.Count == 0) return null;
+        long at = blocks[0].Offset;
+        if (at < 0 || at > FirstBlockOffset + WordSize) return new HeapViolation($"the first block starts at {at}, not at the start of the heap", at);
+        foreach (var b in blocks)
+        {
+            if (b.Offset != at) return new HeapViolation($"a block starts at {b.Offset}, but the block before ends at {at}", b.Offset);
+            if (b.Size <= 0) return new HeapViolation($"block size {b.Size}", b.Offset);
+            at += b.Size;
+        }
+        return at == size ? null : new HeapViolation($"the blocks end at {at}, but the break is at {size}", at);
+    }
+
+    static HeapViolation? CheckWalkable(IWalkableHeap heap)
+    {
+        nint lo = heap.Heap.HeapLo;
+        long size = heap.Heap.Size;
+        bool prevBits = !heap.FootersOnAllocatedBlocks;
+        if (size < EmptyHeapSize) return new HeapViolation($"the heap is {size} bytes, smaller than an empty heap ({EmptyHeapSize})", 0);
+        long prologue = Get(lo + PrologueOffset);
+        if ((prologue & ~PrevAllocatedBit) != Pack(16, true) || Get(lo + PrologueOffset + WordSize) != prologue)
+            return new HeapViolation($"the prologue is damaged (header 0x{prologue:x}, footer 0x{Get(lo + PrologueOffset + WordSize):x})", PrologueOffset);
+
+        var free = new List<nint>();
+        var freeSet = new HashSet<nint>();
+        bool prevAllocated = true;
+        long off = FirstBlockOffset;
+        while (true)
+        {
+            if (off > size - WordSize) return new HeapViolation($"the block walk reached offset {off}, past the epilogue's place ({size - WordSize})", off);
+            long w = Get(lo + (nint)off);
+            long bsize = SizeOf(w);
+            bool allocated = (w & AllocatedBit) != 0;
+            if (prevBits && ((w & PrevAllocatedBit) != 0) != prevAllocated)
+                return new HeapViolation($"the prev-allocated bit says the block before is {(prevAllocated ? "free" : "allocated")}, but it is {(prevAllocated ? "allocated" : "free")}", off);
+            if (bsize == 0)
+            {
+                if (off != size - WordSize) return new HeapViolation($"a size-0 header (the epilogue) at {off}, but the heap ends at {size}", off);
+                if (!allocated) return new HeapViolation("the epilogue is not marked allocated", off);
+                break;
+            }
+            if ((off + WordSize) % Alignment != 0) return new HeapViolation($"the payload at {off + WordSize} is not {Alignment}-byte aligned", off);
+            if ((w & (Alignment - 1) & ~(AllocatedBit | PrevAllocatedBit)) != 0 || bsize < MinBlockSize)
+                return new HeapViolation($"bad header 0x{w:x} (size {bsize})", off);
+            if (off + bsize > size - WordSize) return new HeapViolation($"the block ({bsize} bytes) runs past the epilogue at {size - WordSize}", off);
+            if (!allocated || heap.FootersOnAllocatedBlocks)
+            {
+                long footer = Get(lo + (nint)(off + bsize - WordSize));
+                if (footer != w) return new HeapViolation($"header 0x{w:x} and footer 0x{footer:x} disagree", off);
+            }
+            if (!allocated)
+            {
+                if (!prevAllocated && heap.Coalesces) return new HeapViolation("two free blocks next to each other (not coalesced)", off);
+                nint bp = lo + (nint)(off + WordSize);
+                free.Add(bp);
+                freeSet.Add(bp);
+            }
+            prevAllocated = allocated;
+            off += bsize;
+        }
+
+        if (heap.FreeListCount == 0) return null;
+        var seen = new HashSet<nint>();
+        for (int list = 0; list < heap.FreeListCount; list++)
+        {
+            nint prev = 0;
+            for (nint bp = heap.FreeListHead(list); bp != 0; prev = bp, bp = (nint)Get(bp + NextLinkOffset))
+            {
+                long at = (long)bp - (long)lo - WordSize;
+                if (!freeSet.Contains(bp))
+                    return new HeapViolation($"free list {list} holds 0x{bp:x}" + (prev == 0 ? "" : $" (after 0x{prev:x})") + ", which is not a free block", at);
+                if (!seen.Add(bp)) return new HeapViolation($"the free block is reached twice through the free lists (again in list {list})", at);
+                long link = Get(bp + PrevLinkOffset);
+                if (link != prev) return new HeapViolation($"in free list {list}, the previous link is 0x{link:x}, but the block before is 0x{prev:x}", at);
+                long bsize = SizeOf(Get(bp - WordSize));
+                if (!heap.BelongsInList(list, bsize)) return new HeapViolation($"a free block of {bsize} bytes is in list {list}, the wrong size class", at);
+            }
+        }
+        foreach (nint bp in free)
+            if (!seen.Contains(bp)) return new HeapViolation("a free block is in no free list", (long)bp - (long)lo - WordSize);
+        return null;
+    }
+}

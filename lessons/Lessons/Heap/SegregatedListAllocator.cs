@@ -1,0 +1,289 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Lessons.L03_ProgramBreak;
+using static Lessons.Heap.BoundaryTags;
+
+namespace Lessons.Heap;
+
+/// <summary>
+/// Segregated explicit free lists (see <see cref="BoundaryTags"/> for the layout). Free blocks are kept in
+/// <see cref="ClassCount"/> doubly linked lists, one per size class, with the links inside the free blocks' payloads;
+/// a bitmap of non-empty lists finds the next class up in one instruction. Classes below 1 KiB hold one block size
+/// each (32, 48, … 1024 bytes), so any block in them fits; above, each class spans a power of two and malloc takes
+/// the best fit among its first few blocks. Freed blocks go to the front of their list (LIFO) after merging with free
+/// neighbours. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
+/// the block before is allocated, which saves 8 bytes per block. When nothing fits, the break moves up by only what
+/// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block or
+/// into fresh break at the top, or slides into a free previous block, before falling back to allocate-copy-free.
+/// </summary>
+public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
+{
+    /// <summary>How many size classes (free lists) there are.</summary>
+    public const int ClassCount = 128;
+    const int ExactClasses = 63;  // 32 … 1024 by 16
+    const long ExactLimit = 1024;
+    const int BestFitScan = 8;    // blocks examined past the first fit in a range class
+
+    readonly nint[] heads = new nint[ClassCount];
+    ulong nonEmpty0, nonEmpty1;
+
+    /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
+    public SegregatedListAllocator(SimulatedBreak heap) : base(heap)
+    {
+        Grow(EmptyHeapSize);
+        WriteEmptyHeap(Lo, prevBits: true);
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "segregated";
+
+    /// <inheritdoc/>
+    protected override int HeaderSize => WordSize;
+
+    /// <summary>The block size a request of <paramref name="size"/> bytes needs: header and payload, rounded to 16 (at least 32).</summary>
+    public static long BlockSizeFor(long size) => Math.Max(MinBlockSize, Align(size + WordSize));
+
+    /// <summary>The free list a free block of <paramref name="blockSize"/> bytes belongs in.</summary>
+    public static int ClassOf(long blockSize) =>
+        blockSize <= ExactLimit
+            ? (int)(blockSize >> 4) - 2
+            : Math.Min(ClassCount - 1, ExactClasses + BitOperations.Log2((ulong)blockSize) - 10);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static long Size(nint bp) => SizeOf(Get(bp - WordSize));
+
+    // Writes a free block's header and footer, and clears the next block's prev-allocated bit.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MakeFree(nint bp, long size, bool prevAllocated)
+    {
+        long w = Pack(size, false, prevAllocated);
+        Put(bp - WordSize, w);
+        Put(bp + (nint)size - 2 * WordSize, w);
+        nint nh = bp + (nint)size - WordSize;
+        Put(nh, Get(nh) & ~PrevAllocatedBit); // if that block is free too, its footer is stale until Coalesce merges the two
+    }
+
+    // Writes an allocated block's header and sets the next block's prev-allocated bit (and its footer's, if free).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MakeAllocated(nint bp, long size, bool prevAllocated)
+    {
+        Put(bp - WordSize, Pack(size, true, prevAllocated));
+        nint next = bp + (nint)size;
+        long nw = Get(next - WordSize) | PrevAllocatedBit;
+        Put(next - WordSize, nw);
+        if ((nw & AllocatedBit) == 0) Put(next + (nint)SizeOf(nw) - 2 * WordSize, nw);
+    }
+
+    void Insert(nint bp, long size)
+    {
+        int c = ClassOf(size);
+        nint head = heads[c];
+        Put(bp + NextLinkOffset, head);
+        Put(bp + PrevLinkOffset, 0);
+        if (head != 0) Put(head + PrevLinkOffset, bp);
+        heads[c] = bp;
+        if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
+    }
+
+    void Remove(nint bp, long size)
+    {
+        nint next = (nint)Get(bp + NextLinkOffset), prev = (nint)Get(bp + PrevLinkOffset);
+        if (prev != 0) Put(prev + NextLinkOffset, next);
+        else
+        {
+            int c = ClassOf(size);
+            heads[c] = next;
+            if (next == 0)
+            {
+                if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
+            }
+        }
+        if (next != 0) Put(next + PrevLinkOffset, prev);
+    }
+
+    // The first non-empty class at or above c, or -1.
+    int NextNonEmpty(int c)
+    {
+        if (c < 64)
+        {
+            ulong m = nonEmpty0 & (~0UL << c);
+            if (m != 0) return BitOperations.TrailingZeroCount(m);
+            c = 64;
+        }
+        ulong m1 = nonEmpty1 & (~0UL << (c - 64));
+        return m1 != 0 ? 64 + BitOperations.TrailingZeroCount(m1) : -1;
+    }
+
+    nint Find(long asize)
+    {
+        int c = ClassOf(asize);
+        if (c >= ExactClasses)
+        {
+            // a range class: best fit among the first blocks that fit
+            nint best = 0;
+            long bestSize = long.MaxValue;
+            int extra = -1;
+            for (nint bp = heads[c]; bp != 0 && extra < BestFitScan; bp = (nint)Get(bp + NextLinkOffset))
+            {
+                long s = Size(bp);
+                if (s < asize) continue;
+                if (s < bestSize) { best = bp; bestSize = s; if (s == asize) break; }
+                extra++;
+            }
+            if (best != 0) return best;
+            c++;
+        }
+        int k = c < ClassCount ? NextNonEmpty(c) : -1;
+        return k < 0 ? 0 : heads[k];
+    }
+
+    /// <inheritdoc/>
+    protected override nint AllocateBlock(long size)
+    {
+        long asize = BlockSizeFor(size);
+        nint bp = Find(asize);
+        if (bp == 0)
+        {
+            bp = ExtendFor(asize);
+            if (bp == 0) return 0;
+        }
+        long csize = Size(bp);
+        Remove(bp, csize);
+        Place(bp, asize, csize);
+        return bp;
+    }
+
+    // Allocates asize bytes at the start of the block bp of csize bytes (not in any list); the rest becomes free.
+    void Place(nint bp, long asize, long csize)
+    {
+        bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
+        if (csize - asize >= MinBlockSize)
+        {
+            Put(bp - WordSize, Pack(asize, true, prevAllocated)); // the next block is the new free rest
+            nint rest = bp + (nint)asize;
+            MakeFree(rest, csize - asize, true);
+            Insert(rest, csize - asize);
+        }
+        else MakeAllocated(bp, csize, prevAllocated);
+    }
+
+    // Moves the break so that a free block of at least asize ends the heap; returns it, in its list (0: no room).
+    nint ExtendFor(long asize)
+    {
+        nint end = Heap.Break;
+        long epilogue = Get(end - WordSize);
+        bool lastAllocated = (epilogue & PrevAllocatedBit) != 0;
+        long missing = lastAllocated ? asize : asize - SizeOf(Get(end - 2 * WordSize));
+        if (!CanGrow(missing)) return 0;
+        nint bp = Grow(missing); // the old epilogue becomes the new block's header
+        Put(bp + (nint)missing - WordSize, Pack(0, true, false));
+        MakeFree(bp, missing, lastAllocated);
+        return Coalesce(bp);
+    }
+
+    /// <inheritdoc/>
+    protected override void FreeBlock(nint payload)
+    {
+        long w = Get(payload - WordSize);
+        MakeFree(payload, SizeOf(w), (w & PrevAllocatedBit) != 0);
+        Coalesce(payload);
+    }
+
+    // Merges the free block bp (in no list) with its free neighbours and puts the result in its list.
+    nint Coalesce(nint bp)
+    {
+        long w = Get(bp - WordSize);
+        long size = SizeOf(w);
+        bool prevAllocated = (w & PrevAllocatedBit) != 0;
+        nint next = bp + (nint)size;
+        long nw = Get(next - WordSize);
+        bool changed = false;
+        if ((nw & AllocatedBit) == 0)
+        {
+            Remove(next, SizeOf(nw));
+            size += SizeOf(nw);
+            changed = true;
+        }
+        if (!prevAllocated)
+        {
+            long ps = SizeOf(Get(bp - 2 * WordSize));
+            bp -= (nint)ps;
+            Remove(bp, ps);
+            size += ps;
+            prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
+            changed = true;
+        }
+        if (changed) MakeFree(bp, size, prevAllocated);
+        Insert(bp, size);
+        return bp;
+    }
+
+    /// <inheritdoc/>
+    protected override long Capacity(nint payload) => Size(payload) - WordSize;
+
+    /// <inheritdoc/>
+    protected override nint ReallocateBlock(nint payload, long size)
+    {
+        long asize = BlockSizeFor(size);
+        long w = Get(payload - WordSize);
+        long csize = SizeOf(w);
+        bool prevAllocated = (w & PrevAllocatedBit) != 0;
+        if (asize <= csize)
+        {
+            if (csize - asize >= MinBlockSize)
+            {
+                Put(payload - WordSize, Pack(asize, true, prevAllocated));
+                nint rest = payload + (nint)asize;
+                MakeFree(rest, csize - asize, true);
+                Coalesce(rest);
+            }
+            return payload;
+        }
+        nint next = payload + (nint)csize;
+        long nw = Get(next - WordSize);
+        long nsize = (nw & AllocatedBit) == 0 ? SizeOf(nw) : 0;
+        if (csize + nsize >= asize) // grow into the free next block
+        {
+            Remove(next, nsize);
+            Place(payload, asize, csize + nsize);
+            return payload;
+        }
+        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap: move the break
+        {
+            long missing = asize - csize - nsize;
+            if (CanGrow(missing))
+            {
+                if (nsize != 0) Remove(next, nsize);
+                Grow(missing);
+                Put(payload + (nint)asize - WordSize, Pack(0, true, true));
+                Put(payload - WordSize, Pack(asize, true, prevAllocated));
+                return payload;
+            }
+        }
+        if (!prevAllocated) // slide down into the free previous block
+        {
+            long ps = SizeOf(Get(payload - 2 * WordSize));
+            if (ps + csize + nsize >= asize)
+            {
+                nint prev = payload - (nint)ps;
+                Remove(prev, ps);
+                if (nsize != 0) Remove(next, nsize);
+                bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
+                Copy(payload, prev, csize - WordSize);
+                Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
+                Place(prev, asize, ps + csize + nsize);
+                return prev;
+            }
+        }
+        return base.ReallocateBlock(payload, size);
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<BlockInfo> Blocks() => Walk(Lo);
+
+    bool IWalkableHeap.Coalesces => true;
+    bool IWalkableHeap.FootersOnAllocatedBlocks => false;
+    int IWalkableHeap.FreeListCount => ClassCount;
+    nint IWalkableHeap.FreeListHead(int list) => heads[list];
+    bool IWalkableHeap.BelongsInList(int list, long blockSize) => ClassOf(blockSize) == list;
+}
