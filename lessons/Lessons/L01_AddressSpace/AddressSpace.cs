@@ -12,7 +12,8 @@ public sealed record KindTotal(RegionKind Kind, int Regions, ulong Bytes)
 }
 
 /// <summary>Something the lesson looks for in the address space, and the region it was found in.</summary>
-public sealed record Landmark(string What, ulong Address, RegionKind? Kind, string? Permissions, string? Path, ulong RegionStart, ulong RegionSize)
+/// <remarks><c>GlibcMapped</c>, for a malloc'd block: whether glibc's chunk header marks it as mapped on its own (IS_MMAPPED).</remarks>
+public sealed record Landmark(string What, ulong Address, RegionKind? Kind, string? Permissions, string? Path, bool? GlibcMapped = null)
 {
     public override string ToString() =>
         $"{What,-44} 0x{Address:x12}  {(Kind?.ToString() ?? "(unmapped)"),-13} {Permissions} {Path}";
@@ -63,8 +64,8 @@ public static class AddressSpace
             {
                 At("a local variable (this thread's stack)", (nint)(&local), regions),
                 At("a static field", (nint)Unsafe.AsPointer(ref staticCounter), regions),
-                At("malloc(64)", small, regions),
-                At("malloc(64 MiB)", large, regions),
+                At("malloc(64)", small, regions) with { GlibcMapped = MallocChunks.IsMappedByGlibc(small) },
+                At("malloc(64 MiB)", large, regions) with { GlibcMapped = MallocChunks.IsMappedByGlibc(large) },
                 At("mmap of one page", page.Address, regions),
                 At("a managed object (new byte[16])", managedAddress, regions),
                 At("libc's malloc function (machine code)", libcMalloc, regions),
@@ -82,10 +83,12 @@ public static class AddressSpace
         }
     }
 
-    /// <summary>True when malloc mapped this block on its own instead of carving it from an arena
-    /// (see <see cref="MallocChunks.IsOwnMapping(MapsRegion?, nint, long)"/>).</summary>
-    public static bool IsOwnMapping(Landmark block, long size) =>
-        MallocChunks.IsOwnMapping(block.Kind, block.RegionStart, block.RegionSize, block.Address, size);
+    /// <summary>
+    /// True when malloc mapped this block on its own instead of carving it from an arena: glibc's chunk header says so
+    /// (the IS_MMAPPED bit, read while the block was live) and the block lies in an anonymous region. (Comparing the
+    /// region's size with the block's is not reliable: the kernel merges neighbouring mappings into one region.)
+    /// </summary>
+    public static bool IsOwnMapping(Landmark block) => block.GlibcMapped == true && block.Kind == RegionKind.Anonymous;
 
     /// <summary>Resident memory (VmRSS in /proc/self/status): the pages that really sit in RAM, in KiB.</summary>
     public static long ResidentKiB() => ProcStatus.ResidentKiB();
@@ -99,7 +102,7 @@ public static class AddressSpace
     static Landmark At(string what, nint address, IReadOnlyList<MapsRegion> regions)
     {
         var r = regions.FirstOrDefault(x => x.Contains(address));
-        return new Landmark(what, (ulong)address, r?.Kind, r?.Permissions, r?.Path, r?.Start ?? 0, r?.Size ?? 0);
+        return new Landmark(what, (ulong)address, r?.Kind, r?.Permissions, r?.Path);
     }
 
     /// <summary>

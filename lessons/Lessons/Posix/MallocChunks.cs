@@ -16,11 +16,8 @@ public static class MallocChunks
     /// region of the same permissions, and then this says false (compare <see cref="IsMappedByGlibc"/>).
     /// </summary>
     public static bool IsOwnMapping(MapsRegion? region, nint block, long size) =>
-        region is not null && IsOwnMapping(region.Kind, region.Start, region.Size, (ulong)block, size);
-
-    internal static bool IsOwnMapping(RegionKind? kind, ulong regionStart, ulong regionSize, ulong block, long size) =>
-        kind == RegionKind.Anonymous && block >= regionStart && block - regionStart <= HeaderBytes
-        && regionSize >= (ulong)size && regionSize < (ulong)size + (ulong)SysConf.PageSize * 2;
+        region is { Kind: RegionKind.Anonymous } && (ulong)block >= region.Start && (ulong)block - region.Start <= HeaderBytes
+        && region.Size >= (ulong)size && region.Size < (ulong)size + (ulong)SysConf.PageSize * 2;
 
     /// <summary>
     /// glibc's own mark: bit 1 (IS_MMAPPED) of the chunk's size field, the 8 bytes right before the pointer.

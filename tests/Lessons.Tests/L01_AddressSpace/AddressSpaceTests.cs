@@ -9,8 +9,8 @@ public class AddressSpaceTests
     public void LandmarksAreFoundWhereLinuxPutsThem()
     {
         var byWhat = AddressSpace.Landmarks().ToDictionary(l => l.What);
-        Assert.True(AddressSpace.IsOwnMapping(byWhat["malloc(64 MiB)"], AddressSpace.LargeBlock), byWhat["malloc(64 MiB)"].ToString());
-        Assert.False(AddressSpace.IsOwnMapping(byWhat["malloc(64)"], 64));
+        Assert.True(AddressSpace.IsOwnMapping(byWhat["malloc(64 MiB)"]), byWhat["malloc(64 MiB)"].ToString());
+        Assert.False(AddressSpace.IsOwnMapping(byWhat["malloc(64)"]));
         Assert.Equal("rw-p", byWhat["mmap of one page"].Permissions);
         Assert.Equal(RegionKind.SharedLibrary, byWhat["libc's malloc function (machine code)"].Kind);
         Assert.Contains(byWhat["malloc(64)"].Kind, new RegionKind?[] { RegionKind.Heap, RegionKind.Anonymous });
