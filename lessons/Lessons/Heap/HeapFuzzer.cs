@@ -27,11 +27,20 @@ public static class HeapFuzzer
     sealed class Live(nint p, long size, byte fill) { public nint P = p; public long Size = size; public byte Fill = fill; }
 
     /// <summary>Runs <paramref name="operations"/> operations with a fixed <paramref name="seed"/> on a fresh arena of <paramref name="arenaBytes"/>.</summary>
-    public static unsafe FuzzResult Run(string allocator, int operations, int seed = 1, long arenaBytes = 4 << 20, int maxViolations = 10)
+    public static FuzzResult Run(string allocator, int operations, int seed = 1, long arenaBytes = 4 << 20, int maxViolations = 10)
     {
+        ArgumentNullException.ThrowIfNull(allocator);
+        var make = Allocators.All.TryGetValue(allocator, out var found) ? found : heap => Allocators.Create(allocator, heap);
+        return Run(make, operations, seed, arenaBytes, maxViolations);
+    }
+
+    /// <summary>The same for any allocator: <paramref name="create"/> makes it over the fresh arena (for example a student's).</summary>
+    public static unsafe FuzzResult Run(Func<SimulatedBreak, IAllocator> create, int operations, int seed = 1, long arenaBytes = 4 << 20, int maxViolations = 10)
+    {
+        ArgumentNullException.ThrowIfNull(create);
         ArgumentOutOfRangeException.ThrowIfNegative(operations);
         using var heap = new SimulatedBreak(arenaBytes);
-        var a = Allocators.Create(allocator, heap);
+        var a = create(heap);
         var view = a as IHeapView;
         var rng = new Random(seed);
         var live = new List<Live>();
