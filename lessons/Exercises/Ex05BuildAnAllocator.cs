@@ -43,9 +43,10 @@ namespace Exercises;
 /// It is correct but never reuses a byte (about 10% utilization on the traces). Improve it step by step, checking
 /// with the tests and malloc-lab after each: (1) reuse free blocks found by walking the heap (an implicit free list,
 /// first fit); (2) split a block larger than needed; (3) coalesce a freed block with free neighbours — a footer (a
-/// copy of the header at the end of a free block) lets you reach the block before; (4) try best fit; (5) realloc in
-/// place when the next block is free or the block ends the heap; (6) save the footer of allocated blocks (a
-/// "previous block is allocated" bit in each header) so that a 1–8 byte block needs 16 bytes instead of 32.
+/// copy of the header at the end of a free block) lets you reach the block before; (4) compare first and best fit; (5) realloc
+/// in place when the next block is free or the block ends the heap; (6) save the footer of allocated blocks (a
+/// "previous block is allocated" bit in each header) so that a 1–8 byte block needs 16 bytes instead of 32; (7) put
+/// small blocks at the low end of a free block and large ones at the high end, so freed large blocks merge.
 /// </para>
 /// <para>
 /// <b>The solution's layout</b> (yours may differ, except that <see cref="Blocks"/> must list your blocks): an 8-byte
@@ -58,6 +59,9 @@ public sealed class StudentAllocator : IAllocator, IHeapView
 {
     /// <summary>Set in a header when the block is allocated.</summary>
     public const long AllocatedBit = 1;
+
+    /// <summary>The solution places blocks of at least this many bytes at the high end of a free block (see Place).</summary>
+    const long LargeBlock = 96;
 
     /// <summary>Set in a header when the block just before it is allocated (or when there is none).</summary>
     public const long PrevAllocatedBit = 2;
@@ -109,8 +113,7 @@ public sealed class StudentAllocator : IAllocator, IHeapView
             h = Extend(asize, lastFree);
             if (h == 0) return 0;
         }
-        Place(h, asize);
-        return h + WordSize;
+        return Place(h, asize) + WordSize;
         // END SOLUTION
     }
 
@@ -236,29 +239,24 @@ public sealed class StudentAllocator : IAllocator, IHeapView
         // END SOLUTION
     }
 
-    /// <summary>Solution helper: best fit. The header of the smallest free block of at least asize bytes (0 if none);
-    /// <paramref name="lastFree"/> is the last block's header when that block is free (else 0).</summary>
+    /// <summary>Solution helper: first fit. The header of the first free block of at least asize bytes from the start of
+    /// the heap (0 if none); <paramref name="lastFree"/> is the last block's header when that block is free (else 0).
+    /// (Best fit was tried too: on the bundled traces it wastes more, because it leaves the realloc'ed buffers no room to grow.)</summary>
     nint FindFit(long asize, out nint lastFree)
     {
         // BEGIN SOLUTION
-        nint best = 0, end = Heap.Break;
-        long bestSize = long.MaxValue;
         lastFree = 0;
         if (Heap.Size == 0) return 0;
+        nint end = Heap.Break;
         for (nint h = Heap.HeapLo + WordSize; h < end;)
         {
             long w = Get(h), s = SizeOf(w);
             bool free = (w & AllocatedBit) == 0;
-            if (free && s >= asize && s < bestSize)
-            {
-                best = h;
-                bestSize = s;
-                if (s == asize) return best;
-            }
+            if (free && s >= asize) return h;
+            if (free && h + (nint)s == end) lastFree = h;
             h += (nint)s;
-            if (h == end && free) lastFree = h - (nint)s;
         }
-        return best;
+        return 0;
         // END SOLUTION
     }
 
@@ -274,7 +272,11 @@ public sealed class StudentAllocator : IAllocator, IHeapView
         }
         long have = lastFree == 0 ? 0 : SizeOf(Get(lastFree));
         if (!CanGrow(asize - have)) return 0;
-        nint grown = Heap.Sbrk(asize - have);
+        // grow by a little more than missing (1/16 of the heap), so that Place can put small and large blocks at the ends
+        long grow = Math.Max(asize - have, (Heap.Size / 16) & ~(long)(Alignment - 1));
+        if (!CanGrow(grow)) grow = asize - have;
+        nint grown = Heap.Sbrk(grow);
+        asize = have + grow;
         nint h = lastFree != 0 ? lastFree : grown;
         bool prevAllocated = lastFree == 0 || (Get(lastFree) & PrevAllocatedBit) != 0; // no free last block: the last (if any) is allocated
         MarkFree(h, asize, prevAllocated);
@@ -282,22 +284,32 @@ public sealed class StudentAllocator : IAllocator, IHeapView
         // END SOLUTION
     }
 
-    /// <summary>Solution helper: allocates asize bytes of the free block at <paramref name="h"/>, splitting off the rest
-    /// when it is at least 16 bytes.</summary>
-    void Place(nint h, long asize)
+    /// <summary>Solution helper: allocates asize bytes of the free block at <paramref name="h"/> and returns the allocated
+    /// block's header. When at least 16 bytes are left over the block is split: a small request takes the low end, a
+    /// large one (at least <see cref="LargeBlock"/> bytes) the high end, so that small and large blocks gather at
+    /// opposite ends of free space, and freed large blocks end up next to each other and merge.</summary>
+    nint Place(nint h, long asize)
     {
         // BEGIN SOLUTION
         long w = Get(h), csize = SizeOf(w), prev = w & PrevAllocatedBit;
-        if (csize - asize >= 2 * WordSize)
-        {
-            Put(h, asize | AllocatedBit | prev);
-            MarkFree(h + (nint)asize, csize - asize, prevAllocated: true);
-        }
-        else
+        long rest = csize - asize;
+        if (rest < 2 * WordSize)
         {
             Put(h, csize | AllocatedBit | prev);
             SetPrevAllocated(h + (nint)csize, true);
+            return h;
         }
+        if (asize < LargeBlock)
+        {
+            Put(h, asize | AllocatedBit | prev);
+            MarkFree(h + (nint)asize, rest, prevAllocated: true);
+            return h;
+        }
+        nint a = h + (nint)rest;
+        Put(a, asize | AllocatedBit); // first, so that MarkFree finds a header there
+        MarkFree(h, rest, prev != 0); // (which clears a's prev-allocated bit)
+        SetPrevAllocated(a + (nint)asize, true);
+        return a;
         // END SOLUTION
     }
 
