@@ -73,14 +73,14 @@ public readonly record struct SimOp(bool Alloc, int Number, int Size)
     public override string ToString() => Alloc ? $"+{Size}" : $"-{Number}";
 }
 
-/// <summary>What one op did: the address returned (-1 when nothing fits; null for a free), how many free ranges were
-/// looked at, and the free list after the op.</summary>
+/// <summary>What one op did: for an allocation the address returned (-1 when nothing fits), for a free 0 (null when the
+/// pointer was not live, so nothing happened); how many free ranges were looked at, and the free list after the op.</summary>
 public sealed record SimStep(SimOp Op, long? Result, int Searched, IReadOnlyList<FreeRange> FreeList)
 {
     /// <summary>The op as a line: <c>p3 = alloc(7)</c> or <c>free(p3)</c>, with the answer or a question mark.</summary>
     public string Describe(bool answers) => Op.Alloc
         ? $"p{Op.Number} = alloc({Op.Size})" + (answers ? $" returned {Result}{(Result < 0 ? " (no range fits)" : "")}, {Searched} range(s) searched" : " returned ?")
-        : $"free(p{Op.Number})" + (answers ? $" returned {(Result is null ? "(nothing: that pointer is not live)" : "0")}" : "");
+        : $"free(p{Op.Number})" + (answers && Result is null ? " (p" + Op.Number + " is not live: nothing happens)" : "");
 
     /// <summary>The free list as a line, or the question.</summary>
     public string List(bool answers) => answers
