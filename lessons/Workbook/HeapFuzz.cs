@@ -22,20 +22,41 @@ internal static class HeapFuzz
                 case "--ops" when i + 1 < args.Length && int.TryParse(args[i + 1], out ops) && ops >= 0: i++; break;
                 case "--seed" when i + 1 < args.Length && int.TryParse(args[i + 1], out seed): i++; break;
                 case "--arena-mib" when i + 1 < args.Length && int.TryParse(args[i + 1], out arenaMib) && arenaMib is > 0 and <= 1024: i++; break;
-                case "--allocator" when i + 1 < args.Length && Allocators.All.ContainsKey(args[i + 1]): name = args[++i]; break;
+                case "--allocator" when i + 1 < args.Length: name = args[++i]; break;
                 default:
                     Console.Error.WriteLine(Usage);
-                    Console.Error.WriteLine($"allocators: {string.Join(", ", Allocators.All.Keys)}");
+                    Console.Error.WriteLine($"allocators: {string.Join(", ", Allocators.All.Keys)} (and the student's, from Exercises.dll)");
                     return 2;
             }
+        }
+        // a name that is not a reference allocator: any IAllocator malloc-lab finds (for example the student's)
+        Func<Lessons.L03_ProgramBreak.SimulatedBreak, IAllocator>? other = null;
+        if (name is not null && !Allocators.All.ContainsKey(name))
+        {
+            var found = MallocLabCommand.FindAllocators(Console.Error).Where(c => c.Create is not null && string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (found.Count != 1)
+            {
+                Console.Error.WriteLine(Usage);
+                Console.Error.WriteLine($"no single allocator named '{name}'; allocators: {string.Join(", ", MallocLabCommand.FindAllocators().Where(c => c.Create is not null).Select(c => c.Name))}");
+                return 2;
+            }
+            other = found[0].Create;
         }
         Console.WriteLine($"heap-fuzz: ops={ops:N0} seed={seed} arena={arenaMib} MiB, heap checker after every operation");
         int violations = 0;
         foreach (var allocator in name is null ? Allocators.All.Keys : [name])
         {
-            var result = HeapFuzzer.Run(allocator, ops, seed, (long)arenaMib << 20);
-            Console.WriteLine(result);
-            violations += result.Violations;
+            try
+            {
+                var result = other is null ? HeapFuzzer.Run(allocator, ops, seed, (long)arenaMib << 20) : HeapFuzzer.Run(other, ops, seed, (long)arenaMib << 20);
+                Console.WriteLine(result);
+                violations += result.Violations;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.WriteLine($"{allocator,-11} threw {e.GetType().Name}: {e.Message}");
+                violations++;
+            }
         }
         Console.WriteLine($"violations: {violations}");
         return violations == 0 ? 0 : 1;
