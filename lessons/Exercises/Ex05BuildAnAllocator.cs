@@ -32,15 +32,18 @@ namespace Exercises;
 /// {
 ///     ArgumentOutOfRangeException.ThrowIfNegative(size);
 ///     if (size == 0 || size &gt; Heap.MaxSize) return 0;
-///     if (Heap.Size == 0) Heap.Sbrk(8);                    // the pad
 ///     long block = (size + 8 + 15) &amp; ~15L;                // header + payload, rounded to 16
-///     if (block &gt; Heap.MaxSize - Heap.Size) return 0;       // out of memory
+///     long pad = Heap.Size == 0 ? 8 : 0;                   // the first block starts after an 8-byte pad
+///     if (pad + block &gt; Heap.MaxSize - Heap.Size) return 0; // out of memory: change nothing
+///     if (pad != 0) Heap.Sbrk(pad);
 ///     nint header = Heap.Sbrk(block);
 ///     Put(header, block | 1);
 ///     return header + 8;
 /// }
 /// </code>
-/// It is correct but never reuses a byte (about 10% utilization on the traces). Improve it step by step, checking
+/// Its Free walks the blocks from the pad to the break to check the pointer (see the rules), then clears the bit.
+/// It is correct but never reuses a byte (malloc-lab --allocator naive shows its utilization: 27% on average over the
+/// bundled traces when this was written, helped by the traces that free little). Improve it step by step, checking
 /// with the tests and malloc-lab after each: (1) reuse free blocks found by walking the heap (an implicit free list,
 /// first fit); (2) split a block larger than needed; (3) coalesce a freed block with free neighbours — a footer (a
 /// copy of the header at the end of a free block) lets you reach the block before; (4) compare first and best fit; (5) realloc
