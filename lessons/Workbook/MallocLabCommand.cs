@@ -131,27 +131,34 @@ internal static class MallocLabCommand
         return report.AllValid ? 0 : 1;
     }
 
-    /// <summary>libc, then every concrete IAllocator with a public (SimulatedBreak) constructor in Lessons.dll and Exercises.dll.</summary>
+    /// <summary>
+    /// libc, the reference allocators (<see cref="Allocators.All"/>), then every concrete IAllocator with a public
+    /// (SimulatedBreak) constructor in Exercises.dll (the student's), which Workbook references so that it is rebuilt with it.
+    /// </summary>
     internal static IReadOnlyList<Candidate> FindAllocators(TextWriter? warnings = null)
     {
         var found = new List<Candidate> { new("libc", null, null) };
-        foreach (var assembly in Assemblies(warnings))
+        foreach (var (name, create) in Allocators.All)
+            found.Add(new Candidate(name, null, create)); // matched by name: the policies share one class
+        Type[] types;
+        try { types = Assembly.Load("Exercises").GetTypes(); }
+        catch (ReflectionTypeLoadException e) { types = e.Types.OfType<Type>().ToArray(); }
+        catch (Exception e) when (e is IOException or BadImageFormatException)
         {
-            Type[] types;
-            try { types = assembly.GetTypes(); }
-            catch (ReflectionTypeLoadException e) { types = e.Types.OfType<Type>().ToArray(); }
-            foreach (var type in types.Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false } && typeof(IAllocator).IsAssignableFrom(t))
-                                      .OrderBy(t => t.FullName, StringComparer.Ordinal))
+            warnings?.WriteLine($"malloc-lab: could not load Exercises.dll: {e.Message}");
+            types = [];
+        }
+        foreach (var type in types.Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false } && typeof(IAllocator).IsAssignableFrom(t))
+                                  .OrderBy(t => t.FullName, StringComparer.Ordinal))
+        {
+            var ctor = type.GetConstructor([typeof(SimulatedBreak)]);
+            if (ctor is null) continue;
+            IAllocator Create(SimulatedBreak heap)
             {
-                var ctor = type.GetConstructor([typeof(SimulatedBreak)]);
-                if (ctor is null) continue;
-                IAllocator Create(SimulatedBreak heap)
-                {
-                    try { return (IAllocator)ctor.Invoke([heap]); }
-                    catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
-                }
-                found.Add(new Candidate(NameOf(type, Create), type, Create));
+                try { return (IAllocator)ctor.Invoke([heap]); }
+                catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
             }
+            found.Add(new Candidate(NameOf(type, Create), type, Create));
         }
         return found;
     }
@@ -167,31 +174,5 @@ internal static class MallocLabCommand
         {
             return type.Name;
         }
-    }
-
-    static IEnumerable<Assembly> Assemblies(TextWriter? warnings)
-    {
-        yield return typeof(IAllocator).Assembly;
-        var exercises = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == "Exercises");
-        if (exercises is null)
-        {
-            var root = Repository.FindRoot(AppContext.BaseDirectory) ?? Repository.FindRoot();
-            string[] places =
-            [
-                Path.Combine(AppContext.BaseDirectory, "Exercises.dll"),
-                .. root is null ? Array.Empty<string>() : new[] { Path.Combine(root, "lessons", "Exercises", "bin", "Debug", "net10.0", "Exercises.dll"),
-                                                                  Path.Combine(root, "lessons", "Exercises", "bin", "Release", "net10.0", "Exercises.dll") },
-            ];
-            var path = places.Where(File.Exists).OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
-            if (path is not null)
-            {
-                try { exercises = Assembly.LoadFrom(path); }
-                catch (Exception e) when (e is IOException or BadImageFormatException or FileLoadException)
-                {
-                    warnings?.WriteLine($"malloc-lab: could not load {path}: {e.Message}");
-                }
-            }
-        }
-        if (exercises is not null) yield return exercises;
     }
 }
