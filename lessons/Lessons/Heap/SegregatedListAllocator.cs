@@ -11,7 +11,10 @@ namespace Lessons.Heap;
 /// a bitmap of non-empty lists finds the next class up in one instruction. Classes below 1 KiB hold one block size
 /// each (32, 48, … 1024 bytes), so any block in them fits; above, each class spans a power of two and malloc takes
 /// the best fit among its first few blocks. Freed blocks go to the front of their list (LIFO) after merging with free
-/// neighbours. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
+/// neighbours. Small blocks (at most 112 bytes) are cut from the end of the free block they come from, large ones from
+/// its start, and when the break must move for a small block it moves by a chunk (at most 4 KiB, at most 1/16 of the
+/// heap): small and large blocks then lie in separate runs, so freed large blocks merge with each other instead of
+/// leaving holes between small ones. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
 /// the block before is allocated, which saves 8 bytes per block. When nothing fits, the break moves up by only what
 /// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block or
 /// into fresh break at the top, or slides into a free previous block, before falling back to allocate-copy-free.
@@ -23,6 +26,9 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     const int ExactClasses = 63;  // 32 … 1024 by 16
     const long ExactLimit = 1024;
     const int BestFitScan = 8;    // blocks examined past the first fit in a range class
+    const long SmallBlock = 112;  // blocks up to this size are placed at the end of the free block they come from
+    const long SmallChunk = 4096; // the most the break moves for a small block …
+    const int ChunkDivisor = 16;  // … and at most this fraction of the heap
 
     readonly nint[] heads = new nint[ClassCount];
     ulong nonEmpty0, nonEmpty1;
@@ -149,8 +155,23 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         }
         long csize = Size(bp);
         Remove(bp, csize);
+        if (asize <= SmallBlock && csize - asize >= MinBlockSize) return PlaceHigh(bp, asize, csize);
         Place(bp, asize, csize);
         return bp;
+    }
+
+    // Allocates asize bytes at the END of the free block bp of csize bytes (not in any list, csize - asize >= 32);
+    // the start stays free. Small blocks thus pile up from the top of a free block and large ones from its bottom,
+    // so freed large blocks lie next to each other and merge.
+    nint PlaceHigh(nint bp, long asize, long csize)
+    {
+        bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
+        long rest = csize - asize;
+        MakeFree(bp, rest, prevAllocated);
+        Insert(bp, rest);
+        nint q = bp + (nint)rest;
+        MakeAllocated(q, asize, false);
+        return q;
     }
 
     // Allocates asize bytes at the start of the block bp of csize bytes (not in any list); the rest becomes free.
@@ -168,12 +189,20 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     // Moves the break so that a free block of at least asize ends the heap; returns it, in its list (0: no room).
+    // For a small block the break moves by a chunk (at most SmallChunk, at most 1/ChunkDivisor of the heap), so
+    // that the small blocks that follow come from the same free block's end instead of each moving the break.
     nint ExtendFor(long asize)
     {
         nint end = Heap.Break;
-        long epilogue = Get(end - WordSize);
-        bool lastAllocated = (epilogue & PrevAllocatedBit) != 0;
-        long missing = lastAllocated ? asize : asize - SizeOf(Get(end - 2 * WordSize));
+        bool lastAllocated = (Get(end - WordSize) & PrevAllocatedBit) != 0;
+        long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
+        if (top >= asize) return end - (nint)top; // the free block at the top fits already
+        long missing = asize - top;
+        if (asize <= SmallBlock)
+        {
+            long chunk = Math.Min(SmallChunk, Align(Heap.Size / ChunkDivisor));
+            if (chunk > missing && CanGrow(chunk)) missing = chunk;
+        }
         if (!CanGrow(missing)) return 0;
         nint bp = Grow(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));

@@ -1,0 +1,55 @@
+using Lessons.Heap;
+using Lessons.L03_ProgramBreak;
+
+namespace Lessons.Tests.Heap;
+
+/// <summary>Placement and realloc policies of <see cref="SegregatedListAllocator"/> (space only; no timing).</summary>
+public class SegregatedListAllocatorTests
+{
+    static CheckResult Replay(Trace trace)
+    {
+        using var heap = new SimulatedBreak(64 << 20);
+        var a = new SegregatedListAllocator(heap);
+        var check = MallocLab.Check(trace, a, heap);
+        Assert.True(check.Valid, check.Error);
+        Assert.Null(HeapChecker.Check(a));
+        return check;
+    }
+
+    [Theory]
+    [InlineData(64, 448, 0.90)]  // the layout's ceiling is 512 / (80 + 464) = 94%
+    [InlineData(16, 112, 0.75)]  // ceiling 128 / (32 + 128) = 80%
+    public void SmallAndLargeBlocksAreKeptApartSoFreedLargeOnesMerge(int small, int large, double atLeast)
+    {
+        var check = Replay(TraceGenerator.Binary(pairs: 400, small: small, large: large));
+        Assert.True(check.Utilization >= atLeast, $"utilization {check.Utilization:P1} < {atLeast:P0}");
+    }
+
+    [Fact]
+    public void ASmallBlockIsTakenFromTheEndOfAFreeBlock()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint big = a.Malloc(1000);
+        nint pin = a.Malloc(1000);
+        a.Free(big);
+        nint small = a.Malloc(16);
+        Assert.Equal(pin - 32, small); // the last 32 bytes of the freed 1008-byte block
+        nint large = a.Malloc(500);
+        Assert.Equal(big, large);      // a large block from its start
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void SmallBlocksShareOneMoveOfTheBreak()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        a.Malloc(1 << 16);
+        long before = heap.Size;
+        var small = Enumerable.Range(0, 8).Select(_ => a.Malloc(24)).ToArray();
+        Assert.True(heap.Size - before <= 4096);
+        Assert.Equal(before + 4096, heap.Size); // one chunk (1/16 of the heap, at most 4 KiB) holds all eight
+        Assert.Null(HeapChecker.Check(a));
+    }
+}
