@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lessons.L03_ProgramBreak;
 using static Lessons.Heap.BoundaryTags;
 
@@ -8,9 +9,10 @@ namespace Lessons.Heap;
 /// <summary>
 /// Segregated explicit free lists (see <see cref="BoundaryTags"/> for the layout). Free blocks are kept in
 /// <see cref="ClassCount"/> doubly linked lists, one per size class, with the links inside the free blocks' payloads;
-/// a bitmap of non-empty lists finds the next class up in one instruction. Classes below 1 KiB hold one block size
-/// each (32, 48, … 1024 bytes), so any block in them fits; above, each class spans a power of two and malloc takes
-/// the best fit among its first few blocks. Freed blocks go to the front of their list (LIFO) after merging with free
+/// a bitmap of non-empty lists finds the next class up in one instruction. Classes up to 1 KiB hold one block size
+/// each (32, 48, … 1024 bytes), so any block in them fits; above, each power of two is split into four classes
+/// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up) and malloc takes the best fit among the
+/// first few blocks of the request's class, else the first block of the next non-empty class. Freed blocks go to the front of their list (LIFO) after merging with free
 /// neighbours. Small blocks (at most 112 bytes) are cut from the end of the free block they come from, large ones from
 /// its start, and when the break must move for a small block it moves by a chunk (at most 4 KiB, at most 1/16 of the
 /// heap): small and large blocks then lie in separate runs, so freed large blocks merge with each other instead of
@@ -23,7 +25,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
     /// <summary>How many size classes (free lists) there are.</summary>
     public const int ClassCount = 128;
-    const int ExactClasses = 63;  // 32 … 1024 by 16
+    const int ExactClasses = 63;  // 32 … 1024 by 16; then four classes per power of two
     const long ExactLimit = 1024;
     const int BestFitScan = 8;    // blocks examined past the first fit in a range class
     const long SmallBlock = 112;  // blocks up to this size are placed at the end of the free block they come from
@@ -50,10 +52,18 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     public static long BlockSizeFor(long size) => Math.Max(MinBlockSize, Align(size + WordSize));
 
     /// <summary>The free list a free block of <paramref name="blockSize"/> bytes belongs in.</summary>
-    public static int ClassOf(long blockSize) =>
-        blockSize <= ExactLimit
-            ? (int)(blockSize >> 4) - 2
-            : Math.Min(ClassCount - 1, ExactClasses + BitOperations.Log2((ulong)blockSize) - 10);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ClassOf(long blockSize)
+    {
+        if (blockSize <= ExactLimit) return (int)(blockSize >> 4) - 2;
+        int log = BitOperations.Log2((ulong)blockSize);
+        int c = ExactClasses + ((log - 10) << 2) + (int)((blockSize >> (log - 2)) & 3);
+        return Math.Min(ClassCount - 1, c);
+    }
+
+    // heads[c] without a bounds check (c is a class, below ClassCount).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref nint Head(int c) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(heads), c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static long Size(nint bp) => SizeOf(Get(bp - WordSize));
@@ -80,17 +90,19 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         if ((nw & AllocatedBit) == 0) Put(next + (nint)SizeOf(nw) - 2 * WordSize, nw);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Insert(nint bp, long size)
     {
         int c = ClassOf(size);
-        nint head = heads[c];
+        nint head = Head(c);
         Put(bp + NextLinkOffset, head);
         Put(bp + PrevLinkOffset, 0);
         if (head != 0) Put(head + PrevLinkOffset, bp);
-        heads[c] = bp;
+        Head(c) = bp;
         if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Remove(nint bp, long size)
     {
         nint next = (nint)Get(bp + NextLinkOffset), prev = (nint)Get(bp + PrevLinkOffset);
@@ -98,7 +110,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         else
         {
             int c = ClassOf(size);
-            heads[c] = next;
+            Head(c) = next;
             if (next == 0)
             {
                 if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
@@ -108,6 +120,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     // The first non-empty class at or above c, or -1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int NextNonEmpty(int c)
     {
         if (c < 64)
@@ -129,7 +142,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             nint best = 0;
             long bestSize = long.MaxValue;
             int extra = -1;
-            for (nint bp = heads[c]; bp != 0 && extra < BestFitScan; bp = (nint)Get(bp + NextLinkOffset))
+            for (nint bp = Head(c); bp != 0 && extra < BestFitScan; bp = (nint)Get(bp + NextLinkOffset))
             {
                 long s = Size(bp);
                 if (s < asize) continue;
@@ -140,7 +153,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             c++;
         }
         int k = c < ClassCount ? NextNonEmpty(c) : -1;
-        return k < 0 ? 0 : heads[k];
+        return k < 0 ? 0 : Head(k);
     }
 
     /// <inheritdoc/>
@@ -163,6 +176,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     // Allocates asize bytes at the END of the free block bp of csize bytes (not in any list, csize - asize >= 32);
     // the start stays free. Small blocks thus pile up from the top of a free block and large ones from its bottom,
     // so freed large blocks lie next to each other and merge.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     nint PlaceHigh(nint bp, long asize, long csize)
     {
         bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
@@ -175,6 +189,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     // Allocates asize bytes at the start of the block bp of csize bytes (not in any list); the rest becomes free.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Place(nint bp, long asize, long csize)
     {
         bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;

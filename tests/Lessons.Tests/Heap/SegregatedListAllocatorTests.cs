@@ -52,4 +52,21 @@ public class SegregatedListAllocatorTests
         Assert.Equal(before + 4096, heap.Size); // one chunk (1/16 of the heap, at most 4 KiB) holds all eight
         Assert.Null(HeapChecker.Check(a));
     }
+
+    [Theory]
+    [InlineData(32, 0)]
+    [InlineData(1024, 62)]
+    [InlineData(1040, 63)]    // 1024–1279
+    [InlineData(1280, 64)]    // 1280–1535
+    [InlineData(2047, 66)]
+    [InlineData(2048, 67)]
+    [InlineData(1L << 25, 123)]
+    [InlineData((1L << 26) - 16, 126)]
+    [InlineData(1L << 26, 127)]
+    [InlineData(1L << 40, 127)]
+    public void ClassesAreExactUpTo1KiBThenFourPerPowerOfTwo(long blockSize, int expected)
+    {
+        Assert.Equal(expected, SegregatedListAllocator.ClassOf(blockSize));
+        Assert.InRange(expected, 0, SegregatedListAllocator.ClassCount - 1);
+    }
 }
