@@ -18,8 +18,10 @@ namespace Lessons.Heap;
 /// heap): small and large blocks then lie in separate runs, so freed large blocks merge with each other instead of
 /// leaving holes between small ones. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
 /// the block before is allocated, which saves 8 bytes per block. When nothing fits, the break moves up by only what
-/// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block or
-/// into fresh break at the top, or slides into a free previous block, before falling back to allocate-copy-free.
+/// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block,
+/// or slides down into a free previous block (with the next one); a block at the top of the heap then moves into a
+/// free block that fits elsewhere if there is one, and only otherwise grows the break (after sliding down into a free
+/// block before it); everything else falls back to allocate-copy-free.
 /// </summary>
 public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
@@ -166,6 +168,13 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             bp = ExtendFor(asize);
             if (bp == 0) return 0;
         }
+        return Take(bp, asize);
+    }
+
+    // Allocates asize bytes from the free block bp (in its list): small blocks from its end, others from its start.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    nint Take(nint bp, long asize)
+    {
         long csize = Size(bp);
         Remove(bp, csize);
         if (asize <= SmallBlock && csize - asize >= MinBlockSize) return PlaceHigh(bp, asize, csize);
@@ -292,31 +301,46 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             Place(payload, asize, csize + nsize);
             return payload;
         }
-        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap: move the break
+        long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
+        if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
         {
-            long missing = asize - csize - nsize;
+            nint prev = payload - (nint)ps;
+            Remove(prev, ps);
+            if (nsize != 0) Remove(next, nsize);
+            bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
+            Copy(payload, prev, csize - WordSize);
+            Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
+            Place(prev, asize, ps + csize + nsize);
+            return prev;
+        }
+        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free neighbours) ends the heap
+        {
+            // A free block elsewhere that fits costs a copy but no heap; only without one does the break move.
+            nint q = Find(asize);
+            if (q != 0)
+            {
+                q = Take(q, asize);
+                Copy(payload, q, csize - WordSize);
+                FreeBlock(payload);
+                return q;
+            }
+            long missing = asize - ps - csize - nsize;
             if (CanGrow(missing))
             {
+                nint start = payload;
+                bool sp = prevAllocated;
+                if (ps != 0)
+                {
+                    start = payload - (nint)ps;
+                    Remove(start, ps);
+                    sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
+                    Copy(payload, start, csize - WordSize);
+                }
                 if (nsize != 0) Remove(next, nsize);
                 Grow(missing);
-                Put(payload + (nint)asize - WordSize, Pack(0, true, true));
-                Put(payload - WordSize, Pack(asize, true, prevAllocated));
-                return payload;
-            }
-        }
-        if (!prevAllocated) // slide down into the free previous block
-        {
-            long ps = SizeOf(Get(payload - 2 * WordSize));
-            if (ps + csize + nsize >= asize)
-            {
-                nint prev = payload - (nint)ps;
-                Remove(prev, ps);
-                if (nsize != 0) Remove(next, nsize);
-                bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
-                Copy(payload, prev, csize - WordSize);
-                Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
-                Place(prev, asize, ps + csize + nsize);
-                return prev;
+                Put(start + (nint)asize - WordSize, Pack(0, true, true));
+                Put(start - WordSize, Pack(asize, true, sp));
+                return start;
             }
         }
         return base.ReallocateBlock(payload, size);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Lessons.Heap;
 using Lessons.L03_ProgramBreak;
 
@@ -68,5 +69,40 @@ public class SegregatedListAllocatorTests
     {
         Assert.Equal(expected, SegregatedListAllocator.ClassOf(blockSize));
         Assert.InRange(expected, 0, SegregatedListAllocator.ClassCount - 1);
+    }
+
+    [Fact]
+    public void ReallocAtTheTopMovesIntoAFreeBlockThatFitsRatherThanGrowTheHeap()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint hole = a.Malloc(4000);
+        nint pin = a.Malloc(1000);
+        nint top = a.Malloc(1000);
+        a.Free(hole);
+        long before = heap.Size;
+        nint moved = a.Realloc(top, 3000);
+        Assert.Equal(hole, moved);
+        Assert.Equal(before, heap.Size);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.True(a.IsLive(pin));
+    }
+
+    [Fact]
+    public void ReallocAtTheTopSlidesIntoTheFreeBlockBeforeItAndMovesTheBreakOnlyByWhatIsMissing()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        a.Malloc(1000);
+        nint before = a.Malloc(2000);
+        nint top = a.Malloc(1000);
+        Marshal.WriteInt64(top, 0x1122334455667788);
+        a.Free(before);                         // 2016 bytes free before the 1008-byte block at the top
+        long size = heap.Size;
+        nint grown = a.Realloc(top, 5000);      // needs 5008 bytes: 1984 more than the two blocks hold
+        Assert.Equal(before, grown);
+        Assert.Equal(size + 5008 - 2016 - 1008, heap.Size);
+        Assert.Equal(0x1122334455667788, Marshal.ReadInt64(grown));
+        Assert.Null(HeapChecker.Check(a));
     }
 }
