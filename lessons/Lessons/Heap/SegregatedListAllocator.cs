@@ -11,17 +11,19 @@ namespace Lessons.Heap;
 /// <see cref="ClassCount"/> doubly linked lists, one per size class, with the links inside the free blocks' payloads;
 /// a bitmap of non-empty lists finds the next class up in one instruction. Classes up to 1 KiB hold one block size
 /// each (32, 48, … 1024 bytes), so any block in them fits; above, each power of two is split into four classes
-/// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up) and malloc takes the best fit among the
-/// first few blocks of the request's class, else the first block of the next non-empty class. Freed blocks go to the front of their list (LIFO) after merging with free
-/// neighbours. Small blocks (at most 112 bytes) are cut from the end of the free block they come from, large ones from
-/// its start, and when the break must move for a small block it moves by a chunk (at most 4 KiB, at most 1/16 of the
-/// heap): small and large blocks then lie in separate runs, so freed large blocks merge with each other instead of
-/// leaving holes between small ones. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
-/// the block before is allocated, which saves 8 bytes per block. When nothing fits, the break moves up by only what
-/// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block,
-/// or slides down into a free previous block (with the next one); a block at the top of the heap then moves into a
-/// free block that fits elsewhere if there is one, and only otherwise grows the break (after sliding down into a free
-/// block before it); everything else falls back to allocate-copy-free.
+/// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up), and malloc takes the best fit among the
+/// first few blocks of the request's class, else the first block of the next non-empty class. Freed blocks go to the
+/// front of their list (LIFO) after merging with free neighbours. Allocated blocks have no footer: each header's
+/// <see cref="BoundaryTags.PrevAllocatedBit"/> says whether the block before is allocated, which saves 8 bytes per block.
+/// <para>Placement keeps small and large blocks apart, so that freed large blocks merge with each other instead of
+/// leaving holes between small ones: small blocks (at most 112 bytes) are cut from the end of a free block, large ones
+/// from its start. When nothing fits, the break moves up by only what is missing (the free block at the top is
+/// extended), except for a small block above a large one: then it moves by a chunk (at most 4 KiB, at most 1/16 of
+/// the heap) that the next small blocks share.</para>
+/// <para>Realloc shrinks in place, grows into a free next block, or slides down into a free previous block (with the
+/// next one). A block at the top of the heap then moves into a free block that fits elsewhere, if there is one (a
+/// copy, but no new heap), and only otherwise grows the break, after sliding down into a free block before it.
+/// Everything else falls back to allocate-copy-free.</para>
 /// </summary>
 public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
@@ -36,6 +38,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 
     readonly nint[] heads = new nint[ClassCount];
     ulong nonEmpty0, nonEmpty1;
+    nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
     public SegregatedListAllocator(SimulatedBreak heap) : base(heap)
@@ -222,12 +225,13 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
         if (top >= asize) return end - (nint)top; // the free block at the top fits already
         long missing = asize - top;
-        if (asize <= SmallBlock)
+        if (asize <= SmallBlock && end != smallTop)
         {
             long chunk = Math.Min(SmallChunk, Align(Heap.Size / ChunkDivisor));
             if (chunk > missing && CanGrow(chunk)) missing = chunk;
         }
         if (!CanGrow(missing)) return 0;
+        if (asize <= SmallBlock) smallTop = end + (nint)missing; // a small block will end the heap (placed at the end)
         nint bp = Grow(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));
         MakeFree(bp, missing, lastAllocated);

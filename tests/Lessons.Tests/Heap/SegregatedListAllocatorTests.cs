@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Lessons.Heap;
 using Lessons.L03_ProgramBreak;
+using static Lessons.Heap.BoundaryTags;
 
 namespace Lessons.Tests.Heap;
 
@@ -69,6 +70,16 @@ public class SegregatedListAllocatorTests
     {
         Assert.Equal(expected, SegregatedListAllocator.ClassOf(blockSize));
         Assert.InRange(expected, 0, SegregatedListAllocator.ClassCount - 1);
+    }
+
+    [Fact]
+    public void OnlySmallBlocksAtTheTopMoveTheBreakByJustWhatIsMissing()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        for (int i = 0; i < 300; i++) a.Malloc(1 + i % 24); // only small blocks: no chunk is ever needed
+        Assert.Equal(EmptyHeapSize + 300 * 32, heap.Size);
+        Assert.Null(HeapChecker.Check(a));
     }
 
     [Fact]
