@@ -72,6 +72,35 @@ public class SegregatedListAllocatorTests
         Assert.InRange(expected, 0, SegregatedListAllocator.ClassCount - 1);
     }
 
+    // The best utilization any placement can reach with this layout: peak payload ÷ (empty heap + the most bytes of
+    // blocks live at once, each BlockSizeFor its request).
+    static double LayoutCeiling(Trace trace)
+    {
+        var sizes = new long[trace.IdCount];
+        long payload = 0, peak = 0, blocks = 0, most = 0;
+        foreach (var op in trace.Ops)
+        {
+            int id = op.Id;
+            if (sizes[id] > 0) blocks -= SegregatedListAllocator.BlockSizeFor(sizes[id]);
+            payload -= sizes[id];
+            sizes[id] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
+            if (sizes[id] > 0) blocks += SegregatedListAllocator.BlockSizeFor(sizes[id]);
+            payload += sizes[id];
+            peak = Math.Max(peak, payload);
+            most = Math.Max(most, blocks);
+        }
+        return (double)peak / (EmptyHeapSize + most);
+    }
+
+    [Fact]
+    public void TinyBlocksReachTheLayoutsCeiling()
+    {
+        var trace = TraceGenerator.Tiny(seed: 7);
+        double ceiling = LayoutCeiling(trace);
+        Assert.InRange(ceiling, 0.17, 0.18); // 1–16 bytes in 32-byte blocks (8-byte header, 16-byte alignment, 32-byte minimum)
+        Assert.Equal(ceiling, Replay(trace).Utilization!.Value, 3);
+    }
+
     [Fact]
     public void OnlySmallBlocksAtTheTopMoveTheBreakByJustWhatIsMissing()
     {
