@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lessons.L03_ProgramBreak;
 using static Lessons.Heap.BoundaryTags;
 
@@ -8,24 +9,36 @@ namespace Lessons.Heap;
 /// <summary>
 /// Segregated explicit free lists (see <see cref="BoundaryTags"/> for the layout). Free blocks are kept in
 /// <see cref="ClassCount"/> doubly linked lists, one per size class, with the links inside the free blocks' payloads;
-/// a bitmap of non-empty lists finds the next class up in one instruction. Classes below 1 KiB hold one block size
-/// each (32, 48, … 1024 bytes), so any block in them fits; above, each class spans a power of two and malloc takes
-/// the best fit among its first few blocks. Freed blocks go to the front of their list (LIFO) after merging with free
-/// neighbours. Allocated blocks have no footer: each header's <see cref="BoundaryTags.PrevAllocatedBit"/> says whether
-/// the block before is allocated, which saves 8 bytes per block. When nothing fits, the break moves up by only what
-/// is missing (the free block at the top is extended). Realloc shrinks in place, grows into a free next block or
-/// into fresh break at the top, or slides into a free previous block, before falling back to allocate-copy-free.
+/// a bitmap of non-empty lists finds the next class up in one instruction. Classes up to 1 KiB hold one block size
+/// each (32, 48, … 1024 bytes), so any block in them fits; above, each power of two is split into four classes
+/// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up), and malloc takes the best fit among the
+/// first few blocks of the request's class, else the first block of the next non-empty class. Freed blocks go to the
+/// front of their list (LIFO) after merging with free neighbours. Allocated blocks have no footer: each header's
+/// <see cref="BoundaryTags.PrevAllocatedBit"/> says whether the block before is allocated, which saves 8 bytes per block.
+/// <para>Placement keeps small and large blocks apart, so that freed large blocks merge with each other instead of
+/// leaving holes between small ones: small blocks (at most 112 bytes) are cut from the end of a free block, large ones
+/// from its start. When nothing fits, the break moves up by only what is missing (the free block at the top is
+/// extended), except for a small block above a large one: then it moves by a chunk (at most 4 KiB, at most 1/16 of
+/// the heap) that the next small blocks share.</para>
+/// <para>Realloc shrinks in place, grows into a free next block, or slides down into a free previous block (with the
+/// next one). A block at the top of the heap then moves into a free block that fits elsewhere, if there is one (a
+/// copy, but no new heap), and only otherwise grows the break, after sliding down into a free block before it.
+/// Everything else falls back to allocate-copy-free.</para>
 /// </summary>
 public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
     /// <summary>How many size classes (free lists) there are.</summary>
     public const int ClassCount = 128;
-    const int ExactClasses = 63;  // 32 … 1024 by 16
+    const int ExactClasses = 63;  // 32 … 1024 by 16; then four classes per power of two
     const long ExactLimit = 1024;
     const int BestFitScan = 8;    // blocks examined past the first fit in a range class
+    const long SmallBlock = 112;  // blocks up to this size are placed at the end of the free block they come from
+    const long SmallChunk = 4096; // the most the break moves for a small block …
+    const int ChunkDivisor = 16;  // … and at most this fraction of the heap
 
     readonly nint[] heads = new nint[ClassCount];
     ulong nonEmpty0, nonEmpty1;
+    nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
     public SegregatedListAllocator(SimulatedBreak heap) : base(heap)
@@ -44,10 +57,18 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     public static long BlockSizeFor(long size) => Math.Max(MinBlockSize, Align(size + WordSize));
 
     /// <summary>The free list a free block of <paramref name="blockSize"/> bytes belongs in.</summary>
-    public static int ClassOf(long blockSize) =>
-        blockSize <= ExactLimit
-            ? (int)(blockSize >> 4) - 2
-            : Math.Min(ClassCount - 1, ExactClasses + BitOperations.Log2((ulong)blockSize) - 10);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ClassOf(long blockSize)
+    {
+        if (blockSize <= ExactLimit) return (int)(blockSize >> 4) - 2;
+        int log = BitOperations.Log2((ulong)blockSize);
+        int c = ExactClasses + ((log - 10) << 2) + (int)((blockSize >> (log - 2)) & 3);
+        return Math.Min(ClassCount - 1, c);
+    }
+
+    // heads[c] without a bounds check (c is a class, below ClassCount).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref nint Head(int c) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(heads), c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static long Size(nint bp) => SizeOf(Get(bp - WordSize));
@@ -74,17 +95,19 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         if ((nw & AllocatedBit) == 0) Put(next + (nint)SizeOf(nw) - 2 * WordSize, nw);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Insert(nint bp, long size)
     {
         int c = ClassOf(size);
-        nint head = heads[c];
+        nint head = Head(c);
         Put(bp + NextLinkOffset, head);
         Put(bp + PrevLinkOffset, 0);
         if (head != 0) Put(head + PrevLinkOffset, bp);
-        heads[c] = bp;
+        Head(c) = bp;
         if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Remove(nint bp, long size)
     {
         nint next = (nint)Get(bp + NextLinkOffset), prev = (nint)Get(bp + PrevLinkOffset);
@@ -92,7 +115,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
         else
         {
             int c = ClassOf(size);
-            heads[c] = next;
+            Head(c) = next;
             if (next == 0)
             {
                 if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
@@ -102,6 +125,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     // The first non-empty class at or above c, or -1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int NextNonEmpty(int c)
     {
         if (c < 64)
@@ -123,7 +147,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             nint best = 0;
             long bestSize = long.MaxValue;
             int extra = -1;
-            for (nint bp = heads[c]; bp != 0 && extra < BestFitScan; bp = (nint)Get(bp + NextLinkOffset))
+            for (nint bp = Head(c); bp != 0 && extra < BestFitScan; bp = (nint)Get(bp + NextLinkOffset))
             {
                 long s = Size(bp);
                 if (s < asize) continue;
@@ -134,7 +158,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             c++;
         }
         int k = c < ClassCount ? NextNonEmpty(c) : -1;
-        return k < 0 ? 0 : heads[k];
+        return k < 0 ? 0 : Head(k);
     }
 
     /// <inheritdoc/>
@@ -147,13 +171,37 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             bp = ExtendFor(asize);
             if (bp == 0) return 0;
         }
+        return Take(bp, asize);
+    }
+
+    // Allocates asize bytes from the free block bp (in its list): small blocks from its end, others from its start.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    nint Take(nint bp, long asize)
+    {
         long csize = Size(bp);
         Remove(bp, csize);
+        if (asize <= SmallBlock && csize - asize >= MinBlockSize) return PlaceHigh(bp, asize, csize);
         Place(bp, asize, csize);
         return bp;
     }
 
+    // Allocates asize bytes at the END of the free block bp of csize bytes (not in any list, csize - asize >= 32);
+    // the start stays free. Small blocks thus pile up from the top of a free block and large ones from its bottom,
+    // so freed large blocks lie next to each other and merge.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    nint PlaceHigh(nint bp, long asize, long csize)
+    {
+        bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
+        long rest = csize - asize;
+        MakeFree(bp, rest, prevAllocated);
+        Insert(bp, rest);
+        nint q = bp + (nint)rest;
+        MakeAllocated(q, asize, false);
+        return q;
+    }
+
     // Allocates asize bytes at the start of the block bp of csize bytes (not in any list); the rest becomes free.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Place(nint bp, long asize, long csize)
     {
         bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
@@ -168,13 +216,22 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     // Moves the break so that a free block of at least asize ends the heap; returns it, in its list (0: no room).
+    // For a small block the break moves by a chunk (at most SmallChunk, at most 1/ChunkDivisor of the heap), so
+    // that the small blocks that follow come from the same free block's end instead of each moving the break.
     nint ExtendFor(long asize)
     {
         nint end = Heap.Break;
-        long epilogue = Get(end - WordSize);
-        bool lastAllocated = (epilogue & PrevAllocatedBit) != 0;
-        long missing = lastAllocated ? asize : asize - SizeOf(Get(end - 2 * WordSize));
+        bool lastAllocated = (Get(end - WordSize) & PrevAllocatedBit) != 0;
+        long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
+        if (top >= asize) return end - (nint)top; // the free block at the top fits already
+        long missing = asize - top;
+        if (asize <= SmallBlock && end != smallTop)
+        {
+            long chunk = Math.Min(SmallChunk, Align(Heap.Size / ChunkDivisor));
+            if (chunk > missing && CanGrow(chunk)) missing = chunk;
+        }
         if (!CanGrow(missing)) return 0;
+        if (asize <= SmallBlock) smallTop = end + (nint)missing; // a small block will end the heap (placed at the end)
         nint bp = Grow(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));
         MakeFree(bp, missing, lastAllocated);
@@ -248,31 +305,46 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             Place(payload, asize, csize + nsize);
             return payload;
         }
-        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap: move the break
+        long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
+        if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
         {
-            long missing = asize - csize - nsize;
+            nint prev = payload - (nint)ps;
+            Remove(prev, ps);
+            if (nsize != 0) Remove(next, nsize);
+            bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
+            Copy(payload, prev, csize - WordSize);
+            Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
+            Place(prev, asize, ps + csize + nsize);
+            return prev;
+        }
+        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free neighbours) ends the heap
+        {
+            // A free block elsewhere that fits costs a copy but no heap; only without one does the break move.
+            nint q = Find(asize);
+            if (q != 0)
+            {
+                q = Take(q, asize);
+                Copy(payload, q, csize - WordSize);
+                FreeBlock(payload);
+                return q;
+            }
+            long missing = asize - ps - csize - nsize;
             if (CanGrow(missing))
             {
+                nint start = payload;
+                bool sp = prevAllocated;
+                if (ps != 0)
+                {
+                    start = payload - (nint)ps;
+                    Remove(start, ps);
+                    sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
+                    Copy(payload, start, csize - WordSize);
+                }
                 if (nsize != 0) Remove(next, nsize);
                 Grow(missing);
-                Put(payload + (nint)asize - WordSize, Pack(0, true, true));
-                Put(payload - WordSize, Pack(asize, true, prevAllocated));
-                return payload;
-            }
-        }
-        if (!prevAllocated) // slide down into the free previous block
-        {
-            long ps = SizeOf(Get(payload - 2 * WordSize));
-            if (ps + csize + nsize >= asize)
-            {
-                nint prev = payload - (nint)ps;
-                Remove(prev, ps);
-                if (nsize != 0) Remove(next, nsize);
-                bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
-                Copy(payload, prev, csize - WordSize);
-                Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
-                Place(prev, asize, ps + csize + nsize);
-                return prev;
+                Put(start + (nint)asize - WordSize, Pack(0, true, true));
+                Put(start - WordSize, Pack(asize, true, sp));
+                return start;
             }
         }
         return base.ReallocateBlock(payload, size);

@@ -1,0 +1,148 @@
+using System.Runtime.InteropServices;
+using Lessons.Heap;
+using Lessons.L03_ProgramBreak;
+using static Lessons.Heap.BoundaryTags;
+
+namespace Lessons.Tests.Heap;
+
+/// <summary>Placement and realloc policies of <see cref="SegregatedListAllocator"/> (space only; no timing).</summary>
+public class SegregatedListAllocatorTests
+{
+    static CheckResult Replay(Trace trace)
+    {
+        using var heap = new SimulatedBreak(64 << 20);
+        var a = new SegregatedListAllocator(heap);
+        var check = MallocLab.Check(trace, a, heap);
+        Assert.True(check.Valid, check.Error);
+        Assert.Null(HeapChecker.Check(a));
+        return check;
+    }
+
+    [Theory]
+    [InlineData(64, 448, 0.90)]  // the layout's ceiling is 512 / (80 + 464) = 94%
+    [InlineData(16, 112, 0.75)]  // ceiling 128 / (32 + 128) = 80%
+    public void SmallAndLargeBlocksAreKeptApartSoFreedLargeOnesMerge(int small, int large, double atLeast)
+    {
+        var check = Replay(TraceGenerator.Binary(pairs: 400, small: small, large: large));
+        Assert.True(check.Utilization >= atLeast, $"utilization {check.Utilization:P1} < {atLeast:P0}");
+    }
+
+    [Fact]
+    public void ASmallBlockIsTakenFromTheEndOfAFreeBlock()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint big = a.Malloc(1000);
+        nint pin = a.Malloc(1000);
+        a.Free(big);
+        nint small = a.Malloc(16);
+        Assert.Equal(pin - 32, small); // the last 32 bytes of the freed 1008-byte block
+        nint large = a.Malloc(500);
+        Assert.Equal(big, large);      // a large block from its start
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void SmallBlocksShareOneMoveOfTheBreak()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        a.Malloc(1 << 16);
+        long before = heap.Size;
+        var small = Enumerable.Range(0, 8).Select(_ => a.Malloc(24)).ToArray();
+        Assert.True(heap.Size - before <= 4096);
+        Assert.Equal(before + 4096, heap.Size); // one chunk (1/16 of the heap, at most 4 KiB) holds all eight
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Theory]
+    [InlineData(32, 0)]
+    [InlineData(1024, 62)]
+    [InlineData(1040, 63)]    // 1024–1279
+    [InlineData(1280, 64)]    // 1280–1535
+    [InlineData(2047, 66)]
+    [InlineData(2048, 67)]
+    [InlineData(1L << 25, 123)]
+    [InlineData((1L << 26) - 16, 126)]
+    [InlineData(1L << 26, 127)]
+    [InlineData(1L << 40, 127)]
+    public void ClassesAreExactUpTo1KiBThenFourPerPowerOfTwo(long blockSize, int expected)
+    {
+        Assert.Equal(expected, SegregatedListAllocator.ClassOf(blockSize));
+        Assert.InRange(expected, 0, SegregatedListAllocator.ClassCount - 1);
+    }
+
+    // The best utilization any placement can reach with this layout: peak payload ÷ (empty heap + the most bytes of
+    // blocks live at once, each BlockSizeFor its request).
+    static double LayoutCeiling(Trace trace)
+    {
+        var sizes = new long[trace.IdCount];
+        long payload = 0, peak = 0, blocks = 0, most = 0;
+        foreach (var op in trace.Ops)
+        {
+            int id = op.Id;
+            if (sizes[id] > 0) blocks -= SegregatedListAllocator.BlockSizeFor(sizes[id]);
+            payload -= sizes[id];
+            sizes[id] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
+            if (sizes[id] > 0) blocks += SegregatedListAllocator.BlockSizeFor(sizes[id]);
+            payload += sizes[id];
+            peak = Math.Max(peak, payload);
+            most = Math.Max(most, blocks);
+        }
+        return (double)peak / (EmptyHeapSize + most);
+    }
+
+    [Fact]
+    public void TinyBlocksReachTheLayoutsCeiling()
+    {
+        var trace = TraceGenerator.Tiny(seed: 7);
+        double ceiling = LayoutCeiling(trace);
+        Assert.InRange(ceiling, 0.17, 0.18); // 1–16 bytes in 32-byte blocks (8-byte header, 16-byte alignment, 32-byte minimum)
+        Assert.Equal(ceiling, Replay(trace).Utilization!.Value, 3);
+    }
+
+    [Fact]
+    public void OnlySmallBlocksAtTheTopMoveTheBreakByJustWhatIsMissing()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        for (int i = 0; i < 300; i++) a.Malloc(1 + i % 24); // only small blocks: no chunk is ever needed
+        Assert.Equal(EmptyHeapSize + 300 * 32, heap.Size);
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void ReallocAtTheTopMovesIntoAFreeBlockThatFitsRatherThanGrowTheHeap()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint hole = a.Malloc(4000);
+        nint pin = a.Malloc(1000);
+        nint top = a.Malloc(1000);
+        a.Free(hole);
+        long before = heap.Size;
+        nint moved = a.Realloc(top, 3000);
+        Assert.Equal(hole, moved);
+        Assert.Equal(before, heap.Size);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.True(a.IsLive(pin));
+    }
+
+    [Fact]
+    public void ReallocAtTheTopSlidesIntoTheFreeBlockBeforeItAndMovesTheBreakOnlyByWhatIsMissing()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        a.Malloc(1000);
+        nint before = a.Malloc(2000);
+        nint top = a.Malloc(1000);
+        Marshal.WriteInt64(top, 0x1122334455667788);
+        a.Free(before);                         // 2016 bytes free before the 1008-byte block at the top
+        long size = heap.Size;
+        nint grown = a.Realloc(top, 5000);      // needs 5008 bytes: 1984 more than the two blocks hold
+        Assert.Equal(before, grown);
+        Assert.Equal(size + 5008 - 2016 - 1008, heap.Size);
+        Assert.Equal(0x1122334455667788, Marshal.ReadInt64(grown));
+        Assert.Null(HeapChecker.Check(a));
+    }
+}
