@@ -109,7 +109,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     {
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         if (pointer == 0) return Malloc(size);
-        RequireLive($"realloc(ptr={Checked.Hex(pointer)}, size={size})", pointer);
+        if (!IsLive(pointer)) throw Misuse($"realloc(ptr={Checked.Hex(pointer)}, size={size})", pointer);
         if (size == 0)
         {
             Free(pointer);
@@ -129,7 +129,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     public void Free(nint pointer)
     {
         if (pointer == 0) return;
-        RequireLive($"free(ptr={Checked.Hex(pointer)})", pointer);
+        if (!IsLive(pointer)) throw Misuse($"free(ptr={Checked.Hex(pointer)})", pointer);
         ClearLive(pointer);
         FreeBlock(pointer);
     }
@@ -160,11 +160,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
         live[bit >> 6] &= ~(1UL << (int)(bit & 63));
     }
 
-    void RequireLive(string call, nint p)
-    {
-        if (!IsLive(p)) throw Misuse(call, p);
-    }
-
+    // Built only on failure: formatting the call on every free would cost more than the free itself.
     HeapMisuseException Misuse(string call, nint p)
     {
         long off = (long)p - (long)lo;
