@@ -90,14 +90,11 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     /// <inheritdoc/>
     public unsafe nint Calloc(long count, long size)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfNegative(size);
-        ulong high = Math.BigMul((ulong)count, (ulong)size, out ulong total);
-        if (high != 0 || total > (ulong)Heap.MaxSize) return 0;
-        nint p = Malloc((long)total);
-        for (ulong done = 0; p != 0 && done < total;)
+        if (!AllocatorRules.TryCallocSize(count, size, Heap.MaxSize, out long total)) return 0;
+        nint p = Malloc(total);
+        for (long done = 0; p != 0 && done < total;)
         {
-            uint chunk = (uint)Math.Min(total - done, 1u << 30);
+            uint chunk = (uint)Math.Min(total - done, 1L << 30);
             Unsafe.InitBlockUnaligned((byte*)p + done, 0, chunk);
             done += chunk;
         }

@@ -34,11 +34,8 @@ public sealed class BuddyAdapter : IAllocator, IHeapView
     /// <inheritdoc/>
     public unsafe nint Calloc(long count, long size)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfNegative(size);
-        ulong high = Math.BigMul((ulong)count, (ulong)size, out ulong total);
-        if (high != 0 || total > (ulong)Buddy.MaxRequest) return 0;
-        nint p = Malloc((long)total);
+        if (!AllocatorRules.TryCallocSize(count, size, Buddy.MaxRequest, out long total)) return 0;
+        nint p = Malloc(total);
         if (p != 0) new Span<byte>((void*)p, checked((int)total)).Clear();
         return p;
     }

@@ -29,3 +29,17 @@ public interface IAllocator
 
     void Free(nint pointer);
 }
+
+/// <summary>Argument rules shared by the reference allocators.</summary>
+internal static class AllocatorRules
+{
+    /// <summary>count × size for calloc, or false when it overflows or exceeds <paramref name="max"/> (calloc then returns NULL).</summary>
+    public static bool TryCallocSize(long count, long size, long max, out long total)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ulong high = Math.BigMul((ulong)count, (ulong)size, out ulong product);
+        total = (long)product;
+        return high == 0 && product <= (ulong)max;
+    }
+}
