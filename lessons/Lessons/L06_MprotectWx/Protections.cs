@@ -73,8 +73,8 @@ public sealed record RwxReport(
     public override string ToString()
     {
         var s = new StringBuilder();
-        s.AppendLine($"mmap(PROT_READ|PROT_WRITE|PROT_EXEC):       {(MmapAllowed ? $"allowed, maps shows {MmapPermissions}" : MmapError!.Message)}");
-        s.AppendLine($"mprotect(RW page, PROT_READ|PROT_WRITE|PROT_EXEC): {(MprotectAllowed ? $"allowed, maps shows {MprotectPermissions}" : MprotectError!.Message)}");
+        s.AppendLine($"{"mmap(PROT_READ|PROT_WRITE|PROT_EXEC):",-55} {(MmapAllowed ? $"allowed, maps shows {MmapPermissions}" : MmapError!.Message)}");
+        s.AppendLine($"{"mprotect(an RW page, PROT_READ|PROT_WRITE|PROT_EXEC):",-55} {(MprotectAllowed ? $"allowed, maps shows {MprotectPermissions}" : MprotectError!.Message)}");
         s.AppendLine($".NET's W^X mode in this process: {(DotnetWriteXorExecute ? "on" : "off")} ({Fork.WriteXorExecuteVariable}={VariableValue ?? "(unset)"})");
         s.AppendLine($"a JIT-compiled method's entry point lies in a {JitEntryPermissions ?? "(unmapped)"} region");
         s.Append($"regions that are rwx right now: {RwxRegions}");
