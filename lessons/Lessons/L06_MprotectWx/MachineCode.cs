@@ -78,8 +78,10 @@ public static class MachineCode
 /// and the instruction cache lines invalidated (DC CVAU / IC IVAU, then DSB and ISB). C compilers do it with
 /// <c>__builtin___clear_cache</c>, which is not a libc function but a compiler built-in; on Linux/arm64 it calls
 /// libgcc's <c>__clear_cache</c>, exported by libgcc_s.so.1 (which the .NET runtime itself links against, so
-/// it is already loaded). Linux/arm64 has no cache-flush system call (32-bit ARM's <c>cacheflush</c> does not
-/// exist there), and user code may run those instructions itself, so libgcc is the simplest route from C#.
+/// it is already loaded). On aarch64 that function does the work in libgcc's own <c>__aarch64_sync_cache_range</c>,
+/// which is hidden (not exported), so <c>__clear_cache</c> is the name to look up. Linux/arm64 has no cache-flush
+/// system call (32-bit ARM's <c>cacheflush</c> does not exist there; user code runs the cache instructions itself),
+/// so libgcc is the simplest route from C#. The arm64 branch is selected at run time; only x86-64 is tested here.
 /// </summary>
 public static class InstructionCache
 {
