@@ -45,6 +45,13 @@ public static class RaiiMappings
     public static RegionOfPage RegionOf(nint address) => new(address, SysConf.PageSize, ProcMaps.Find(address));
 
     /// <summary>
+    /// The address a reference holds at this moment: where the object lies in the managed heap. Only for looking — the
+    /// garbage collector may move the object at any time (and then updates every reference it knows of), after which
+    /// this number is stale.
+    /// </summary>
+    public static nint AddressOf(object o) => Unsafe.As<object, nint>(ref o);
+
+    /// <summary>
     /// Makes a <see cref="Mapped{T}"/> and drops it without Dispose, returning only its address (a number, not a
     /// reference): after <c>GC.Collect(); GC.WaitForPendingFinalizers();</c> the SafeHandle's finalizer has unmapped it.
     /// </summary>
