@@ -12,8 +12,7 @@ public static class ReleaseValidator
         var problems = new List<string>();
         foreach (var file in Directory.EnumerateFiles(release, "*.cs", SearchOption.AllDirectories))
         {
-            var text = File.ReadAllText(file);
-            if (text.Contains(Markers.BeginSolution, StringComparison.Ordinal) || text.Contains(Markers.BeginHidden, StringComparison.Ordinal))
+            if (File.ReadLines(file).Any(line => line.Trim() is Markers.BeginSolution or Markers.BeginHidden))
                 problems.Add($"{Path.GetRelativePath(release, file)} still holds a marker");
         }
         foreach (var path in StudentRelease.InstructorOnly)
