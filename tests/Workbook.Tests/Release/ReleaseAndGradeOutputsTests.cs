@@ -46,6 +46,22 @@ public sealed class ReleaseAndGradeOutputsTests : IDisposable
     }
 
     [Fact]
+    public void A_malformed_marker_stops_the_release_naming_file_and_line_and_nothing_is_written()
+    {
+        var repo = temp.File("repo");
+        Directory.CreateDirectory(Path.Combine(repo, "lessons", "Exercises"));
+        File.WriteAllText(Path.Combine(repo, "lessons", "Exercises", "Ex07Sample.cs"), "class A\n{\n    // BEGIN SOLUTION\n}\n");
+        File.WriteAllText(Path.Combine(repo, "notes.txt"), "kept");
+        foreach (var git in new[] { new[] { "init", "-q" }, ["add", "."] })
+            Assert.Equal(0, TestSupport.RunProcess("git", git, repo, TimeSpan.FromMinutes(1)).ExitCode);
+
+        var error = Assert.Throws<MarkerException>(() => StudentRelease.Write(repo, temp.File("out")));
+
+        Assert.Equal("lessons/Exercises/Ex07Sample.cs:3: '// BEGIN SOLUTION' is never closed", error.Message);
+        Assert.False(Directory.Exists(temp.File("out")));
+    }
+
+    [Fact]
     public void Tampering_lists_changed_missing_and_added_test_files()
     {
         Directory.CreateDirectory(temp.File("tests"));
@@ -53,9 +69,8 @@ public sealed class ReleaseAndGradeOutputsTests : IDisposable
         File.WriteAllText(temp.File("tests/new.cs"), "added");
         Directory.CreateDirectory(temp.File("tests/bin"));
         File.WriteAllText(temp.File("tests/bin/ignored.dll"), "build output");
-        File.WriteAllText(temp.File("manifest.json"), $$"""
-            {"tests": {"tests/a.cs": "{{StudentRelease.Sha256("original"u8.ToArray())}}", "tests/gone.cs": "00"}}
-            """);
+        var manifest = new JsonObject { ["tests"] = new JsonObject { ["tests/a.cs"] = StudentRelease.Sha256("original"u8.ToArray()), ["tests/gone.cs"] = "00" } };
+        File.WriteAllText(temp.File("manifest.json"), manifest.ToJsonString());
 
         Assert.Equal(["changed: tests/a.cs", "missing: tests/gone.cs", "added: tests/new.cs"], Grader.Tampering(temp.Path, temp.File("manifest.json")));
     }
