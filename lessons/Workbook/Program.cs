@@ -1,4 +1,5 @@
 using Workbook.Notebooks;
+using Workbook.Release;
 
 namespace Workbook;
 
@@ -16,6 +17,9 @@ public static class Program
         ["help"] = new("list the commands", _ => Help(Console.Out, 0)),
         ["break-trace"] = new("lesson 03: sbrk(0) around each malloc on the main thread (break-trace --help)", BreakTraceCommand.Execute),
         ["fork-stress"] = new("benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStress.Execute),
+        ["release"] = new("course: write the student copy (stubs, no hidden tests) and its test manifest (release --help)", ReleaseCommands.Release),
+        ["validate-release"] = new("course: check a student copy builds, its graded tests fail, the solutions score full marks", ReleaseCommands.Validate),
+        ["grade"] = new("course: grade a submission; grade table, Gradescope results.json, feedback report (grade --help)", ReleaseCommands.Grade),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Workbook.Notebooks;
+
+namespace Workbook.Release;
+
+/// <summary>
+/// Writes the student copy of the repository from its git-tracked files (so build outputs never leak): solutions become
+/// stubs, hidden tests and instructor-only files are left out, notebook outputs are cleared, and a manifest records
+/// the SHA-256 of every test file, so that grading can tell when a submission changed them.
+/// </summary>
+public static class StudentRelease
+{
+    public const string ManifestFile = "release-manifest.json";
+
+    /// <summary>Left out of the student copy (folders end in '/'). Everything else git tracks is copied.</summary>
+    public static readonly IReadOnlyList<string> InstructorOnly =
+    [
+        ".ci/",                               // the instructor's CI script
+        "executed/",                          // executed notebooks (outputs)
+        "docs/instructor-guide.md",           // how to release and grade
+        "tests/Exercises.Tests/HiddenTraces/", // lesson 05's hidden traces
+        "tests/Workbook.Tests/Release/",      // the release cycle test: it needs the solutions
+    ];
+
+    /// <summary>Folders never copied whatever git says: build outputs and git itself.</summary>
+    private static readonly string[] NeverCopied = ["bin", "obj", ".git", "TestResults"];
+
+    public sealed record Result(int Files, int Stubs, int HiddenRegions, IReadOnlyList<string> LeftOut);
+
+    /// <summary>The repository's git-tracked files that still exist, as '/'-separated relative paths.</summary>
+    public static IReadOnlyList<string> TrackedFiles(string root)
+    {
+        var start = new ProcessStartInfo("git", ["-C", root, "ls-files", "-z"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var git = Process.Start(start) ?? throw new InvalidOperationException("cannot start git");
+        var stdout = git.StandardOutput.ReadToEndAsync();
+        var stderr = git.StandardError.ReadToEnd();
+        git.WaitForExit();
+        if (git.ExitCode != 0)
+            throw new InvalidOperationException($"git ls-files failed in {root}: {stderr.Trim()}");
+        return stdout.Result.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Where(path => File.Exists(Path.Combine(root, path)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    public static bool IsInstructorOnly(string path) =>
+        InstructorOnly.Any(p => p.EndsWith('/') ? path.StartsWith(p, StringComparison.Ordinal) : path == p)
+        || path.Split('/').SkipLast(1).Any(NeverCopied.Contains);
+
+    /// <summary>Writes the student copy of <paramref name="root"/> into <paramref name="outDir"/> (which must be empty or absent).</summary>
+    /// <exception cref="MarkerException">a malformed marker; nothing is written.</exception>
+    public static Result Write(string root, string outDir)
+    {
+        root = Path.GetFullPath(root);
+        outDir = Path.GetFullPath(outDir);
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new IOException($"{outDir} is not empty: release writes into a new folder");
+        if (outDir.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || outDir == root)
+            throw new IOException($"{outDir} is inside the repository: release outside it");
+
+        var files = TrackedFiles(root);
+        var leftOut = files.Where(IsInstructorOnly).ToList();
+        // Everything is read and transformed before anything is written, so a bad marker writes nothing.
+        var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        int stubs = 0, hidden = 0;
+        foreach (var path in files.Except(leftOut))
+        {
+            var full = Path.Combine(root, path);
+            if (path.EndsWith(".cs", StringComparison.Ordinal))
+            {
+                var text = File.ReadAllText(full);
+                if (Markers.HasMarkers(text))
+                {
+                    stubs += CountLines(text, Markers.BeginSolution);
+                    hidden += CountLines(text, Markers.BeginHidden);
+                    text = Markers.Strip(text, path);
+                }
+                contents[path] = System.Text.Encoding.UTF8.GetBytes(text);
+            }
+            else if (path.EndsWith(".ipynb", StringComparison.Ordinal))
+                contents[path] = ClearOutputs(full);
+            else
+                contents[path] = File.ReadAllBytes(full);
+        }
+        contents[ClassroomWorkflow.Path] = System.Text.Encoding.UTF8.GetBytes(ClassroomWorkflow.Generate(contents));
+
+        foreach (var (path, bytes) in contents)
+        {
+            var target = Path.Combine(outDir, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.WriteAllBytes(target, bytes);
+            var source = Path.Combine(root, path);
+            if (!OperatingSystem.IsWindows() && File.Exists(source) && (File.GetUnixFileMode(source) & UnixFileMode.UserExecute) != 0)
+                File.SetUnixFileMode(target, File.GetUnixFileMode(source)); // scripts stay executable
+        }
+        var manifest = new JsonObject
+        {
+            ["tests"] = new JsonObject(contents.Keys.Where(IsTestFile).Order(StringComparer.Ordinal)
+                .Select(path => KeyValuePair.Create(path, (JsonNode?)Sha256(contents[path])))),
+        };
+        File.WriteAllText(Path.Combine(outDir, ManifestFile), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return new Result(contents.Count, stubs, hidden, leftOut);
+    }
+
+    /// <summary>The files the manifest covers: everything under tests/.</summary>
+    public static bool IsTestFile(string path) => path.StartsWith("tests/", StringComparison.Ordinal);
+
+    public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    private static int CountLines(string text, string marker) =>
+        text.Split('\n').Count(line => line.Trim() == marker);
+
+    private static byte[] ClearOutputs(string path)
+    {
+        var notebook = NotebookFile.Load(path);
+        foreach (var cell in notebook["cells"]!.AsArray().OfType<JsonObject>())
+            if ((string?)cell["cell_type"] == "code")
+            {
+                cell["outputs"] = new JsonArray();
+                cell["execution_count"] = null;
+            }
+        var temp = Path.GetTempFileName();
+        try
+        {
+            NotebookFile.Save(notebook, temp);
+            return File.ReadAllBytes(temp);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+}
