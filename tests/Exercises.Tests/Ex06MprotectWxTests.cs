@@ -204,11 +204,13 @@ public class Ex06MprotectWxTests
         Assert.Throws<ObjectDisposedException>(() => b.Invoke());
     }
 
-    [Theory, Graded(lesson: 6, points: 1, Hidden = true)]
+    // END HIDDEN TESTS
+
+    // Not graded: the constructor is given code, not the student's.
+    [Theory]
     [InlineData(0)]
     [InlineData(-4096)]
     [InlineData(long.MaxValue)]
     public void ImpossibleSizesAreRefused(long size) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new CodeBuffer(size));
-    // END HIDDEN TESTS
 }
