@@ -292,16 +292,27 @@ public static class SharedMappings
         return 0;
     }
 
-    /// <summary>A fresh object's address, a full garbage collection, and its address again.</summary>
+    /// <summary>
+    /// A fresh object's address, a full compacting garbage collection, and its address again. Short-lived garbage is
+    /// allocated before the object, so that compaction has free space below it to slide it into.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static MovedObject MovingObjectDemo()
     {
+        MakeGarbage();
         var o = new byte[24];
         nint before = AddressOf(o);
         int g0 = GC.GetGeneration(o);
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         nint after = AddressOf(o);
         return new MovedObject(before, after, g0, GC.GetGeneration(o));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void MakeGarbage()
+    {
+        for (int i = 0; i < 10_000; i++)
+            GC.KeepAlive(new byte[32]);
     }
 
     static nint AddressOf(object o) => Unsafe.As<object, nint>(ref o);
