@@ -54,6 +54,20 @@ public unsafe class Ex08ForkSharedMappingsTests
         Assert.All(page.Span.ToArray(), b => Assert.Equal(0, b));
     }
 
+    [Fact, Graded(lesson: 8, points: 2)]
+    public void ReplyRunsInAForkedChild()
+    {
+        Assert.True(MarkedForChildren(typeof(MessageExchange).GetMethod(nameof(MessageExchange.Reply))!),
+            "Reply must stay static and [MethodImpl(MethodImplOptions.AggressiveOptimization)]: it runs in forked children");
+        using var page = Mman.MapAnonymous(SysConf.PageSize, shared: true);
+        byte* p = (byte*)page.Address;
+        "fork me"u8.CopyTo(new Span<byte>(p + MessageExchange.RequestOffset, 7));
+        *(int*)(p + MessageExchange.RequestLengthOffset) = 7;
+        Assert.Equal(0, Fork.Run(MessageExchange.Reply, page.Address).ExitCode);
+        Assert.Equal(7, *(int*)(p + MessageExchange.ReplyLengthOffset));
+        Assert.Equal("FORK ME", Encoding.UTF8.GetString(p + MessageExchange.ReplyOffset, 7));
+    }
+
     [Fact, Graded(lesson: 8, points: 3)]
     public void ExchangeGetsTheChildsReply()
     {
@@ -138,8 +152,8 @@ public unsafe class Ex08ForkSharedMappingsTests
     {
         using var counter = new SharedCounter();
         counter.Add(1000);
-        CountFromChildren(counter, 4, 100_000);
-        Assert.Equal(401_000, counter.Value);
+        CountFromChildren(counter, 8, 10_000_000);
+        Assert.Equal(80_001_000, counter.Value);
     }
 
     // BEGIN HIDDEN TESTS
@@ -194,9 +208,9 @@ public unsafe class Ex08ForkSharedMappingsTests
     public void ManyChildrenStayExact()
     {
         using var counter = new SharedCounter();
-        CountFromChildren(counter, 8, 50_000);
-        Assert.Equal(400_000, counter.Value);
-        Assert.Equal(-1, counter.Add(-400_001));
+        CountFromChildren(counter, 8, 5_000_000);
+        Assert.Equal(40_000_000, counter.Value);
+        Assert.Equal(-1, counter.Add(-40_000_001));
     }
     // END HIDDEN TESTS
 }
