@@ -103,7 +103,7 @@ public sealed record RaceRun(int Children, long IncrementsEach, bool Atomic, lon
     public double NanosecondsPerIncrement => Elapsed.TotalNanoseconds / Expected;
 
     public override string ToString() =>
-        $"{Children,2} children x {IncrementsEach} {(Atomic ? "Interlocked.Increment" : "plain read+write  ")}: " +
+        $"{Children,2} {(Children == 1 ? "child   " : "children")} x {IncrementsEach} {(Atomic ? "Interlocked.Increment" : "plain read+write  ")}: " +
         $"expected {Expected,9}, obtained {Obtained,9}, lost {Lost,9} ({100.0 * Lost / Expected,5:0.0}%), " +
         $"{NanosecondsPerIncrement,6:0.00} ns per increment";
 }
