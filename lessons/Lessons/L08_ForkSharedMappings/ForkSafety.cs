@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Lessons.Posix;
+
+namespace Lessons.L08_ForkSharedMappings;
+
+/// <summary>What a run of many forks under allocation load gave: see <see cref="ForkSafety.Stress"/>.</summary>
+public sealed record ForkStressRun(
+    int Forks, int AllocatingThreads, long StartRetries, int Errors, IReadOnlyList<string> ErrorMessages,
+    long Counter, int ChildrenLeft, int Collections, TimeSpan Elapsed)
+{
+    /// <summary>Every child added its 1, no child failed, none is left behind.</summary>
+    public bool Exact => Counter == Forks && Errors == 0 && ChildrenLeft == 0;
+
+    public double ForksPerSecond => Forks / Elapsed.TotalSeconds;
+
+    public override string ToString() =>
+        $"forks done:        {Forks} (with {AllocatingThreads} threads allocating meanwhile)\n" +
+        $"hangs recovered:   {StartRetries} (children killed before their first step and forked again)\n" +
+        $"child errors:      {Errors}\n" +
+        $"shared counter:    {Counter} (expected {Forks}: {(Counter == Forks ? "exact" : "WRONG")})\n" +
+        $"children left:     {ChildrenLeft}\n" +
+        $"GCs meanwhile:     {Collections}\n" +
+        $"forks per second:  {ForksPerSecond:0} ({Elapsed.TotalSeconds:0.0} s)";
+}
+
+/// <summary>
+/// Lesson 08, step 5: how safe <see cref="Fork"/> is in practice. Many forks while other threads allocate flat out (so
+/// garbage collections keep suspending threads), each child adding 1 to a shared counter.
+/// </summary>
+public static class ForkSafety
+{
+    /// <summary>
+    /// Runs <paramref name="forks"/> children one after the other while <paramref name="allocatingThreads"/> threads
+    /// allocate; reports start retries (children that hung before their first step), errors, the counter, children left.
+    /// </summary>
+    public static unsafe ForkStressRun Stress(int forks, int allocatingThreads)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(forks);
+        ArgumentOutOfRangeException.ThrowIfNegative(allocatingThreads);
+        using var shared = Mman.MapAnonymous(SysConf.PageSize, shared: true);
+        using var stop = new CancellationTokenSource();
+        var allocators = Enumerable.Range(0, allocatingThreads)
+            .Select(_ => new Thread(() => Allocate(stop.Token)) { IsBackground = true }).ToList();
+        allocators.ForEach(t => t.Start());
+        var messages = new List<string>();
+        long retriesBefore = Fork.StartRetriesTotal;
+        int gcBefore = GC.CollectionCount(0), errors = 0;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            for (int i = 0; i < forks; i++)
+            {
+                try
+                {
+                    var outcome = Fork.Run(AddOne, shared.Address);
+                    if (outcome.ExitCode != 0)
+                    {
+                        errors++;
+                        messages.Add(outcome.ToString());
+                    }
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+                {
+                    errors++;
+                    messages.Add(e.Message);
+                }
+            }
+        }
+        finally
+        {
+            clock.Stop();
+            stop.Cancel();
+            allocators.ForEach(t => t.Join());
+        }
+        return new ForkStressRun(forks, allocatingThreads, Fork.StartRetriesTotal - retriesBefore, errors, messages,
+            Volatile.Read(ref *(long*)shared.Address), ChildrenOfThisProcess(), GC.CollectionCount(0) - gcBefore, clock.Elapsed);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int AddOne(nint counter)
+    {
+        Interlocked.Increment(ref *(long*)counter);
+        return 0;
+    }
+
+    static void Allocate(CancellationToken stop)
+    {
+        var keep = new object[1024];
+        for (int i = 0; !stop.IsCancellationRequested; i++)
+            keep[i & 1023] = new byte[64 + (i & 4095)];
+    }
+
+    /// <summary>Live or zombie children, as the kernel lists them for every thread of this process.</summary>
+    public static int ChildrenOfThisProcess() =>
+        Directory.GetDirectories("/proc/self/task")
+            .Select(t => Path.Combine(t, "children"))
+            .Where(File.Exists)
+            .Sum(f => File.ReadAllText(f).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+}
