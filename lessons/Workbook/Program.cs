@@ -20,6 +20,8 @@ public static class Program
         ["release"] = new("course: write the student copy (stubs, no hidden tests) and its test manifest (release --help)", ReleaseCommands.Release),
         ["validate-release"] = new("course: check a student copy builds, its graded tests fail, the solutions score full marks", ReleaseCommands.Validate),
         ["grade"] = new("course: grade a submission; grade table, Gradescope results.json, feedback report (grade --help)", ReleaseCommands.Grade),
+        ["shm-producer"] = new("lesson 09: create a POSIX shared memory object and write a message (shm-producer --help)", ShmCommands.Producer),
+        ["shm-consumer"] = new("lesson 09: read the producer's message and unlink the object (shm-consumer --help)", ShmCommands.Consumer),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 

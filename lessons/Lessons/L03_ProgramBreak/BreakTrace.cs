@@ -191,7 +191,7 @@ public static class BreakTrace
     }
 
     // The dotnet host that runs this process, else the one on PATH.
-    static string DotnetHost()
+    internal static string DotnetHost()
     {
         string? self = Environment.ProcessPath;
         if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;

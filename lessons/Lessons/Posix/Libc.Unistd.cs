@@ -20,6 +20,10 @@ internal static partial class Libc
     [LibraryImport(Name, SetLastError = true)]
     public static partial int ftruncate(int fd, long length);
 
+    // off_t lseek(int fd, off_t offset, int whence);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial long lseek(int fd, long offset, int whence);
+
     // int close(int fd);
     [LibraryImport(Name, SetLastError = true)]
     public static partial int close(int fd);

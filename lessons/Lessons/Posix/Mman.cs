@@ -115,5 +115,15 @@ public sealed class FileDescriptor : SafeHandle
             throw PosixException.FromLastError(call);
     }
 
+    /// <summary>The file's size in bytes: lseek(fd, 0, SEEK_END) (it moves the file offset to the end).</summary>
+    public long Size()
+    {
+        string call = $"lseek(fd={Value}, offset=0, whence=SEEK_END)";
+        long size = Libc.lseek(Value, 0, 2 /* SEEK_END */);
+        if (size < 0)
+            throw PosixException.FromLastError(call);
+        return size;
+    }
+
     public override string ToString() => IsClosed ? "fd (closed)" : $"fd {(int)handle}";
 }

@@ -68,6 +68,13 @@ public sealed class OwnedShmName : System.Runtime.InteropServices.SafeHandle
 
     public string Name { get; }
 
+    /// <summary>Gives the name away without unlinking it (someone else, e.g. a consumer, will unlink it).</summary>
+    public void Disown()
+    {
+        ProcessCleanup.Unregister(cleanup);
+        SetHandleAsInvalid();
+    }
+
     public override bool IsInvalid => handle == 0;
 
     protected override bool ReleaseHandle()
