@@ -134,6 +134,30 @@ public class ShmCommandsTests
         Assert.False(InDevShm(name));
     }
 
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void A_holding_producer_stopped_by_a_signal_unlinks_the_name(string signal)
+    {
+        string name = FreshName();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { CommandLineTests.WorkbookDll, "shm-producer", "--name", name, "--message", "stop me", "--hold", "60" })
+            start.ArgumentList.Add(a);
+        using var producer = Process.Start(start)!;
+        try
+        {
+            Assert.True(ShmDemo.WaitForName(name, TimeSpan.FromSeconds(30)), "the producer did not create the name");
+            using (var kill = Process.Start("kill", [$"-{signal}", producer.Id.ToString()])) kill.WaitForExit();
+            Assert.True(producer.WaitForExit(TimeSpan.FromSeconds(30)), $"the producer ignored SIG{signal}");
+            Assert.False(InDevShm(name), $"SIG{signal} left the name in /dev/shm");
+        }
+        finally
+        {
+            if (!producer.HasExited) producer.Kill();
+            Cleanup(name);
+        }
+    }
+
     [Fact]
     public void A_holding_producer_unlinks_the_name_when_the_time_is_up()
     {
