@@ -177,6 +177,15 @@ public class ShmExchangeTests
     }
 
     [Fact]
+    public void FileDescriptor_Size_is_what_ftruncate_set()
+    {
+        using var fd = Mman.MemfdCreate("size-test");
+        Assert.Equal(0, fd.Size());
+        fd.Truncate(12345);
+        Assert.Equal(12345, fd.Size());
+    }
+
+    [Fact]
     public void Unique_names_differ_and_are_valid()
     {
         string a = ShmDemo.UniqueName(), b = ShmDemo.UniqueName();
