@@ -20,6 +20,9 @@ public static class Program
         ["release"] = new("course: write the student copy (stubs, no hidden tests) and its test manifest (release --help)", ReleaseCommands.Release),
         ["validate-release"] = new("course: check a student copy builds, its graded tests fail, the solutions score full marks", ReleaseCommands.Validate),
         ["grade"] = new("course: grade a submission; grade table, Gradescope results.json, feedback report (grade --help)", ReleaseCommands.Grade),
+        ["uptime-server"] = new("lesson 10: System V up-time server: HH:MM:SS at offset 0 every second, seqlock at 64 (uptime-server --help)", Uptime.Server),
+        ["uptime-client"] = new("lesson 10: attach read-only and print the server's up-time once a second (uptime-client --help)", Uptime.Client),
+        ["uptime-status"] = new("lesson 10: IPC_STAT of the up-time segment: size, mode, creator pid, attach count, times", Uptime.Status),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 
