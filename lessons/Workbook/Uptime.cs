@@ -139,7 +139,7 @@ internal static class Uptime
                 if (n > 0) Thread.Sleep(o.IntervalMs);
                 if (client.State() == ServerState.Gone)
                 {
-                    stdout.WriteLine($"uptime-client: the server (pid {client.CreatorPid}) went away: the segment was removed or its creator died; stopping");
+                    stdout.WriteLine($"uptime-client: the server (pid {client.ServerPid}) went away: the segment was removed or the server died; stopping");
                     return 0;
                 }
                 var reading = client.Read();
@@ -171,6 +171,8 @@ internal static class Uptime
             stdout.WriteLine($"mode         {Checked.Octal(st.Mode)}");
             stdout.WriteLine($"owner uid    {st.OwnerUid}");
             stdout.WriteLine($"creator pid  {st.CreatorPid} ({(Liveness.IsAlive(st.CreatorPid) ? "alive" : "dead")})");
+            int server = UptimeServer.ServerPidOf(id, st);
+            stdout.WriteLine($"server pid   {server} ({(Liveness.IsAlive(server) ? "alive" : "dead")})");
             stdout.WriteLine($"last pid     {st.LastPid}");
             stdout.WriteLine($"attached     {st.Attachments}");
             stdout.WriteLine($"last attach  {st.LastAttach?.ToString("HH:mm:ss") ?? "never"}");

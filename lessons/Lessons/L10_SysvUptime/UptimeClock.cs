@@ -20,8 +20,13 @@ public static class UptimeLayout
     public const int TextLength = 8;
     /// <summary>A 64-bit sequence counter, 8-byte aligned: odd while the server writes, even otherwise.</summary>
     public const int SequenceOffset = 64;
-    /// <summary>The smallest segment that holds the text and the counter.</summary>
-    public const long MinimumSize = SequenceOffset + sizeof(long);
+    /// <summary>
+    /// The pid of the server that writes the segment now (4 bytes). IPC_STAT's creator pid never changes, so after
+    /// a take-over only this field names the live server.
+    /// </summary>
+    public const int ServerPidOffset = 72;
+    /// <summary>The smallest segment that holds the text, the counter and the server pid.</summary>
+    public const long MinimumSize = 80;
 }
 
 /// <summary>A consistent reading of the segment: the text and the (even) sequence number it was read at.</summary>
@@ -57,6 +62,14 @@ public static class UptimeClock
 
     static ref long SequenceOf(ReadOnlySpan<byte> segment) =>
         ref Unsafe.AsRef(in MemoryMarshal.Cast<byte, long>(Check(segment).Slice(UptimeLayout.SequenceOffset, 8))[0]);
+
+    /// <summary>The pid the server stored at <see cref="UptimeLayout.ServerPidOffset"/> (0 if none).</summary>
+    public static int ReadServerPid(ReadOnlySpan<byte> segment) =>
+        Volatile.Read(ref Unsafe.AsRef(in MemoryMarshal.Cast<byte, int>(Check(segment).Slice(UptimeLayout.ServerPidOffset, 4))[0]));
+
+    /// <summary>Stores the server's pid at <see cref="UptimeLayout.ServerPidOffset"/>.</summary>
+    public static void WriteServerPid(Span<byte> segment, int pid) =>
+        Volatile.Write(ref MemoryMarshal.Cast<byte, int>(Check(segment).Slice(UptimeLayout.ServerPidOffset, 4))[0], pid);
 
     /// <summary>Writes the text one byte at a time, as sprintf does, then the NUL. No protection against readers.</summary>
     public static void WriteText(Span<byte> segment, string text)

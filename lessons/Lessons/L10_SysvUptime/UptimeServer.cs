@@ -19,6 +19,7 @@ public sealed class UptimeServer : IDisposable
         Message = message;
         try { attachment = segment.Attach(); }
         catch { segment.Dispose(); throw; }
+        UptimeClock.WriteServerPid(attachment.Span, Environment.ProcessId);
     }
 
     /// <summary>What happened when the segment was opened (created, or taken over from which dead pid).</summary>
@@ -48,10 +49,24 @@ public sealed class UptimeServer : IDisposable
             var st = SysVShm.Stat(id);
             if (st.Size < size)
                 throw new InvalidOperationException($"key {Checked.Hex(key)} already has a segment of {st.Size} bytes, smaller than the {size} asked for: remove it (ipcrm -M {Checked.Hex(key)}) or ask for --size {st.Size}");
-            if (Liveness.IsAlive(st.CreatorPid))
-                throw new InvalidOperationException($"key {Checked.Hex(key)} is in use: its creator, pid {st.CreatorPid}, is alive (another server?). Stop it first, or choose another --key");
-            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={Checked.Hex(key)}): its creator, pid {st.CreatorPid}, is dead");
+            int pid = ServerPidOf(id, st);
+            string who = pid == st.CreatorPid ? "its creator" : "its last server";
+            if (Liveness.IsAlive(pid))
+                throw new InvalidOperationException($"key {Checked.Hex(key)} is in use: {who}, pid {pid}, is alive (another server?). Stop it first, or choose another --key");
+            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={Checked.Hex(key)}): {who}, pid {pid}, is dead");
         }
+    }
+
+    /// <summary>
+    /// The pid of the server that writes segment <paramref name="id"/>: the pid stored in the segment, or the
+    /// creator pid from IPC_STAT when none is stored (a segment made by the C server).
+    /// </summary>
+    public static int ServerPidOf(int id, SegmentStatus status)
+    {
+        if (status.Size < UptimeLayout.MinimumSize) return status.CreatorPid;
+        using var look = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY);
+        int pid = UptimeClock.ReadServerPid(look.Span);
+        return pid > 0 ? pid : status.CreatorPid;
     }
 
     /// <summary>How long this server has run.</summary>
@@ -112,12 +127,20 @@ public sealed class UptimeClient : IDisposable
         Key = key;
         Id = id;
         attachment = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY);
-        CreatorPid = SysVShm.Stat(id).CreatorPid;
     }
 
     public int Key { get; }
     public int Id { get; }
-    public int CreatorPid { get; }
+
+    /// <summary>The pid of the server writing the segment (stored in it; the creator pid for a C server).</summary>
+    public int ServerPid
+    {
+        get
+        {
+            int pid = UptimeClock.ReadServerPid(attachment.Span);
+            return pid > 0 ? pid : SysVShm.Stat(Id).CreatorPid;
+        }
+    }
 
     /// <summary>shmget(key, 0, 0) and shmat(SHM_RDONLY). Null when no segment has this key (ENOENT).</summary>
     public static UptimeClient? TryOpen(int key)
@@ -136,14 +159,14 @@ public sealed class UptimeClient : IDisposable
 
     /// <summary>
     /// Is the server still there? After IPC_RMID an attached segment lives on until the last detach, but its key
-    /// becomes IPC_PRIVATE (0); after SIGKILL the segment stays but its creator pid is dead.
+    /// becomes IPC_PRIVATE (0); after SIGKILL the segment stays but its server's pid is dead.
     /// </summary>
     public ServerState State()
     {
         SegmentStatus st;
         try { st = SysVShm.Stat(Id); }
         catch (PosixException e) when (e.Errno is Errno.EINVAL or Errno.EIDRM) { return ServerState.Gone; }
-        return st.Key != Key || !Liveness.IsAlive(st.CreatorPid) ? ServerState.Gone : ServerState.Running;
+        return st.Key != Key || !Liveness.IsAlive(ServerPid) ? ServerState.Gone : ServerState.Running;
     }
 
     /// <summary>A consistent reading (seqlock); null if the counter stayed odd (the server died mid-write).</summary>

@@ -57,7 +57,7 @@ public class UptimeClockTests
     public void A_segment_too_small_for_the_counter_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => UptimeClock.WriteTick(new byte[64], TimeSpan.Zero));
-        Assert.Contains("72", e.Message);
+        Assert.Contains("80", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => UptimeClock.Format(TimeSpan.FromSeconds(-1)));
     }
 
