@@ -105,8 +105,11 @@ internal static class Uptime
             {
                 server.Tick();
                 // Sleep until tick+1 intervals after the start, so ticks do not drift.
-                var wait = (tick + 1) * interval - server.Uptime;
-                if (wait > TimeSpan.Zero) Thread.Sleep(wait);
+                // Thread.Sleep rounds to whole milliseconds and may wake a little early: sleep again until the time is
+                // reached, so tick n writes an up-time of at least n intervals (as the C server's counter does).
+                TimeSpan wait;
+                while ((wait = (tick + 1) * interval - server.Uptime) > TimeSpan.Zero)
+                    Thread.Sleep(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)));
             }
             server.Tick();
             stdout.WriteLine($"uptime-server: done after {o.Ticks} ticks; removing the segment");

@@ -66,7 +66,7 @@ public static class UptimeProcesses
         return new CliResult(child.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>Starts <c>uptime-server</c> and waits until its segment exists.</summary>
+    /// <summary>Starts <c>uptime-server</c> and waits until it has created (or taken over) and attached its segment.</summary>
     public static ServerProcess StartServer(int key, int intervalMs = 1000, long? ticks = null, string? workbookDll = null, TimeSpan? timeout = null)
     {
         var args = new List<string> { "uptime-server", "--key", Checked.Hex(key), "--interval-ms", intervalMs.ToString() };
@@ -85,22 +85,29 @@ public static class UptimeProcesses
     }
 }
 
-/// <summary>A running <c>uptime-server</c> child. Dispose kills it if it still runs (SIGTERM, so it cleans up).</summary>
+/// <summary>
+/// A running <c>uptime-server</c> child. Dispose stops it if it still runs (SIGTERM, so it removes its segment), and so
+/// does the end of this process (through <see cref="ProcessCleanup"/>), so a notebook that fails leaves no server behind.
+/// </summary>
 public sealed class ServerProcess : IDisposable
 {
     readonly Process process;
     readonly List<string> output = new();
+    readonly Action cleanup;
 
     internal ServerProcess(int key, Process process, TimeSpan timeout)
     {
         Key = key;
         this.process = process;
+        // If the notebook or test process ends (or gets Ctrl+C) first, the server is stopped with it.
+        cleanup = () => Dispose();
+        ProcessCleanup.Register(cleanup);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add("stderr: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var clock = Stopwatch.StartNew();
-        while (!(UptimeProcesses.Status(key) is { } st && st.CreatorPid == process.Id || OutputHas("took over")))
+        while (!(OutputHas("uptime-server: pid") && UptimeProcesses.SegmentExists(key))) // it prints once the segment is attached
         {
             if (process.HasExited)
             {
@@ -144,6 +151,7 @@ public sealed class ServerProcess : IDisposable
 
     public void Dispose()
     {
+        ProcessCleanup.Unregister(cleanup);
         try { if (!process.HasExited) Stop(Signal.SIGTERM); }
         catch (Exception) { try { process.Kill(); } catch (InvalidOperationException) { } }
         process.Dispose();

@@ -172,6 +172,13 @@ public sealed class UptimeClient : IDisposable
     /// <summary>A consistent reading (seqlock); null if the counter stayed odd (the server died mid-write).</summary>
     public UptimeReading? Read() => UptimeClock.ReadConsistent(attachment.Span, maxRetries: 100_000);
 
+    /// <summary>The sequence counter now (even: the text is whole; odd: the server is writing).</summary>
+    public long Sequence => Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.AsRef(
+        in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(((ReadOnlySpan<byte>)attachment.Span).Slice(UptimeLayout.SequenceOffset, 8))[0]));
+
+    /// <summary>A copy of the segment's first <paramref name="count"/> bytes (text, NUL, counter, server pid).</summary>
+    public byte[] Bytes(int count = (int)UptimeLayout.MinimumSize) => attachment.Span[..Math.Min(count, (int)attachment.Length)].ToArray();
+
     /// <summary>The text as the C client reads it: no seqlock.</summary>
     public string ReadRaw() => UptimeClock.ReadRaw(attachment.Span);
 
