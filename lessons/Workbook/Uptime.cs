@@ -158,6 +158,28 @@ internal static class Uptime
         return 0;
     }
 
+    public static int Load(string[] args) => Load(args, Console.Out, Console.Error);
+
+    public static int Load(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var o = Parse("uptime-load", LoadUsage, args, "--clients --seconds --key --no-seqlock", stdout, stderr, out int exit);
+        if (o is null) return exit;
+        bool keyGiven = args.Contains("--key");
+        stdout.WriteLine($"uptime-load: 1 server thread writing as fast as it can, {o.Clients} client threads each attached on its own, {o.Seconds} s ...");
+        stdout.Flush();
+        try
+        {
+            var result = UptimeLoad.Run(o.Clients, TimeSpan.FromSeconds(o.Seconds), seqlock: !o.NoSeqlock, key: keyGiven ? o.Key : null);
+            stdout.WriteLine(result);
+            return result.AllConsistent || o.NoSeqlock ? 0 : 1;
+        }
+        catch (Exception e) when (e is PosixException or InvalidOperationException)
+        {
+            stderr.WriteLine($"uptime-load: {e.Message}");
+            return 1;
+        }
+    }
+
     public static int Status(string[] args) => Status(args, Console.Out, Console.Error);
 
     public static int Status(string[] args, TextWriter stdout, TextWriter stderr)

@@ -113,4 +113,15 @@ public class UptimeClockTests
         p.Dispose();
         Assert.False(Liveness.IsAlive(pid));
     }
+
+    [Fact]
+    public void Under_load_with_the_seqlock_every_reading_is_consistent_and_monotonic()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        var r = UptimeLoad.Run(clients: 3, duration: TimeSpan.FromMilliseconds(400), key: key);
+        Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
+        Assert.True(r.AllConsistent, r.ToString());
+        Assert.Equal(4, r.MostAttached); // the server and 3 clients, each with its own shmat
+        Assert.False(UptimeProcesses.SegmentExists(key));
+    }
 }
