@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Globalization;
 using Lessons.L10_SysvUptime;
 using Lessons.Posix;
@@ -96,23 +97,37 @@ internal static class Uptime
             stderr.WriteLine($"uptime-server: {e.Message}");
             return 1;
         }
+        // SIGINT (Ctrl+C) and SIGTERM end the loop; the segment's own clean-up (ProcessCleanup) removes it as well.
+        using var stop = new ManualResetEventSlim();
+        string? stoppedBy = null;
+        void OnSignal(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true; // no abrupt exit: leave the loop, detach, remove, exit 0
+            stoppedBy ??= ctx.Signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM";
+            stop.Set();
+        }
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using (server)
         {
             stdout.WriteLine($"uptime-server: pid {Environment.ProcessId}: {server.Message}; segment id {server.Id}");
             stdout.Flush();
             var interval = TimeSpan.FromMilliseconds(o.IntervalMs);
-            for (long tick = 0; o.Ticks is null || tick < o.Ticks; tick++)
+            for (long tick = 0; (o.Ticks is null || tick < o.Ticks) && !stop.IsSet; tick++)
             {
                 server.Tick();
-                // Sleep until tick+1 intervals after the start, so ticks do not drift.
-                // Thread.Sleep rounds to whole milliseconds and may wake a little early: sleep again until the time is
-                // reached, so tick n writes an up-time of at least n intervals (as the C server's counter does).
+                // Wait until tick+1 intervals after the start, so ticks do not drift. Waits round to whole milliseconds
+                // and may end a little early: wait again until the time is reached, so tick n writes an up-time of at
+                // least n intervals (as the C server's counter does).
                 TimeSpan wait;
-                while ((wait = (tick + 1) * interval - server.Uptime) > TimeSpan.Zero)
-                    Thread.Sleep(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)));
+                while ((wait = (tick + 1) * interval - server.Uptime) > TimeSpan.Zero && !stop.IsSet)
+                    stop.Wait(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)));
             }
-            server.Tick();
-            stdout.WriteLine($"uptime-server: done after {o.Ticks} ticks; removing the segment");
+            if (stoppedBy is null) server.Tick();
+            stdout.WriteLine(stoppedBy is null
+                ? $"uptime-server: done after {o.Ticks} ticks; detaching and removing the segment"
+                : $"uptime-server: {stoppedBy}: detaching and removing the segment");
+            stdout.Flush();
         }
         return 0;
     }

@@ -62,7 +62,8 @@ public class UptimeCommandTests
         Assert.Contains("size         256", status.Output);
         Assert.Contains("mode         0600", status.Output);
 
-        server.Stop(Signal.SIGTERM); // exit code 143 (128 + SIGTERM), after the clean-up ran
+        Assert.Equal(0, server.Stop(Signal.SIGTERM));
+        Assert.Contains("uptime-server: SIGTERM: detaching and removing the segment", server.Output);
         Assert.False(UptimeProcesses.SegmentExists(key));
     }
 
@@ -78,7 +79,8 @@ public class UptimeCommandTests
         while (UptimeProcesses.Status(key)?.Attachments < 2 && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
         Assert.Equal(2, UptimeProcesses.Status(key)?.Attachments);
 
-        server.Stop(signal);
+        Assert.Equal(0, server.Stop(signal));
+        Assert.Contains($"uptime-server: {signal}: detaching and removing the segment", server.Output);
         Assert.False(UptimeProcesses.SegmentExists(key), $"segment {Hex(key)} was left behind after {signal}");
         var r = await client;
         Assert.Equal(0, r.ExitCode);
@@ -118,7 +120,7 @@ public class UptimeCommandTests
             var client = Cli("uptime-client", "--key", Hex(key), "--count", "2", "--interval-ms", "1100");
             Assert.Equal(2, Seconds(client).Count);
             Assert.Contains($"server pid   {next.Pid} (alive)", Cli("uptime-status", "--key", Hex(key)).Output);
-            next.Stop(Signal.SIGTERM);
+            Assert.Equal(0, next.Stop(Signal.SIGTERM));
             Assert.False(UptimeProcesses.SegmentExists(key), "the adopting server did not remove the segment");
         }
         finally
