@@ -22,6 +22,10 @@ public static class Program
         ["grade"] = new("course: grade a submission; grade table, Gradescope results.json, feedback report (grade --help)", ReleaseCommands.Grade),
         ["shm-producer"] = new("lesson 09: create a POSIX shared memory object and write a message (shm-producer --help)", ShmCommands.Producer),
         ["shm-consumer"] = new("lesson 09: read the producer's message and unlink the object (shm-consumer --help)", ShmCommands.Consumer),
+        ["uptime-server"] = new("lesson 10: System V up-time server: HH:MM:SS at offset 0 every second, seqlock at 64 (uptime-server --help)", Uptime.Server),
+        ["uptime-client"] = new("lesson 10: attach read-only and print the server's up-time once a second (uptime-client --help)", Uptime.Client),
+        ["uptime-load"] = new("lesson 10: N client threads read a fast-writing up-time server for S seconds; torn and out-of-order readings counted (uptime-load --help)", Uptime.Load),
+        ["uptime-status"] = new("lesson 10: IPC_STAT of the up-time segment: size, mode, creator pid, attach count, times", Uptime.Status),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 

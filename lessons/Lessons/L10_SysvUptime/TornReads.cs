@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Lessons.Posix;
+
+namespace Lessons.L10_SysvUptime;
+
+/// <summary>How many readings were torn in one run of <see cref="TornReads.Run"/>.</summary>
+public sealed record TornReadResult(bool Seqlock, int Readers, long Writes, long Reads, long Torn, long Retries, TimeSpan Elapsed)
+{
+    public double TornPercent => Reads == 0 ? 0 : 100.0 * Torn / Reads;
+    public override string ToString() =>
+        $"{(Seqlock ? "with seqlock   " : "without seqlock")}: {Readers} reader(s), {Writes:N0} writes, {Reads:N0} reads, " +
+        $"{Torn:N0} torn ({TornPercent:0.###} %), {Retries:N0} retries, {Elapsed.TotalMilliseconds:0} ms";
+}
+
+/// <summary>
+/// The torn-read demonstration: one writer thread rewrites the text of a real System V segment as fast as it can
+/// while reader threads read it. The writer writes value i as HH:MM:SS of i × 3661 s (01:01:01 apart), so each
+/// write changes every field, and a reading that mixes two writes is not any value the writer wrote.
+/// </summary>
+public static class TornReads
+{
+    const int Step = 3661;
+
+    /// <summary>The text of the writer's i-th value.</summary>
+    public static string ValueText(long i) => UptimeClock.Format(TimeSpan.FromSeconds(i % 86_400 * Step % 86_400));
+
+    /// <summary>
+    /// Runs the writer and <paramref name="readers"/> reader threads for <paramref name="duration"/>, on a fresh
+    /// IPC_PRIVATE segment (removed at the end). A reading is torn when its text is not the writer's value for
+    /// any i between the last finished write before the read and the first write that may have started after it
+    /// (a reading that spans more than 64 writes, because its thread was descheduled, is not counted).
+    /// </summary>
+    /// <param name="seqlock">Write under the sequence counter and read with <see cref="UptimeClock.ReadConsistent"/>; else plain.</param>
+    /// <param name="readers">Reader threads.</param>
+    /// <param name="duration">How long to run (default 500 ms).</param>
+    /// <param name="spinPerByte">Busy-wait iterations after each byte written (Thread.SpinWait), standing for the formatting
+    /// work sprintf does between bytes; it widens the window in which a write is half done. 0 writes as fast as possible.</param>
+    public static TornReadResult Run(bool seqlock, int readers = 1, TimeSpan? duration = null, int spinPerByte = 10)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(readers, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(spinPerByte);
+        var time = duration ?? TimeSpan.FromMilliseconds(500);
+        using var segment = OwnedSegment.Create(SysVShm.IPC_PRIVATE, UptimeLayout.DefaultSize);
+        using var attachment = segment.Attach();
+        nint address = attachment.Address;
+        long length = attachment.Length;
+        long finished = 0; // the index of the last whole write
+        long stop = 0;
+        long reads = 0, torn = 0, retries = 0, writes = 0;
+
+        Span<byte> Memory() { unsafe { return new Span<byte>((void*)address, (int)length); } }
+        UptimeClock.WriteWithSequence(Memory(), ValueText(0));
+
+        var writer = new Thread(() =>
+        {
+            var mem = Memory();
+            long i = 0;
+            while (Volatile.Read(ref stop) == 0)
+            {
+                i++;
+                string text = ValueText(i);
+                ref long seq = ref UptimeClock.Sequence(mem);
+                if (seqlock) Interlocked.Increment(ref seq); // odd
+                for (int b = 0; b < text.Length; b++)
+                {
+                    Volatile.Write(ref mem[b], (byte)text[b]);
+                    Thread.SpinWait(spinPerByte); // sprintf formats as it goes: a byte at a time, with work in between
+                }
+                Volatile.Write(ref mem[text.Length], 0);
+                if (seqlock) Interlocked.Increment(ref seq); // even
+                Volatile.Write(ref finished, i);
+            }
+            writes = i;
+        }) { IsBackground = true, Name = "torn-read writer" };
+
+        var threads = Enumerable.Range(0, readers).Select(r => new Thread(() =>
+        {
+            var mem = Memory();
+            long myReads = 0, myTorn = 0, myRetries = 0;
+            while (Volatile.Read(ref stop) == 0)
+            {
+                long before = Volatile.Read(ref finished);
+                string text;
+                if (seqlock)
+                {
+                    var reading = UptimeClock.ReadConsistent(mem, maxRetries: 10_000_000);
+                    if (reading is null) continue;
+                    text = reading.Text;
+                    myRetries += reading.Retries;
+                }
+                else text = UptimeClock.ReadRaw(mem);
+                long after = Volatile.Read(ref finished) + 1;
+                if (after - before > 64) continue; // the reader was descheduled mid-read: too many candidates, not counted
+                myReads++;
+                bool ok = false;
+                for (long i = before; i <= after && !ok; i++) ok = ValueText(i) == text;
+                if (!ok) myTorn++;
+            }
+            Interlocked.Add(ref reads, myReads);
+            Interlocked.Add(ref torn, myTorn);
+            Interlocked.Add(ref retries, myRetries);
+        }) { IsBackground = true, Name = $"torn-read reader {r}" }).ToList();
+
+        var clock = Stopwatch.StartNew();
+        writer.Start();
+        foreach (var t in threads) t.Start();
+        Thread.Sleep(time);
+        Volatile.Write(ref stop, 1);
+        writer.Join();
+        foreach (var t in threads) t.Join();
+        return new TornReadResult(seqlock, readers, writes, reads, torn, retries, clock.Elapsed);
+    }
+}

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using Lessons.Posix;
+
+namespace Lessons.L10_SysvUptime;
+
+/// <summary>
+/// The up-time server's segment: created (IPC_CREAT|IPC_EXCL) or taken over from a dead server, attached
+/// read-write, removed on Dispose, on exit and on SIGINT/SIGTERM (through <see cref="OwnedSegment"/>).
+/// </summary>
+public sealed class UptimeServer : IDisposable
+{
+    readonly OwnedSegment segment;
+    readonly Attachment attachment;
+    readonly Stopwatch clock = Stopwatch.StartNew();
+
+    UptimeServer(OwnedSegment segment, string message)
+    {
+        this.segment = segment;
+        Message = message;
+        try { attachment = segment.Attach(); }
+        catch { segment.Dispose(); throw; }
+        UptimeClock.WriteServerPid(attachment.Span, Environment.ProcessId);
+    }
+
+    /// <summary>What happened when the segment was opened (created, or taken over from which dead pid).</summary>
+    public string Message { get; }
+    public int Key => segment.Key;
+    public int Id => segment.Id;
+    public Attachment Attachment => attachment;
+
+    /// <summary>
+    /// Creates the segment, or takes over a segment left by a server that was killed (its creator pid is dead).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The key belongs to a live server, or its segment is too small.</exception>
+    /// <exception cref="PosixException">shmget/shmat failed otherwise (for example EACCES).</exception>
+    public static UptimeServer Open(int key, long size = UptimeLayout.DefaultSize, int mode = UptimeLayout.DefaultMode)
+    {
+        if (size < UptimeLayout.MinimumSize)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"the segment needs at least {UptimeLayout.MinimumSize} bytes (text at 0, counter at {UptimeLayout.SequenceOffset})");
+        if (key == SysVShm.IPC_PRIVATE)
+            throw new ArgumentOutOfRangeException(nameof(key), key, "IPC_PRIVATE (0) cannot be found by a client: choose another key");
+        try
+        {
+            return new UptimeServer(OwnedSegment.Create(key, size, mode), $"created segment key={Checked.Hex(key)} size={size} mode={Checked.Octal(mode)}");
+        }
+        catch (PosixException e) when (e.Errno == Errno.EEXIST)
+        {
+            int id = SysVShm.Get(key, 0);
+            var st = SysVShm.Stat(id);
+            if (st.Size < size)
+                throw new InvalidOperationException($"key {Checked.Hex(key)} already has a segment of {st.Size} bytes, smaller than the {size} asked for: remove it (ipcrm -M {Checked.Hex(key)}) or ask for --size {st.Size}");
+            int pid = ServerPidOf(id, st);
+            string who = pid == st.CreatorPid ? "its creator" : "its last server";
+            if (Liveness.IsAlive(pid))
+                throw new InvalidOperationException($"key {Checked.Hex(key)} is in use: {who}, pid {pid}, is alive (another server?). Stop it first, or choose another --key");
+            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={Checked.Hex(key)}): {who}, pid {pid}, is dead");
+        }
+    }
+
+    /// <summary>
+    /// The pid of the server that writes segment <paramref name="id"/>: the pid stored in the segment, or the
+    /// creator pid from IPC_STAT when none is stored (a segment made by the C server).
+    /// </summary>
+    public static int ServerPidOf(int id, SegmentStatus status)
+    {
+        if (status.Size < UptimeLayout.MinimumSize) return status.CreatorPid;
+        using var look = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY);
+        int pid = UptimeClock.ReadServerPid(look.Span);
+        return pid > 0 ? pid : status.CreatorPid;
+    }
+
+    /// <summary>How long this server has run.</summary>
+    public TimeSpan Uptime => clock.Elapsed;
+
+    /// <summary>Writes the current up-time under the seqlock; returns the text written.</summary>
+    public string Tick()
+    {
+        var now = Uptime;
+        UptimeClock.WriteTick(attachment.Span, now);
+        return UptimeClock.Format(now);
+    }
+
+    public SegmentStatus Stat() => segment.Stat();
+
+    /// <summary>Detaches and removes the segment (IPC_RMID).</summary>
+    public void Dispose()
+    {
+        attachment.Dispose();
+        segment.Dispose();
+    }
+}
+
+/// <summary>Is a process alive? kill(pid, 0) sends nothing and only checks.</summary>
+public static class Liveness
+{
+    /// <summary>True if <paramref name="pid"/> exists (kill succeeds, or fails with EPERM: it exists but is not ours).</summary>
+    public static bool IsAlive(int pid)
+    {
+        if (pid <= 0) return false;
+        Checked.RequireLinux("kill");
+        if (Libc.kill(pid, 0) == 0) return true;
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno == (int)Errno.EPERM ? true
+            : errno == (int)Errno.ESRCH ? false
+            : throw new PosixException($"kill(pid={pid}, sig=0)", errno);
+    }
+}
+
+/// <summary>What a client sees when it looks at the segment of its key.</summary>
+public enum ServerState
+{
+    /// <summary>The key's segment exists and its creator is alive.</summary>
+    Running,
+    /// <summary>No segment has this key (shmget: ENOENT): no server was started, or it was stopped.</summary>
+    Missing,
+    /// <summary>The segment was removed (IPC_RMID) or the creator died: the server went away.</summary>
+    Gone,
+}
+
+/// <summary>The client side: find the segment, attach read-only, check the server is still there.</summary>
+public sealed class UptimeClient : IDisposable
+{
+    readonly Attachment attachment;
+
+    UptimeClient(int key, int id)
+    {
+        Key = key;
+        Id = id;
+        attachment = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY);
+    }
+
+    public int Key { get; }
+    public int Id { get; }
+
+    /// <summary>The pid of the server writing the segment (stored in it; the creator pid for a C server).</summary>
+    public int ServerPid
+    {
+        get
+        {
+            int pid = UptimeClock.ReadServerPid(attachment.Span);
+            return pid > 0 ? pid : SysVShm.Stat(Id).CreatorPid;
+        }
+    }
+
+    /// <summary>shmget(key, 0, 0) and shmat(SHM_RDONLY). Null when no segment has this key (ENOENT).</summary>
+    public static UptimeClient? TryOpen(int key)
+    {
+        int id;
+        try { id = SysVShm.Get(key, 0); }
+        catch (PosixException e) when (e.Errno == Errno.ENOENT) { return null; }
+        var client = new UptimeClient(key, id);
+        if (client.attachment.Length < UptimeLayout.MinimumSize)
+        {
+            client.Dispose();
+            throw new InvalidOperationException($"segment {id} (key {Checked.Hex(key)}) has {client.attachment.Length} bytes: too small to be an up-time segment");
+        }
+        return client;
+    }
+
+    /// <summary>
+    /// Is the server still there? After IPC_RMID an attached segment lives on until the last detach, but its key
+    /// becomes IPC_PRIVATE (0); after SIGKILL the segment stays but its server's pid is dead.
+    /// </summary>
+    public ServerState State()
+    {
+        SegmentStatus st;
+        try { st = SysVShm.Stat(Id); }
+        catch (PosixException e) when (e.Errno is Errno.EINVAL or Errno.EIDRM) { return ServerState.Gone; }
+        return st.Key != Key || !Liveness.IsAlive(ServerPid) ? ServerState.Gone : ServerState.Running;
+    }
+
+    /// <summary>A consistent reading (seqlock); null if the counter stayed odd (the server died mid-write).</summary>
+    public UptimeReading? Read() => UptimeClock.ReadConsistent(attachment.Span, maxRetries: 100_000);
+
+    /// <summary>The sequence counter now (even: the text is whole; odd: the server is writing).</summary>
+    public long Sequence => Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.AsRef(
+        in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(((ReadOnlySpan<byte>)attachment.Span).Slice(UptimeLayout.SequenceOffset, 8))[0]));
+
+    /// <summary>A copy of the segment's first <paramref name="count"/> bytes (text, NUL, counter, server pid).</summary>
+    public byte[] Bytes(int count = (int)UptimeLayout.MinimumSize) => attachment.Span[..Math.Min(count, (int)attachment.Length)].ToArray();
+
+    /// <summary>The text as the C client reads it: no seqlock.</summary>
+    public string ReadRaw() => UptimeClock.ReadRaw(attachment.Span);
+
+    public void Dispose() => attachment.Dispose();
+}

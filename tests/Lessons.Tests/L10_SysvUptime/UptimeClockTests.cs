@@ -1,0 +1,127 @@
+using Lessons.L10_SysvUptime;
+using Lessons.Posix;
+
+namespace Lessons.Tests.L10_SysvUptime;
+
+public class UptimeClockTests
+{
+    [Theory]
+    [InlineData(0, "00:00:00")]
+    [InlineData(59, "00:00:59")]
+    [InlineData(61, "00:01:01")]
+    [InlineData(3661, "01:01:01")]
+    [InlineData(86_399, "23:59:59")]
+    [InlineData(86_400 + 5, "00:00:05")] // hours wrap at 24, as the C server's % 24
+    public void Format_is_the_C_servers_text(int seconds, string text)
+    {
+        Assert.Equal(text, UptimeClock.Format(TimeSpan.FromSeconds(seconds)));
+        Assert.Equal(seconds % 86_400, UptimeClock.ParseSeconds(text));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0:00:00")]
+    [InlineData("24:00:00")]
+    [InlineData("00:60:00")]
+    [InlineData("00-00-00")]
+    [InlineData("0a:00:00")]
+    public void ParseSeconds_rejects_what_is_not_a_time(string text) => Assert.Equal(-1, UptimeClock.ParseSeconds(text));
+
+    [Fact]
+    public void WriteTick_writes_text_and_NUL_at_0_and_an_even_counter_at_64()
+    {
+        var segment = new byte[256];
+        segment.AsSpan(0, 16).Fill((byte)'x');
+        UptimeClock.WriteTick(segment, TimeSpan.FromSeconds(3723.9));
+        Assert.Equal("01:02:03\0"u8.ToArray(), segment[..9]);
+        Assert.Equal((byte)'x', segment[9]); // nothing else touched
+        Assert.Equal(2, BitConverter.ToInt64(segment, UptimeLayout.SequenceOffset));
+        Assert.Equal("01:02:03", UptimeClock.ReadRaw(segment));
+        var reading = UptimeClock.ReadConsistent(segment);
+        Assert.NotNull(reading);
+        Assert.Equal("01:02:03", reading.Text);
+        Assert.Equal(2, reading.Sequence);
+        Assert.Equal("Timer is : [01:02:03]", reading.ToString());
+    }
+
+    [Fact]
+    public void ReadConsistent_gives_up_on_an_odd_counter()
+    {
+        var segment = new byte[256];
+        UptimeClock.WriteTick(segment, TimeSpan.Zero);
+        UptimeClock.Sequence(segment)++; // a writer that died mid-write
+        Assert.Null(UptimeClock.ReadConsistent(segment, maxRetries: 100));
+    }
+
+    [Fact]
+    public void A_segment_too_small_for_the_counter_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => UptimeClock.WriteTick(new byte[64], TimeSpan.Zero));
+        Assert.Contains("80", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => UptimeClock.Format(TimeSpan.FromSeconds(-1)));
+    }
+
+    [Fact]
+    public void With_the_seqlock_no_reading_is_torn()
+    {
+        var r = TornReads.Run(seqlock: true, readers: 2, duration: TimeSpan.FromMilliseconds(300));
+        Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
+        Assert.Equal(0, r.Torn);
+    }
+
+    [Fact]
+    public void Without_the_seqlock_the_checker_runs_and_counts()
+    {
+        // Whether tears happen depends on the machine (cores, load): only the bookkeeping is checked here.
+        var r = TornReads.Run(seqlock: false, readers: 1, duration: TimeSpan.FromMilliseconds(200));
+        Assert.True(r.Reads > 0 && r.Writes > 0 && r.Torn <= r.Reads, r.ToString());
+        Assert.Equal(0, r.Retries);
+    }
+
+    [Fact]
+    public void Server_refuses_a_live_creators_key_and_a_smaller_segment_then_removes_its_own()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        using (var server = UptimeServer.Open(key, 256))
+        {
+            Assert.StartsWith("created", server.Message);
+            server.Tick();
+            var e = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 256));
+            Assert.Contains("is in use", e.Message);
+            var small = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 4096));
+            Assert.Contains("smaller", small.Message);
+            using var client = UptimeClient.TryOpen(key);
+            Assert.NotNull(client);
+            Assert.Equal(ServerState.Running, client.State());
+            Assert.Equal("00:00:00", client.Read()?.Text);
+            Assert.Equal(2, server.Stat().Attachments);
+            server.Dispose();
+            Assert.Equal(ServerState.Gone, client.State()); // removed: the key is IPC_PRIVATE now
+        }
+        Assert.False(UptimeProcesses.SegmentExists(key));
+        Assert.Null(UptimeClient.TryOpen(key));
+    }
+
+    [Fact]
+    public void Liveness_sees_this_process_and_not_a_reaped_child()
+    {
+        Assert.True(Liveness.IsAlive(Environment.ProcessId));
+        Assert.False(Liveness.IsAlive(0));
+        using var p = System.Diagnostics.Process.Start("true")!;
+        p.WaitForExit();
+        int pid = p.Id;
+        p.Dispose();
+        Assert.False(Liveness.IsAlive(pid));
+    }
+
+    [Fact]
+    public void Under_load_with_the_seqlock_every_reading_is_consistent_and_monotonic()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        var r = UptimeLoad.Run(clients: 3, duration: TimeSpan.FromMilliseconds(400), key: key);
+        Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
+        Assert.True(r.AllConsistent, r.ToString());
+        Assert.Equal(4, r.MostAttached); // the server and 3 clients, each with its own shmat
+        Assert.False(UptimeProcesses.SegmentExists(key));
+    }
+}

@@ -1,0 +1,151 @@
+using Lessons.L10_SysvUptime;
+using Lessons.Posix;
+
+namespace Workbook.Tests;
+
+/// <summary>
+/// Lesson 10's up-time server and client as real processes (each test has its own key 0x5A……): the timer
+/// increases, a restarted client sees it kept going, SIGINT/SIGTERM remove the segment, SIGKILL leaves it for
+/// the next server to take over, and nothing is left behind.
+/// </summary>
+public class UptimeCommandTests
+{
+    static string Dll => CommandLineTests.WorkbookDll;
+
+    static CliResult Cli(params string[] args) => UptimeProcesses.Run(args, Dll);
+
+    static string Hex(int key) => $"0x{key:x}";
+
+    static List<int> Seconds(CliResult r) =>
+        r.Output.Split('\n').Where(l => l.StartsWith("Timer is : [")).Select(l => UptimeClock.ParseSeconds(l[12..20])).ToList();
+
+    [Fact]
+    public void A_client_with_no_server_says_so_and_fails()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        var r = Cli("uptime-client", "--key", Hex(key), "--count", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("ENOENT", r.Error);
+        Assert.Contains("is the server running?", r.Error);
+        Assert.Equal(1, Cli("uptime-status", "--key", Hex(key)).ExitCode);
+    }
+
+    [Fact]
+    public void Bad_options_are_usage_errors()
+    {
+        var r = Cli("uptime-server", "--size", "10");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--size must be between 80", r.Error);
+        Assert.Equal(2, Cli("uptime-client", "--key", "0xZZ").ExitCode);
+        Assert.Equal(2, Cli("uptime-server", "--mode", "0999").ExitCode);
+    }
+
+    [Fact]
+    public void The_timer_increases_and_a_restarted_client_sees_it_kept_going()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        using var server = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll);
+        var first = Cli("uptime-client", "--key", Hex(key), "--count", "3", "--interval-ms", "700");
+        Assert.Equal(0, first.ExitCode);
+        var a = Seconds(first);
+        Assert.Equal(3, a.Count);
+        Assert.True(a.Zip(a.Skip(1)).All(p => p.First <= p.Second) && a[^1] > a[0], first.Output);
+
+        Thread.Sleep(1100);
+        var second = Cli("uptime-client", "--key", Hex(key), "--count", "1");
+        var b = Seconds(second);
+        Assert.True(b.Single() > a[^1], $"{first.Output}\nthen\n{second.Output}");
+
+        var status = Cli("uptime-status", "--key", Hex(key));
+        Assert.Contains($"creator pid  {server.Pid} (alive)", status.Output);
+        Assert.Contains("attached     1", status.Output); // only the server: the clients detached
+        Assert.Contains("size         256", status.Output);
+        Assert.Contains("mode         0600", status.Output);
+
+        Assert.Equal(0, server.Stop(Signal.SIGTERM));
+        Assert.Contains("uptime-server: SIGTERM: detaching and removing the segment", server.Output);
+        Assert.False(UptimeProcesses.SegmentExists(key));
+    }
+
+    [Theory]
+    [InlineData(Signal.SIGTERM)]
+    [InlineData(Signal.SIGINT)]
+    public async Task A_signalled_server_removes_its_segment_and_its_client_stops_cleanly(Signal signal)
+    {
+        int key = UptimeProcesses.UniqueKey();
+        using var server = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll);
+        var client = Task.Run(() => Cli("uptime-client", "--key", Hex(key), "--count", "200", "--interval-ms", "100"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (UptimeProcesses.Status(key)?.Attachments < 2 && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+        Assert.Equal(2, UptimeProcesses.Status(key)?.Attachments);
+
+        Assert.Equal(0, server.Stop(signal));
+        Assert.Contains($"uptime-server: {signal}: detaching and removing the segment", server.Output);
+        Assert.False(UptimeProcesses.SegmentExists(key), $"segment {Hex(key)} was left behind after {signal}");
+        var r = await client;
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("went away", r.Output);
+        Assert.NotEmpty(Seconds(r));
+    }
+
+    [Fact]
+    public void After_SIGKILL_the_segment_stays_and_the_next_server_takes_it_over()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        try
+        {
+            int killedPid;
+            using (var killed = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll))
+            {
+                killedPid = killed.Pid;
+                killed.Stop(Signal.SIGKILL);
+            }
+            var left = UptimeProcesses.Status(key);
+            Assert.NotNull(left); // SIGKILL runs no clean-up
+            Assert.Equal(killedPid, left.CreatorPid);
+            Assert.Equal(0, left.Attachments);
+            Assert.Contains($"creator pid  {killedPid} (dead)", Cli("uptime-status", "--key", Hex(key)).Output);
+
+            var stale = Cli("uptime-client", "--key", Hex(key), "--count", "3", "--interval-ms", "100");
+            Assert.Equal(0, stale.ExitCode);
+            Assert.Contains("went away", stale.Output);
+
+            using var next = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll);
+            Assert.Contains(next.Output, l => l.Contains($"took over segment {left.Id}") && l.Contains($"pid {killedPid}, is dead"));
+
+            var refused = Cli("uptime-server", "--key", Hex(key), "--ticks", "1");
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("is in use", refused.Error);
+
+            var client = Cli("uptime-client", "--key", Hex(key), "--count", "2", "--interval-ms", "1100");
+            Assert.Equal(2, Seconds(client).Count);
+            Assert.Contains($"server pid   {next.Pid} (alive)", Cli("uptime-status", "--key", Hex(key)).Output);
+            Assert.Equal(0, next.Stop(Signal.SIGTERM));
+            Assert.False(UptimeProcesses.SegmentExists(key), "the adopting server did not remove the segment");
+        }
+        finally
+        {
+            if (UptimeProcesses.SegmentExists(key)) SysVShm.Remove(SysVShm.Get(key, 0));
+        }
+    }
+
+    [Fact]
+    public void A_key_with_a_smaller_segment_is_a_clear_error()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        using var small = OwnedSegment.Create(key, 128);
+        var r = Cli("uptime-server", "--key", Hex(key), "--size", "4096", "--ticks", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("128 bytes, smaller than the 4096", r.Error);
+        Assert.True(UptimeProcesses.SegmentExists(key)); // someone else's segment is left alone
+    }
+
+    [Fact]
+    public void A_server_with_ticks_ends_by_itself_and_leaves_nothing()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        using var server = UptimeProcesses.StartServer(key, intervalMs: 50, ticks: 5, workbookDll: Dll);
+        Assert.Equal(0, server.WaitForExit());
+        Assert.False(UptimeProcesses.SegmentExists(key));
+    }
+}
