@@ -21,7 +21,16 @@ internal static class MallocLabCommand
     /// <summary>An allocator the command can run: its name, and how to make one over a heap (null type: libc).</summary>
     internal sealed record Candidate(string Name, Type? Type, Func<SimulatedBreak, IAllocator>? Create)
     {
-        public override string ToString() => Type is null ? $"{Name,-20} libc malloc/realloc/free (reference; no utilization)" : $"{Name,-20} {Type.FullName} ({Type.Assembly.GetName().Name}.dll)";
+        public override string ToString() => Create is null ? $"{Name,-20} libc malloc/realloc/free (reference; no utilization)"
+            : Type is null ? $"{Name,-20} {Reference(Create)} (Lessons.dll, reference allocator)"
+            : $"{Name,-20} {Type.FullName} ({Type.Assembly.GetName().Name}.dll)";
+
+        // The class behind a reference allocator's name (one made over a small heap and dropped).
+        static string Reference(Func<SimulatedBreak, IAllocator> create)
+        {
+            using var heap = new SimulatedBreak(1 << 16);
+            return create(heap).GetType().FullName!;
+        }
     }
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
@@ -119,10 +128,11 @@ internal static class MallocLabCommand
         var pick = chosen[0];
         stdout.WriteLine($"allocator:   {pick}");
         stdout.WriteLine($"traces:      {string.Join(", ", tracePaths)} ({traces.Count} files)");
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"min-seconds: {options.MinSeconds} per trace and allocator (timed replays without checks, the fastest counts, at most {options.MaxReplays:N0})"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"min-seconds: {options.MinSeconds} per trace and allocator (timed replays without checks, the fastest counts, at most {options.MaxReplays:N0}), after {options.WarmUpSeconds} s of untimed replays of all traces (so the JIT has optimized the code)"));
         stdout.WriteLine($"arena:       max({options.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak)");
         stdout.WriteLine($"checks:      non-NULL for size > 0, {options.Alignment}-byte alignment, inside [HeapLo, Break), no overlap, payload patterns kept by realloc and intact until free");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"util:        peak live payload ÷ heap high-water mark; score = 100 × ({options.UtilizationWeight} × util + {1 - options.UtilizationWeight} × min(1, ops/s ÷ libc ops/s)), 0 if invalid"));
+        stdout.WriteLine($"best:        the bound no allocator can pass: peak payload ÷ the live sizes rounded up to {options.Alignment} at the fullest moment (no headers, no holes)");
         stdout.WriteLine();
 
         var report = pick.Create is null ? MallocLab.RunLibc(traces, options) : MallocLab.Run(traces, pick.Create, options);

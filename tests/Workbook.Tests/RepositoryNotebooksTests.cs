@@ -40,6 +40,21 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
         Assert.Equal(run.Expected, run.Executed.Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void Every_claim_a_notebook_checks_holds()
+    {
+        // The lessons print each claim as "yes  <claim>", or "NO   <claim>" when this machine's run contradicts it.
+        var contradicted = run.Executed
+            .SelectMany(path => CodeCells(NotebookFile.Load(path)).SelectMany(Outputs)
+                .Where(output => (string?)output["output_type"] == "stream")
+                .SelectMany(output => (output["text"] is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)output["text"] ?? "").Split('\n'))
+                .Where(line => line.StartsWith("NO  ", StringComparison.Ordinal))
+                .Select(line => $"{Path.GetFileName(path)}: {line}"))
+            .ToList();
+        Assert.NotEmpty(run.Executed);
+        Assert.True(contradicted.Count == 0, string.Join("\n", contradicted));
+    }
+
     [NbformatFact]
     public void Every_executed_notebook_is_valid_nbformat()
     {

@@ -22,6 +22,13 @@ public sealed record MallocLabOptions
     /// <summary>The weight of utilization in the score (mdriver's UTIL_WEIGHT); throughput gets the rest.</summary>
     public double UtilizationWeight { get; init; } = 0.6;
 
+    /// <summary>
+    /// Untimed replays of all traces (allocator and libc in turn) before anything is timed, so that the JIT has
+    /// compiled the hot code fully (.NET starts methods in quick, unoptimized code and recompiles them after some
+    /// calls and a delay): without it, the first traces' figures depend on when that happens.
+    /// </summary>
+    public double WarmUpSeconds { get; init; } = 0.3;
+
     /// <summary>Every payload address must be a multiple of this.</summary>
     public int Alignment { get; init; } = 16;
 
@@ -34,7 +41,7 @@ public sealed record MallocLabOptions
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"min seconds per trace {MinSeconds}, max replays {MaxReplays}, arena ≥ {MinArenaBytes:N0} bytes (or 4 × heap hint / peak payload), " +
+        $"min seconds per trace {MinSeconds}, max replays {MaxReplays}, warm-up {WarmUpSeconds} s, arena ≥ {MinArenaBytes:N0} bytes (or 4 × heap hint / peak payload), " +
         $"alignment {Alignment}, score = 100 × ({UtilizationWeight} × util + {1 - UtilizationWeight} × min(1, ops/s ÷ libc ops/s))");
 }
 
@@ -67,13 +74,14 @@ public sealed record CheckResult(bool Valid, string? Error, int? OpIndex, int? L
 /// <param name="Score">100 × (w × util + (1 − w) × min(1, ops/s ÷ libc ops/s)), 0 when invalid, null for libc itself.</param>
 /// <param name="Error">The first correctness error, when invalid.</param>
 /// <param name="Replays">How many timed replays were run.</param>
+/// <param name="UtilizationBound">The best utilization any allocator can reach on the trace (<see cref="Heap.Trace.UtilizationBound"/>).</param>
 public sealed record TraceResult(string Trace, int Ops, bool Valid, double? Utilization, double OpsPerSecond, double LibcOpsPerSecond,
-    double? Score, string? Error, int Replays)
+    double? Score, string? Error, int Replays, double? UtilizationBound = null)
 {
-    internal static readonly string Header = $"{"trace",-26} {"ops",9}  {"valid",5} {"util",6} {"ops/s",12} {"libc ops/s",12} {"score",7}";
+    internal static readonly string Header = $"{"trace",-26} {"ops",9}  {"valid",5} {"util",6} {"best",6} {"ops/s",12} {"libc ops/s",12} {"score",7}";
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Shorten(Trace, 26),-26} {Ops,9:N0}  {(Valid ? "yes" : "no"),5} {Percent(Utilization),6} {(Valid ? OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "-"),12} {LibcOpsPerSecond,12:N0} {(Score is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}");
+        $"{Shorten(Trace, 26),-26} {Ops,9:N0}  {(Valid ? "yes" : "no"),5} {Percent(Utilization),6} {Percent(UtilizationBound),6} {(Valid ? OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "-"),12} {LibcOpsPerSecond,12:N0} {(Score is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}");
 
     internal static string Percent(double? value) => value is { } v ? v.ToString("P0", CultureInfo.InvariantCulture).Replace(" ", "") : "-";
 
@@ -88,6 +96,9 @@ public sealed record MallocLabReport(string Allocator, MallocLabOptions Options,
 
     /// <summary>The average utilization over the traces (invalid ones count 0); null for libc.</summary>
     public double? AverageUtilization => Results.Count == 0 || Results.Any(r => r.Valid && r.Utilization is null) ? null : Results.Average(r => r.Utilization ?? 0);
+
+    /// <summary>The average of the traces' utilization bounds: no allocator's average utilization can be higher.</summary>
+    public double? AverageUtilizationBound => Results.Count == 0 || Results.Any(r => r.UtilizationBound is null) ? null : Results.Average(r => r.UtilizationBound!.Value);
 
     /// <summary>The average score over the traces (invalid ones count 0); null for libc.</summary>
     public double? AverageScore => Results.Count == 0 || Results.Any(r => r.Score is null) ? null : Results.Average(r => r.Score!.Value);
@@ -118,7 +129,10 @@ public sealed record MallocLabReport(string Allocator, MallocLabOptions Options,
         s.AppendLine(TraceResult.Header);
         foreach (var r in Results) s.AppendLine(r.ToString());
         s.Append(string.Create(CultureInfo.InvariantCulture,
-            $"{"average / total",-26} {Results.Sum(r => (long)r.Ops),9:N0}  {$"{Results.Count(r => r.Valid)}/{Results.Count}",5} {TraceResult.Percent(AverageUtilization),6} {OpsPerSecond,12:N0} {LibcOpsPerSecond,12:N0} {(AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}"));
+            $"{"average / total",-26} {Results.Sum(r => (long)r.Ops),9:N0}  {$"{Results.Count(r => r.Valid)}/{Results.Count}",5} {TraceResult.Percent(AverageUtilization),6} {TraceResult.Percent(AverageUtilizationBound),6} {OpsPerSecond,12:N0} {LibcOpsPerSecond,12:N0} {(AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}"));
+        if (AverageScore is not null && AverageUtilizationBound is { } bound)
+            s.Append(string.Create(CultureInfo.InvariantCulture,
+                $"\nbest possible average score on these traces: {100 * (Options.UtilizationWeight * bound + (1 - Options.UtilizationWeight)):F1} (every trace at its bound, throughput at least libc's)"));
         foreach (var r in Results.Where(r => !r.Valid))
             s.Append($"\nERROR {r.Trace}: {r.Error}");
         return s.ToString();
@@ -154,7 +168,9 @@ public static class MallocLab
         ArgumentNullException.ThrowIfNull(traces);
         ArgumentNullException.ThrowIfNull(create);
         options ??= new MallocLabOptions();
-        var results = traces.Select(t => Run(t, create, options)).ToList();
+        var list = traces.ToList();
+        WarmUp(list, create, options);
+        var results = list.Select(t => Run(t, create, options)).ToList();
         return new MallocLabReport(AllocatorName(create), options, results);
     }
 
@@ -163,13 +179,15 @@ public static class MallocLab
     {
         ArgumentNullException.ThrowIfNull(traces);
         options ??= new MallocLabOptions();
+        var list = traces.ToList();
+        WarmUp(list, null, options);
         var results = new List<TraceResult>();
-        foreach (var trace in traces)
+        foreach (var trace in list)
         {
             var check = Check(trace, new LibcAllocator(), null, options.Alignment);
             int replays = 0;
             double libc = check.Valid ? Throughput(trace, null, options, out replays) : 0;
-            results.Add(new TraceResult(trace.Name, trace.Ops.Count, check.Valid, null, libc, libc, null, check.Error, replays));
+            results.Add(new TraceResult(trace.Name, trace.Ops.Count, check.Valid, null, libc, libc, null, check.Error, replays, trace.UtilizationBound(options.Alignment)));
         }
         return new MallocLabReport(LibcAllocator.LibcName, options, results);
     }
@@ -191,7 +209,7 @@ public static class MallocLab
             check = new CheckResult(false, $"creating the allocator threw {e.GetType().Name}: {e.Message}", null, null, 0, null);
         }
         if (!check.Valid)
-            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, check.Error, 0);
+            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, check.Error, 0, trace.UtilizationBound(options.Alignment));
 
         double mine;
         int replays;
@@ -202,14 +220,14 @@ public static class MallocLab
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0,
-                $"a timed replay (without checks) threw {e.GetType().Name}: {e.Message}", 0);
+                $"a timed replay (without checks) threw {e.GetType().Name}: {e.Message}", 0, trace.UtilizationBound(options.Alignment));
         }
         var libcCheck = Check(trace, new LibcAllocator(), null, options.Alignment);
         double libc = libcCheck.Valid ? Throughput(trace, null, options, out _) : 0;
         double util = check.Utilization ?? 0;
         double ratio = libc > 0 ? Math.Min(1, mine / libc) : 1;
         double score = 100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio);
-        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Math.Clamp(score, 0, 100), null, replays);
+        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Math.Clamp(score, 0, 100), null, replays, trace.UtilizationBound(options.Alignment));
     }
 
     /// <summary>
@@ -234,6 +252,42 @@ public static class MallocLab
     }
 
     /// <summary>Ops per second of the fastest of the timed replays (null <paramref name="create"/>: libc).</summary>
+    // Replays every trace on the allocator (if any) and on libc, round after round, until WarmUpSeconds have passed.
+    // A trace the allocator fails on is left out: the checking pass will report it.
+    static void WarmUp(IReadOnlyList<Trace> traces, Func<SimulatedBreak, IAllocator>? create, MallocLabOptions options)
+    {
+        if (options.WarmUpSeconds <= 0 || traces.Count == 0) return;
+        var heaps = create is null ? [] : traces.Select(t => new SimulatedBreak(options.ArenaBytes(t))).ToArray();
+        try
+        {
+            var failed = new bool[traces.Count];
+            long end = Stopwatch.GetTimestamp() + (long)(options.WarmUpSeconds * Stopwatch.Frequency);
+            do
+            {
+                for (int i = 0; i < traces.Count; i++)
+                {
+                    var blocks = new nint[traces[i].IdCount];
+                    ReplayLibc(traces[i].OpSpan, blocks);
+                    foreach (nint p in blocks) if (p != 0) Libc.free(p);
+                    if (create is null || failed[i]) continue;
+                    try
+                    {
+                        heaps[i].Reset();
+                        Replay(traces[i].OpSpan, new nint[traces[i].IdCount], create(heaps[i]));
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        failed[i] = true;
+                    }
+                }
+            } while (Stopwatch.GetTimestamp() < end);
+        }
+        finally
+        {
+            foreach (var h in heaps) h.Dispose();
+        }
+    }
+
     static double Throughput(Trace trace, Func<IAllocator>? create, MallocLabOptions options, out int replays)
     {
         var ops = trace.OpSpan;

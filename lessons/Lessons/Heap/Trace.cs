@@ -112,6 +112,33 @@ public sealed class Trace
     internal ReadOnlySpan<TraceOp> OpSpan => ops;
 
     /// <summary>
+    /// The best utilization any allocator can reach on this trace when every payload starts at a multiple of
+    /// <paramref name="alignment"/>: peak payload ÷ the least heap that can hold the live blocks at every moment.
+    /// Two aligned payloads that do not overlap start at least size-rounded-up-to-the-alignment apart, so at each moment
+    /// the heap spans at least the sum of the live sizes rounded up (less alignment − 1 for the last block), and its
+    /// high-water mark is at least the largest such sum. Headers, minimum block sizes and holes only add to that, so
+    /// every real allocator stays below this bound; an allocator that knew the whole trace in advance, kept no
+    /// bookkeeping in the heap and never left a hole would reach it.
+    /// </summary>
+    public double UtilizationBound(int alignment = 16)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(alignment, 1);
+        if (PeakPayload == 0) return 1;
+        long live = 0, most = 0;
+        var sizes = new long[IdCount];
+        foreach (var op in ops)
+        {
+            live -= RoundUp(sizes[op.Id], alignment);
+            sizes[op.Id] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
+            live += RoundUp(sizes[op.Id], alignment);
+            most = Math.Max(most, live);
+        }
+        return Math.Min(1, (double)PeakPayload / (most - (alignment - 1)));
+    }
+
+    static long RoundUp(long size, int alignment) => (size + alignment - 1) / alignment * alignment;
+
+    /// <summary>
     /// A trace built in code: checks the ops as the parser would (ids in range, frees and reallocs of allocated ids,
     /// sizes ≥ 0). <paramref name="idCount"/> defaults to the largest id + 1, <paramref name="heapSizeHint"/> to the peak payload.
     /// </summary>

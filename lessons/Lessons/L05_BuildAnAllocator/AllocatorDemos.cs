@@ -50,22 +50,26 @@ public sealed record AllocatorComparison(IReadOnlyList<MallocLabReport> Reports)
             .YAxis("percent / points");
     }
 
-    /// <summary>A table: one row per trace, utilization of each allocator, then the averages of utilization and score.</summary>
+    /// <summary>A table: one row per trace, utilization of each allocator and the bound no allocator can pass
+    /// (<see cref="Trace.UtilizationBound"/>), then the averages of utilization and score.</summary>
     public string Table()
     {
         var s = new StringBuilder();
         s.Append($"{"trace",-28}");
         foreach (var r in Reports) s.Append($"{r.Allocator,12}");
+        s.Append($"{"best",12}");
         s.AppendLine();
         var traces = Reports.Count == 0 ? [] : Reports[0].Results.Select(t => t.Trace).ToList();
         for (int i = 0; i < traces.Count; i++)
         {
             s.Append($"{traces[i],-28}");
             foreach (var r in Reports) s.Append($"{Percent(r.Results[i].Valid ? r.Results[i].Utilization : null),12}");
+            s.Append($"{Percent(Reports[0].Results[i].UtilizationBound),12}");
             s.AppendLine();
         }
         s.Append($"{"average utilization",-28}");
         foreach (var r in Reports) s.Append($"{Percent(r.AverageUtilization),12}");
+        s.Append($"{Percent(Reports.Count == 0 ? null : Reports[0].AverageUtilizationBound),12}");
         s.AppendLine();
         s.Append($"{"average score",-28}");
         foreach (var r in Reports) s.Append($"{(r.AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),12}");
@@ -171,7 +175,7 @@ public static class AllocatorDemos
     public static AllocatorComparison Compare(IReadOnlyList<Trace> traces, IEnumerable<string>? allocators = null, double minSeconds = 0.05)
     {
         ArgumentNullException.ThrowIfNull(traces);
-        var options = new MallocLabOptions { MinSeconds = minSeconds };
+        var options = new MallocLabOptions { MinSeconds = minSeconds, WarmUpSeconds = Math.Min(0.3, 2 * minSeconds) };
         var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "buddy"]).ToList();
         return new AllocatorComparison(names.Select(n => MallocLab.Run(traces, h => Allocators.Create(n, h), options)).ToList());
     }

@@ -78,7 +78,7 @@ public sealed class BumpAllocator(SimulatedBreak heap, Bug bug = Bug.None) : IAl
 
 public class MallocLabTests
 {
-    static readonly MallocLabOptions Quick = new() { MinSeconds = 0, MaxReplays = 2 };
+    static readonly MallocLabOptions Quick = new() { MinSeconds = 0, MaxReplays = 2, WarmUpSeconds = 0.001 };
 
     static Trace Mixed => Trace.Parse("100\n4\n10\n1\na 0 24\na 1 100\nr 0 200\na 2 0\nr 1 50\nf 2\na 3 2000\nf 0\nf 1\nf 3\n", "mixed.rep");
 
@@ -183,6 +183,62 @@ public class MallocLabTests
         Assert.Contains("parameters: min seconds per trace 0", text);
         Assert.Contains("average / total", text);
         Assert.Contains("2/2", text);
+    }
+
+    [Fact]
+    public void TheBoundIsPeakPayloadOverTheLiveSizesRoundedUpAtTheFullestMoment()
+    {
+        // 1 + 17 bytes live at once; aligned, they span at least 16 + 17 bytes (the last block need not be padded).
+        var t = Trace.Parse("0\n2\n4\n1\na 0 1\na 1 17\nf 0\nf 1\n");
+        Assert.Equal(18.0 / 33, t.UtilizationBound(), 6);
+        Assert.Equal(18.0 / 25, t.UtilizationBound(alignment: 8), 6);
+        Assert.Equal(1, t.UtilizationBound(alignment: 1));
+        // The fullest moment need not be the payload's peak: 20 × 1 byte live needs 304 bytes, 300 bytes later need 300.
+        var ops = string.Join("\n", Enumerable.Range(0, 20).Select(i => $"a {i} 1").Concat(Enumerable.Range(0, 20).Select(i => $"f {i}")));
+        var u = Trace.Parse($"0\n21\n42\n1\n{ops}\na 20 300\nf 20\n");
+        Assert.Equal(300, u.PeakPayload);
+        Assert.Equal(300.0 / (20 * 16 - 15), u.UtilizationBound(), 6);
+        Assert.Equal(1, Trace.Parse("0\n1\n2\n1\na 0 0\nf 0\n").UtilizationBound()); // nothing live: nothing to waste
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.UtilizationBound(alignment: 0));
+    }
+
+    public static TheoryData<string> ReferenceAllocators => [.. Allocators.All.Keys];
+
+    [Theory]
+    [MemberData(nameof(ReferenceAllocators))]
+    public void NoReferenceAllocatorPassesTheBoundOnAnyBundledTrace(string allocator)
+    {
+        foreach (var trace in TraceGenerator.Bundled())
+        {
+            using var heap = new SimulatedBreak(new MallocLabOptions().ArenaBytes(trace));
+            var c = MallocLab.Check(trace, Allocators.Create(allocator, heap), heap);
+            Assert.True(c.Valid, c.Error);
+            double bound = trace.UtilizationBound();
+            Assert.True(c.Utilization <= bound, $"{allocator} on {trace.Name}: utilization {c.Utilization:P2} > bound {bound:P2}");
+        }
+    }
+
+    [Fact]
+    public void TheTableShowsTheBoundAndTheBestPossibleScore()
+    {
+        var one = Trace.Parse("0\n2\n4\n1\na 0 1\na 1 17\nf 0\nf 1\n", "one.rep");
+        var report = MallocLab.Run([one], h => new BumpAllocator(h), Quick);
+        var r = Assert.Single(report.Results);
+        Assert.Equal(18.0 / 33, r.UtilizationBound!.Value, 6);
+        Assert.Equal(18.0 / 33, report.AverageUtilizationBound!.Value, 6);
+        var text = report.ToString();
+        Assert.Matches(@"trace +ops +valid +util +best +ops/s", text);
+        Assert.Matches(@"one\.rep +4 +yes +\d+% +55% ", text);
+        Assert.Contains($"best possible average score on these traces: {100 * (0.6 * 18 / 33 + 0.4):F1}", text);
+        Assert.DoesNotContain("best possible", MallocLab.RunLibc([one], Quick).ToString()); // libc has no score
+    }
+
+    [Fact]
+    public void AnAllocatorThatFailsDuringTheWarmUpIsStillReportedByTheCheckingPass()
+    {
+        var report = MallocLab.Run([Mixed], h => new BumpAllocator(h, Bug.Throws), Quick with { WarmUpSeconds = 0.05 });
+        Assert.False(Assert.Single(report.Results).Valid);
+        Assert.Contains("threw InvalidOperationException: realloc is not implemented", report.Results[0].Error);
     }
 
     [Fact]
