@@ -12,7 +12,8 @@ namespace Lessons.Heap;
 /// a bitmap of non-empty lists finds the next class up in one instruction. Classes up to 1 KiB hold one block size
 /// each (32, 48, … 1024 bytes), so any block in them fits; above, each power of two is split into four classes
 /// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up), and malloc takes the best fit among the
-/// first few blocks of the request's class, else the first block of the next non-empty class. Freed blocks go to the
+/// first few blocks of the request's class, else the best fit of the next non-empty class (its head if that class holds
+/// one size; otherwise its smallest block, which is the best fit in the whole heap). Freed blocks go to the
 /// front of their list (LIFO) after merging with free neighbours. Allocated blocks have no footer: each header's
 /// <see cref="BoundaryTags.PrevAllocatedBit"/> says whether the block before is allocated, which saves 8 bytes per block.
 /// <para>Placement keeps small and large blocks apart, so that freed large blocks merge with each other instead of
@@ -158,7 +159,21 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             c++;
         }
         int k = c < ClassCount ? NextNonEmpty(c) : -1;
-        return k < 0 ? 0 : Head(k);
+        return k < 0 ? 0 : k < ExactClasses ? Head(k) : Smallest(k);
+    }
+
+    // The smallest block of range class k (the lowest address among equals): every block of the classes above is larger,
+    // so this is the best fit in the whole heap. Taking the head instead cuts into whichever block was freed last.
+    nint Smallest(int k)
+    {
+        nint best = Head(k);
+        long bestSize = Size(best);
+        for (nint bp = (nint)Get(best + NextLinkOffset); bp != 0; bp = (nint)Get(bp + NextLinkOffset))
+        {
+            long s = Size(bp);
+            if (s < bestSize || (s == bestSize && bp < best)) { best = bp; bestSize = s; }
+        }
+        return best;
     }
 
     /// <inheritdoc/>

@@ -43,6 +43,23 @@ public class SegregatedListAllocatorTests
     }
 
     [Fact]
+    public void FromALargerClassTheSmallestBlockIsTakenNotTheLastFreed()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint smaller = a.Malloc(2100);  // a 2112-byte block
+        a.Malloc(16);
+        nint larger = a.Malloc(2400);   // 2416 bytes: the same class (2048–2559)
+        a.Malloc(16);
+        Assert.Equal(SegregatedListAllocator.ClassOf(2112), SegregatedListAllocator.ClassOf(2416));
+        a.Free(smaller);
+        a.Free(larger);                 // the head of that list now
+        nint p = a.Malloc(1500);        // its own class (1280–1535) is empty
+        Assert.Equal(smaller, p);
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
     public void SmallBlocksShareOneMoveOfTheBreak()
     {
         using var heap = new SimulatedBreak(1 << 20);
