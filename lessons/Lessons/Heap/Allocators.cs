@@ -14,6 +14,7 @@ public static class Allocators
             ["next-fit"] = h => new ImplicitListAllocator(h, FitPolicy.NextFit),
             ["best-fit"] = h => new ImplicitListAllocator(h, FitPolicy.BestFit),
             ["segregated"] = h => new SegregatedListAllocator(h),
+            ["segregated-slabs"] = h => new SegregatedListAllocator(h, slabs: true),
             ["buddy"] = h => new BuddyAdapter(h),
         };
 

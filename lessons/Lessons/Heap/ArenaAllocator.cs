@@ -163,6 +163,8 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
         long off = (long)p - (long)lo;
         if (off < 0 || off >= Heap.Size)
             return new HeapMisuseException($"{call}: not a pointer from this allocator (outside its heap {Checked.Hex(lo)}..{Checked.Hex(Heap.Break)}); the heap is unchanged");
+        if (DescribeMisuse(off) is { } described)
+            return new HeapMisuseException($"{call}: {described}; the heap is unchanged");
         foreach (var b in Blocks())
         {
             if (off < b.Offset || off >= b.Offset + b.Size) continue;
@@ -173,6 +175,10 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
         }
         return new HeapMisuseException($"{call}: points into the allocator's bookkeeping at offset {off}, not at a block; the heap is unchanged");
     }
+
+    /// <summary>What is wrong with freeing the (not live) pointer at <paramref name="offset"/> from HeapLo, when the
+    /// allocator knows better than the block list (e.g. a cell of a slab); null to describe it from <see cref="Blocks"/>.</summary>
+    protected virtual string? DescribeMisuse(long offset) => null;
 
     /// <summary>Bytes in allocated blocks and in free blocks (headers included).</summary>
     public (long Allocated, long Free) Usage()

@@ -49,6 +49,9 @@ public static class HeapChecker
 
         var free = new List<nint>();
         var freeSet = new HashSet<nint>();
+        bool slabs = heap is IWalkableSlabHeap { HasSlabs: true };
+        var slabList = new List<nint>();
+        var allocatedBlocks = new Dictionary<nint, long>(); // payload → block size, when there are slabs
         bool prevAllocated = true;
         long off = FirstBlockOffset;
         while (true)
@@ -66,8 +69,18 @@ public static class HeapChecker
                 break;
             }
             if ((off + WordSize) % Alignment != 0) return new HeapViolation($"the payload at {off + WordSize} is not {Alignment}-byte aligned", off);
-            if ((w & (Alignment - 1) & ~(AllocatedBit | PrevAllocatedBit)) != 0 || bsize < MinBlockSize)
+            long flags = AllocatedBit | PrevAllocatedBit | (slabs && allocated ? SegregatedListAllocator.SlabBit : 0);
+            if ((w & (Alignment - 1) & ~flags) != 0 || bsize < MinBlockSize)
                 return new HeapViolation($"bad header 0x{w:x} (size {bsize})", off);
+            if ((w & flags & SegregatedListAllocator.SlabBit) != 0)
+            {
+                if (bsize != SegregatedListAllocator.SlabSize)
+                    return new HeapViolation($"a slab of {bsize} bytes (slabs are {SegregatedListAllocator.SlabSize})", off);
+                if ((off + WordSize - SegregatedListAllocator.SlabOrigin) % SegregatedListAllocator.SlabSize != 0)
+                    return new HeapViolation($"a slab whose payload (at {off + WordSize}) is not {SegregatedListAllocator.SlabOrigin} + a multiple of {SegregatedListAllocator.SlabSize}", off);
+                slabList.Add(lo + (nint)(off + WordSize));
+            }
+            else if (slabs && allocated) allocatedBlocks[lo + (nint)(off + WordSize)] = bsize;
             if (off + bsize > size - WordSize) return new HeapViolation($"the block ({bsize} bytes) runs past the epilogue at {size - WordSize}", off);
             if (!allocated || heap.FootersOnAllocatedBlocks)
             {
@@ -85,6 +98,7 @@ public static class HeapChecker
             off += bsize;
         }
 
+        if (slabs && CheckSlabs((IWalkableSlabHeap)heap, slabList, allocatedBlocks) is { } slabViolation) return slabViolation;
         if (heap.FreeListCount == 0) return null;
         var seen = new HashSet<nint>();
         for (int list = 0; list < heap.FreeListCount; list++)
@@ -104,6 +118,60 @@ public static class HeapChecker
         }
         foreach (nint bp in free)
             if (!seen.Contains(bp)) return new HeapViolation("a free block is in no free list", (long)bp - (long)lo - WordSize);
+        return null;
+    }
+
+    // Slabs: every slab has a cell in use and only bits of real cells; the frame map is an allocated block long enough
+    // for its frames and marks exactly the slabs' frames; the list of slabs with a free cell holds exactly those.
+    static HeapViolation? CheckSlabs(IWalkableSlabHeap heap, List<nint> slabList, Dictionary<nint, long> allocatedBlocks)
+    {
+        const long size = SegregatedListAllocator.SlabSize;
+        nint lo = heap.Heap.HeapLo;
+        nint map = heap.FrameMap;
+        long frames = heap.FrameMapFrames;
+        long At(nint slab) => (long)slab - (long)lo - WordSize;
+        if (map != 0)
+        {
+            if (!allocatedBlocks.TryGetValue(map, out long mapBlock))
+                return new HeapViolation($"the frame map (0x{map:x}) is not an allocated block", (long)map - (long)lo - WordSize);
+            if (frames < 0 || frames % 64 != 0 || (mapBlock - WordSize) * 8 < frames)
+                return new HeapViolation($"the frame map covers {frames} frames, but its block holds {(mapBlock - WordSize) * 8} bits", (long)map - (long)lo - WordSize);
+        }
+        bool Marked(long frame) => frame < 64 ? (Get(lo) & (1L << (int)frame)) != 0
+            : frame - 64 < frames && (Get(map + (nint)((frame - 64) >> 6) * 8) & (1L << (int)((frame - 64) & 63))) != 0;
+        var slabSet = new HashSet<nint>(slabList);
+        var partial = new HashSet<nint>();
+        foreach (nint slab in slabList)
+        {
+            ulong used = (ulong)Get(slab);
+            long cellSize = Get(slab + 24);
+            if (cellSize < 16 || cellSize > 16 * heap.CellSizeCount || cellSize % 16 != 0)
+                return new HeapViolation($"a slab with cells of {cellSize} bytes (cells are 16, 32, … {16 * heap.CellSizeCount})", At(slab));
+            int cells = SegregatedListAllocator.CellsPerSlab((int)cellSize);
+            ulong allCells = (1UL << cells) - 1;
+            if (used == 0) return new HeapViolation("an empty slab (no cell in use) was not given back", At(slab));
+            if ((used & ~allCells) != 0) return new HeapViolation($"the slab's cell bitmap 0x{used:x} has bits past its {cells} cells", At(slab));
+            if (!Marked(((long)slab - (long)lo - SegregatedListAllocator.SlabOrigin) / size)) return new HeapViolation("a slab whose frame is not marked in the frame map", At(slab));
+            if (used != allCells) partial.Add(slab);
+        }
+        for (long frame = 0; frame < 64 + frames; frame++)
+            if (Marked(frame) && !slabSet.Contains(lo + SegregatedListAllocator.SlabOrigin + (nint)(frame * size)))
+                return new HeapViolation($"frame {frame} is marked in the frame map, but no slab is there", SegregatedListAllocator.SlabOrigin + frame * size - WordSize);
+        var seen = new HashSet<nint>();
+        for (int list = 0; list < heap.CellSizeCount; list++)
+        {
+            nint prev = 0;
+            for (nint slab = heap.PartialSlabs(list); slab != 0; prev = slab, slab = (nint)Get(slab + 8))
+            {
+                if (!slabSet.Contains(slab)) return new HeapViolation($"the list of slabs with a free cell holds 0x{slab:x}, which is not a slab", (long)slab - (long)lo - WordSize);
+                if (!seen.Add(slab)) return new HeapViolation("the lists of slabs with a free cell reach this slab twice", At(slab));
+                if (!partial.Contains(slab)) return new HeapViolation("a full slab is in a list of slabs with a free cell", At(slab));
+                if (Get(slab + 24) != 16 * (list + 1)) return new HeapViolation($"a slab of {Get(slab + 24)}-byte cells is in the list for {16 * (list + 1)}-byte cells", At(slab));
+                if (Get(slab + 16) != prev) return new HeapViolation($"in the list of slabs with a free cell, the previous link is 0x{Get(slab + 16):x}, but the slab before is 0x{prev:x}", At(slab));
+            }
+        }
+        foreach (nint slab in partial)
+            if (!seen.Contains(slab)) return new HeapViolation("a slab with a free cell is not in the list of slabs with a free cell", At(slab));
         return null;
     }
 }

@@ -44,6 +44,31 @@ public interface IWalkableHeap : IHeapView
 }
 
 /// <summary>
+/// A boundary-tag heap that may also hold slabs of small cells (see <see cref="SegregatedListAllocator"/>): allocated
+/// blocks of <see cref="SegregatedListAllocator.SlabSize"/> bytes with <see cref="SegregatedListAllocator.SlabBit"/> in
+/// their header, recorded in a frame map, and linked in a list while they have a free cell.
+/// </summary>
+public interface IWalkableSlabHeap : IWalkableHeap
+{
+    /// <summary>True when this heap uses slabs.</summary>
+    bool HasSlabs { get; }
+
+    /// <summary>The payload of the frame-map block, 0 when there is none. Frame f is the SlabSize bytes from
+    /// HeapLo + SlabOrigin + f × SlabSize; bit f of the heap's first word is set when frame f (below 64) is a slab, bit
+    /// f − 64 of the frame-map block for the frames above.</summary>
+    nint FrameMap { get; }
+
+    /// <summary>How many frames (from frame 64) the frame-map block covers.</summary>
+    long FrameMapFrames { get; }
+
+    /// <summary>How many lists of slabs with a free cell there are: list i holds slabs of cells of 16 × (i + 1) bytes.</summary>
+    int CellSizeCount { get; }
+
+    /// <summary>The payload of the first slab of list <paramref name="list"/> (0 when empty).</summary>
+    nint PartialSlabs(int list);
+}
+
+/// <summary>
 /// The boundary-tag layout of CS:APP's malloc lab, with 16-byte alignment. The heap starts with an 8-byte pad and a
 /// 16-byte allocated prologue block (header and footer), and ends with an epilogue header (size 0, allocated) in its
 /// last 8 bytes. Each block starts with an 8-byte header word: the block size (a multiple of 16) ORed with

@@ -25,8 +25,10 @@ namespace Lessons.Heap;
 /// next one). A block at the top of the heap then moves into a free block that fits elsewhere, if there is one (a
 /// copy, but no new heap), and only otherwise grows the break, after sliding down into a free block before it.
 /// Everything else falls back to allocate-copy-free.</para>
+/// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
+/// instead (SegregatedListAllocator.Slabs.cs).</para>
 /// </summary>
-public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
+public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
     /// <summary>How many size classes (free lists) there are.</summary>
     public const int ClassCount = 128;
@@ -41,15 +43,17 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     ulong nonEmpty0, nonEmpty1;
     nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
 
-    /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
-    public SegregatedListAllocator(SimulatedBreak heap) : base(heap)
+    /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
+    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>).</summary>
+    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false) : base(heap)
     {
+        this.slabs = slabs;
         Grow(EmptyHeapSize);
         WriteEmptyHeap(Lo, prevBits: true);
     }
 
     /// <inheritdoc/>
-    public override string Name => "segregated";
+    public override string Name => slabs ? "segregated-slabs" : "segregated";
 
     /// <inheritdoc/>
     protected override int HeaderSize => WordSize;
@@ -179,6 +183,17 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     /// <inheritdoc/>
     protected override nint AllocateBlock(long size)
     {
+        if (slabs && size <= MaxCellSize)
+        {
+            nint cell = AllocateCell(size);
+            if (cell != 0) return cell;
+        }
+        return AllocateListBlock(size);
+    }
+
+    // malloc from the free lists (or the break).
+    nint AllocateListBlock(long size)
+    {
         long asize = BlockSizeFor(size);
         nint bp = Find(asize);
         if (bp == 0)
@@ -256,6 +271,13 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     /// <inheritdoc/>
     protected override void FreeBlock(nint payload)
     {
+        if (IsCell(payload)) FreeCell(payload);
+        else FreeListBlock(payload);
+    }
+
+    // free of a block with a header (not a cell).
+    void FreeListBlock(nint payload)
+    {
         long w = Get(payload - WordSize);
         MakeFree(payload, SizeOf(w), (w & PrevAllocatedBit) != 0);
         Coalesce(payload);
@@ -291,11 +313,12 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
     }
 
     /// <inheritdoc/>
-    protected override long Capacity(nint payload) => Size(payload) - WordSize;
+    protected override long Capacity(nint payload) => IsCell(payload) ? CellCapacity(payload) : Size(payload) - WordSize;
 
     /// <inheritdoc/>
     protected override nint ReallocateBlock(nint payload, long size)
     {
+        if (IsCell(payload)) return ReallocateCell(payload, size);
         long asize = BlockSizeFor(size);
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
@@ -340,7 +363,7 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
             {
                 q = Take(q, asize);
                 Copy(payload, q, csize - WordSize);
-                FreeBlock(payload);
+                FreeListBlock(payload);
                 return q;
             }
             long missing = asize - ps - csize - nsize;
@@ -362,7 +385,11 @@ public sealed class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
                 return start;
             }
         }
-        return base.ReallocateBlock(payload, size);
+        nint moved = AllocateListBlock(size);
+        if (moved == 0) return 0;
+        Copy(payload, moved, csize - WordSize);
+        FreeListBlock(payload);
+        return moved;
     }
 
     /// <inheritdoc/>

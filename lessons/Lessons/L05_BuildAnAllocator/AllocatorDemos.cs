@@ -55,24 +55,26 @@ public sealed record AllocatorComparison(IReadOnlyList<MallocLabReport> Reports)
     public string Table()
     {
         var s = new StringBuilder();
+        const int w = 9;  // the best column; each allocator's column is as wide as its name needs
+        int W(MallocLabReport r) => Math.Max(w, r.Allocator.Length + 2);
         s.Append($"{"trace",-28}");
-        foreach (var r in Reports) s.Append($"{r.Allocator,12}");
-        s.Append($"{"best",12}");
+        foreach (var r in Reports) s.Append(r.Allocator.PadLeft(W(r)));
+        s.Append("best".PadLeft(w));
         s.AppendLine();
         var traces = Reports.Count == 0 ? [] : Reports[0].Results.Select(t => t.Trace).ToList();
         for (int i = 0; i < traces.Count; i++)
         {
             s.Append($"{traces[i],-28}");
-            foreach (var r in Reports) s.Append($"{Percent(r.Results[i].Valid ? r.Results[i].Utilization : null),12}");
-            s.Append($"{Percent(Reports[0].Results[i].UtilizationBound),12}");
+            foreach (var r in Reports) s.Append(Percent(r.Results[i].Valid ? r.Results[i].Utilization : null).PadLeft(W(r)));
+            s.Append(Percent(Reports[0].Results[i].UtilizationBound).PadLeft(w));
             s.AppendLine();
         }
         s.Append($"{"average utilization",-28}");
-        foreach (var r in Reports) s.Append($"{Percent(r.AverageUtilization),12}");
-        s.Append($"{Percent(Reports.Count == 0 ? null : Reports[0].AverageUtilizationBound),12}");
+        foreach (var r in Reports) s.Append(Percent(r.AverageUtilization).PadLeft(W(r)));
+        s.Append(Percent(Reports.Count == 0 ? null : Reports[0].AverageUtilizationBound).PadLeft(w));
         s.AppendLine();
         s.Append($"{"average score",-28}");
-        foreach (var r in Reports) s.Append($"{(r.AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),12}");
+        foreach (var r in Reports) s.Append((r.AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-").PadLeft(W(r)));
         return s.ToString();
     }
 
@@ -176,7 +178,7 @@ public static class AllocatorDemos
     {
         ArgumentNullException.ThrowIfNull(traces);
         var options = new MallocLabOptions { MinSeconds = minSeconds, WarmUpSeconds = Math.Min(0.3, 2 * minSeconds) };
-        var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "buddy"]).ToList();
+        var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy"]).ToList();
         return new AllocatorComparison(names.Select(n => MallocLab.Run(traces, h => Allocators.Create(n, h), options)).ToList());
     }
 }

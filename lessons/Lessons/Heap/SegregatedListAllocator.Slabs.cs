@@ -1,0 +1,278 @@
+using System.Numerics;
+using static Lessons.Heap.BoundaryTags;
+
+namespace Lessons.Heap;
+
+/// <summary>
+/// Slabs for small blocks (the allocator made with <c>slabs: true</c>). A block of 1–16 bytes needs 32 bytes in the
+/// free lists (header, payload rounded to 16, room for two links when freed); a cell of a slab needs 16. Blocks of up to
+/// <see cref="MaxCellSize"/> bytes are cells, of the smallest of the sizes 16, 32, 48, 64 that holds them. A slab is an
+/// ordinary allocated block of <see cref="SlabSize"/> bytes whose header has <see cref="SlabBit"/> set and whose payload
+/// starts at a multiple of <see cref="SlabSize"/> from <see cref="SlabOrigin"/>. Its first 32 bytes hold a bitmap of the cells in use,
+/// the links of its list of slabs that have a free cell, and its cell size; then come <see cref="CellsPerSlab"/> cells.
+/// <para>free(p) must tell a cell from a block with a header without trusting the bytes before p (they belong to the
+/// previous cell, which its owner may write anything into). So which frames (the <see cref="SlabSize"/>-byte pieces of
+/// the heap from SlabOrigin) hold a slab is recorded in a frame map, inside the heap like everything else: frames 0–63
+/// in the heap's first word (the pad before the prologue), frames from 64 on in an ordinary block that grows (moves)
+/// with the heap. A slab whose last cell is freed goes back to the free lists.</para>
+/// </summary>
+public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
+{
+    /// <summary>The size of a slab (its block, header included), and the alignment of its payload from HeapLo.</summary>
+    public const long SlabSize = 1024;
+    /// <summary>Bytes at the start of a slab's payload: the cells-in-use bitmap, the next and previous slab of its
+    /// list of slabs with a free cell, and its cell size.</summary>
+    public const int SlabHeaderSize = 32;
+    /// <summary>The largest cell: blocks of up to this many bytes are cells (of 16, 32, 48 or 64 bytes).</summary>
+    public const int MaxCellSize = 64;
+    /// <summary>Cell sizes (16, 32, …, <see cref="MaxCellSize"/>), one list of slabs with a free cell each.</summary>
+    public const int CellClassCount = MaxCellSize / 16;
+
+    /// <summary>Cells in a slab of cells of <paramref name="cellSize"/> bytes: from the end of its header to the next block's header.</summary>
+    public static int CellsPerSlab(int cellSize) => (int)((SlabSize - WordSize - SlabHeaderSize) / cellSize);
+    /// <summary>Set in the header of a block that is a slab.</summary>
+    public const long SlabBit = 4;
+    /// <summary>Where frame 0 starts, from HeapLo: the first payload of the heap, so that a heap of tiny blocks starts with a slab.</summary>
+    public const int SlabOrigin = FirstBlockOffset + WordSize;
+
+    static ulong AllCells(int cellSize) => (1UL << CellsPerSlab(cellSize)) - 1;
+    const int SlabNextOffset = 8, SlabPrevOffset = 16, SlabCellSizeOffset = 24;
+
+    readonly bool slabs;
+    readonly nint[] partialSlabs = new nint[CellClassCount]; // per cell size, the first slab with a free cell (0: none)
+    nint frameMap;      // the payload of the frame-map block, 0 until the first slab
+    long frameMapBits;  // how many frames it covers
+
+    bool IWalkableSlabHeap.HasSlabs => slabs;
+    nint IWalkableSlabHeap.FrameMap => frameMap;
+    long IWalkableSlabHeap.FrameMapFrames => frameMapBits;
+    int IWalkableSlabHeap.CellSizeCount => CellClassCount;
+    nint IWalkableSlabHeap.PartialSlabs(int list) => partialSlabs[list];
+
+    // True when p lies in a frame that holds a slab (and so is a cell: block payloads never lie in a slab's frame).
+    bool IsCell(nint p)
+    {
+        long frame = ((long)p - (long)Lo - SlabOrigin) / SlabSize;
+        if (frame < 64) return (Get(Lo) & (1L << (int)frame)) != 0;
+        frame -= 64;
+        return frame < frameMapBits && (Get(frameMap + (nint)(frame >> 6) * 8) & (1L << (int)(frame & 63))) != 0;
+    }
+
+    nint SlabOf(nint cell) => Lo + SlabOrigin + (nint)(((long)cell - (long)Lo - SlabOrigin) / SlabSize * SlabSize);
+
+    static int CellSizeOf(nint slab) => (int)Get(slab + SlabCellSizeOffset);
+
+    // A cell of the smallest size that holds size bytes (1 ≤ size ≤ MaxCellSize); 0 when no slab can be made.
+    nint AllocateCell(long size)
+    {
+        int list = (int)(size - 1) >> 4, cellSize = (list + 1) * 16;
+        nint slab = partialSlabs[list];
+        if (slab == 0)
+        {
+            slab = NewSlab(cellSize);
+            if (slab == 0) return 0;
+        }
+        ulong used = (ulong)Get(slab);
+        int k = BitOperations.TrailingZeroCount(~used);
+        used |= 1UL << k;
+        Put(slab, (long)used);
+        if (used == AllCells(cellSize)) Unlink(slab);
+        return slab + SlabHeaderSize + k * cellSize;
+    }
+
+    void FreeCell(nint cell)
+    {
+        nint slab = SlabOf(cell);
+        int cellSize = CellSizeOf(slab);
+        int k = (int)((cell - slab - SlabHeaderSize) / cellSize);
+        ulong used = (ulong)Get(slab);
+        bool wasFull = used == AllCells(cellSize);
+        used &= ~(1UL << k);
+        Put(slab, (long)used);
+        if (used == 0)
+        {
+            if (!wasFull) Unlink(slab);
+            ReleaseSlab(slab);
+        }
+        else if (wasFull) Link(slab);
+    }
+
+    long CellCapacity(nint cell) => CellSizeOf(SlabOf(cell));
+
+    nint ReallocateCell(nint cell, long size)
+    {
+        int cellSize = CellSizeOf(SlabOf(cell));
+        if (size <= cellSize) return cell;
+        nint q = AllocateBlock(size);
+        if (q == 0) return 0;
+        Copy(cell, q, cellSize);
+        FreeCell(cell);
+        return q;
+    }
+
+    // Puts the slab in the list of slabs with a free cell, in address order: cells are taken from the lowest slab, so
+    // the live cells gather low and the slabs above can empty and go back to the free lists.
+    void Link(nint slab)
+    {
+        ref nint head = ref partialSlabs[(CellSizeOf(slab) >> 4) - 1];
+        nint prev = 0, next = head;
+        while (next != 0 && next < slab)
+        {
+            prev = next;
+            next = (nint)Get(next + SlabNextOffset);
+        }
+        Put(slab + SlabNextOffset, next);
+        Put(slab + SlabPrevOffset, prev);
+        if (next != 0) Put(next + SlabPrevOffset, slab);
+        if (prev != 0) Put(prev + SlabNextOffset, slab);
+        else head = slab;
+    }
+
+    void Unlink(nint slab)
+    {
+        nint next = (nint)Get(slab + SlabNextOffset), prev = (nint)Get(slab + SlabPrevOffset);
+        if (prev != 0) Put(prev + SlabNextOffset, next);
+        else partialSlabs[(CellSizeOf(slab) >> 4) - 1] = next;
+        if (next != 0) Put(next + SlabPrevOffset, prev);
+    }
+
+    // A new, empty slab in the list of slabs with a free cell, cut from a free block or from new heap; 0 when out of room.
+    nint NewSlab(int cellSize)
+    {
+        nint slab = CutSlab(FindSlabRoom());
+        if (slab == 0) slab = CutSlab(ExtendForSlab());
+        if (slab == 0) return 0;
+        Put(slab, 0);
+        Put(slab + SlabCellSizeOffset, cellSize);
+        if (!MarkFrame(slab, true))
+        {
+            Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
+            FreeListBlock(slab);
+            return 0;
+        }
+        Link(slab);
+        return slab;
+    }
+
+    // The lowest free block a slab can be cut from, or 0 (slabs are few: this runs once per CellsPerSlab cells at most).
+    nint FindSlabRoom()
+    {
+        nint found = 0;
+        for (int c = NextNonEmpty(ClassOf(SlabSize)); c >= 0; c = c + 1 < ClassCount ? NextNonEmpty(c + 1) : -1)
+            for (nint bp = Head(c); bp != 0; bp = (nint)Get(bp + NextLinkOffset))
+                if ((found == 0 || bp < found) && SlabPlace(bp - WordSize, bp - WordSize + (nint)Size(bp)) != 0) found = bp;
+        return found;
+    }
+
+    // Where a slab's payload would go in a free block whose header is at h and which ends at end: the first multiple of
+    // SlabSize (from SlabOrigin) that leaves before it either nothing or a free block (≥ 32 bytes); 0 when the slab and
+    // what is left after it (nothing or ≥ 32 bytes) do not fit before end.
+    nint SlabPlace(nint h, nint end)
+    {
+        long off = (long)h + WordSize - (long)Lo - SlabOrigin;
+        nint slab = Lo + SlabOrigin + (nint)((off + SlabSize - 1) / SlabSize * SlabSize);
+        if (slab - WordSize - h is > 0 and < MinBlockSize) slab += (nint)SlabSize;
+        long rest = end - (slab - WordSize + SlabSize);
+        return rest == 0 || rest >= MinBlockSize ? slab : 0;
+    }
+
+    // Cuts a slab out of the free block bp (in its list) if one fits: the pieces before and after stay free. Returns the
+    // slab's payload (an allocated block with SlabBit), or 0 with bp untouched.
+    nint CutSlab(nint bp)
+    {
+        if (bp == 0) return 0;
+        long size = Size(bp);
+        nint h = bp - WordSize;
+        nint slab = SlabPlace(h, h + (nint)size);
+        if (slab == 0) return 0;
+        bool prevAllocated = (Get(h) & PrevAllocatedBit) != 0;
+        Remove(bp, size);
+        long before = slab - WordSize - h;
+        if (before > 0)
+        {
+            MakeFree(bp, before, prevAllocated);
+            Insert(bp, before);
+            prevAllocated = false;
+        }
+        Put(slab - WordSize, Pack(SlabSize, true, prevAllocated) | SlabBit);
+        nint next = slab + (nint)SlabSize;
+        long after = h + (nint)size - (next - WordSize);
+        if (after > 0)
+        {
+            MakeFree(next, after, true);
+            Insert(next, after);
+        }
+        else Put(next - WordSize, Get(next - WordSize) | PrevAllocatedBit); // an allocated block or the epilogue
+        return slab;
+    }
+
+    // Moves the break so that the free block at the top of the heap can hold a slab; returns that block (0: no room).
+    nint ExtendForSlab()
+    {
+        nint end = Heap.Break;
+        bool lastAllocated = (Get(end - WordSize) & PrevAllocatedBit) != 0;
+        long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
+        nint h = end - WordSize - (nint)top;  // the top free block's header, or the epilogue
+        nint slab = SlabPlace(h, nint.MaxValue - 64);
+        long missing = slab + (nint)SlabSize - end;  // the new epilogue goes right after the slab
+        if (missing <= 0) missing = MinBlockSize; // the top block holds the slab but would leave 1–31 bytes after it
+        if (!CanGrow(missing)) return 0;
+        nint bp = Grow(missing);
+        Put(bp + (nint)missing - WordSize, Pack(0, true, false));
+        MakeFree(bp, missing, lastAllocated);
+        return Coalesce(bp);
+    }
+
+    // A slab with no cell in use goes back to the free lists.
+    void ReleaseSlab(nint slab)
+    {
+        MarkFrame(slab, false);
+        Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
+        FreeListBlock(slab);
+    }
+
+    // Sets or clears the slab's bit in the frame map, growing the map (an ordinary block, moved like a realloc) first if
+    // it is too short; false when there is no room for a longer map.
+    bool MarkFrame(nint slab, bool on)
+    {
+        long frame = ((long)slab - (long)Lo - SlabOrigin) / SlabSize;
+        nint word;
+        if (frame < 64) word = Lo; // the heap's first word, the pad before the prologue
+        else if ((frame -= 64) < frameMapBits) word = frameMap + (nint)(frame >> 6) * 8;
+        else
+        {
+            if (!on) return true;
+            long bits = Math.Max(64, (long)BitOperations.RoundUpToPowerOf2((ulong)frame + 1));
+            nint map = AllocateListBlock(bits / 8);
+            if (map == 0) return false;
+            unsafe { new Span<byte>((void*)map, (int)(bits / 8)).Clear(); }
+            if (frameMap != 0)
+            {
+                Copy(frameMap, map, frameMapBits / 8);
+                FreeListBlock(frameMap);
+            }
+            frameMap = map;
+            frameMapBits = bits;
+            word = frameMap + (nint)(frame >> 6) * 8;
+        }
+        long bit = 1L << (int)(frame & 63);
+        Put(word, on ? Get(word) | bit : Get(word) & ~bit);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    protected override string? DescribeMisuse(long offset)
+    {
+        nint p = Lo + (nint)offset;
+        if (!IsCell(p)) return null;
+        nint slab = SlabOf(p);
+        long at = p - slab - SlabHeaderSize;
+        long slabOffset = (long)slab - (long)Lo - WordSize;
+        if (at < 0) return $"points into the header of the slab at offset {slabOffset}, not at a cell";
+        int cellSize = CellSizeOf(slab);
+        long k = at / cellSize;
+        if (k >= CellsPerSlab(cellSize)) return $"points past the last cell of the slab at offset {slabOffset}, not at a cell";
+        if (at % cellSize != 0) return $"points {at % cellSize} bytes into cell {k} of the slab at offset {slabOffset}, not at its start";
+        return $"double free (cell {k} of the slab at offset {slabOffset} is already free)";
+    }
+}

@@ -1,0 +1,248 @@
+using System.Runtime.InteropServices;
+using Lessons.Heap;
+using Lessons.L03_ProgramBreak;
+using Lessons.Posix;
+using static Lessons.Heap.BoundaryTags;
+using static Lessons.Heap.SegregatedListAllocator;
+
+namespace Lessons.Tests.Heap;
+
+/// <summary>The slabs of <see cref="SegregatedListAllocator"/> (made with slabs: true) and the checker's slab invariants.</summary>
+public class SlabTests
+{
+    static (SimulatedBreak Heap, SegregatedListAllocator A) Make(long bytes = 1 << 20)
+    {
+        var heap = new SimulatedBreak(bytes);
+        return (heap, new SegregatedListAllocator(heap, slabs: true));
+    }
+
+    static long Header(nint bp) => Marshal.ReadInt64(bp - WordSize);
+
+    [Fact]
+    public void TinyBlocksAreSixteenByteCellsOfOneSlabAtTheStartOfTheHeap()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        var p = Enumerable.Range(0, CellsPerSlab(16)).Select(i => a.Malloc(1 + i % 16)).ToArray();
+        nint slab = heap.HeapLo + SlabOrigin;
+        for (int i = 0; i < p.Length; i++) Assert.Equal(slab + SlabHeaderSize + 16 * i, p[i]);
+        Assert.Equal(61, p.Length);
+        Assert.Equal(SlabSize | SlabBit | AllocatedBit | PrevAllocatedBit, Header(slab));
+        Assert.Equal(SlabOrigin + SlabSize, heap.Size);         // the slab and the epilogue: no other block
+        Assert.Equal([new BlockInfo(FirstBlockOffset, SlabSize, true)], a.Blocks());
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Theory]
+    [InlineData(1, 16)]
+    [InlineData(16, 16)]
+    [InlineData(17, 32)]
+    [InlineData(33, 48)]
+    [InlineData(64, 64)]
+    public void EachSizeUpTo64GetsTheSmallestCellThatHoldsIt(int size, int cell)
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        nint p = a.Malloc(size), q = a.Malloc(size);
+        Assert.Equal(cell, q - p);
+        Assert.Equal(0, (p - heap.HeapLo - SlabOrigin - SlabHeaderSize) % cell);
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void A65ByteBlockHasAHeaderLikeInTheListsOnly()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        nint p = a.Malloc(65);
+        Assert.Equal(SegregatedListAllocator.BlockSizeFor(65) | AllocatedBit | PrevAllocatedBit, Header(p));
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void ASlabWhoseLastCellIsFreedGoesBackToTheFreeLists()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        var p = Enumerable.Range(0, 100).Select(_ => a.Malloc(24)).ToArray(); // 30 cells per slab: four slabs
+        Assert.Equal(4, a.Blocks().Count(b => b.Allocated && b.Size == SlabSize));
+        foreach (nint q in p.Reverse()) { a.Free(q); Assert.Null(HeapChecker.Check(a)); }
+        Assert.DoesNotContain(a.Blocks(), b => b.Allocated);
+        Assert.Equal(0, Marshal.ReadInt64(heap.HeapLo)); // no frame is marked any more
+    }
+
+    [Fact]
+    public unsafe void ReallocStaysInTheCellWhileItFitsThenMovesWithTheData()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        nint p = a.Malloc(20);
+        new Span<byte>((void*)p, 20).Fill(0x5a);
+        Assert.Equal(p, a.Realloc(p, 32));
+        Assert.Equal(p, a.Realloc(p, 1));
+        nint q = a.Realloc(p, 100);
+        Assert.NotEqual(p, q);
+        Assert.Equal(0x5a, *(byte*)q);  // after the realloc to 1 byte, only the first byte had to be kept
+        nint r = a.Realloc(q, 40);  // a block with a header stays one when it shrinks
+        Assert.Equal(q, r);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.Throws<HeapMisuseException>(() => a.Free(p));
+    }
+
+    [Fact]
+    public void BadFreesOfCellsAreNamedAndChangeNothing()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        nint p = a.Malloc(40), q = a.Malloc(40);
+        a.Free(p);
+        long slabAt = p - heap.HeapLo - SlabHeaderSize - WordSize;
+        var twice = Assert.Throws<HeapMisuseException>(() => a.Free(p));
+        Assert.Contains($"double free (cell 0 of the slab at offset {slabAt} is already free); the heap is unchanged", twice.Message);
+        var inside = Assert.Throws<HeapMisuseException>(() => a.Free(q + 16));
+        Assert.Contains($"points 16 bytes into cell 1 of the slab at offset {slabAt}, not at its start", inside.Message);
+        var header = Assert.Throws<HeapMisuseException>(() => a.Free(p - 16));
+        Assert.Contains("points into the header of the slab", header.Message);
+        Assert.Null(HeapChecker.Check(a));
+        a.Free(q);
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public unsafe void WhatACellHoldsCannotMakeABlockLookLikeACell()
+    {
+        // Fill every cell with words that look like slab headers; free(p) must still go by the frame map alone.
+        var (heap, a) = Make();
+        using var _ = heap;
+        var cells = Enumerable.Range(0, 200).Select(_ => a.Malloc(16)).ToList();
+        var blocks = Enumerable.Range(0, 50).Select(i => a.Malloc(100 + 40 * i)).ToList();
+        long forged = SlabSize | SlabBit | AllocatedBit | PrevAllocatedBit;
+        foreach (nint c in cells) { *(long*)c = forged; *(long*)(c + 8) = forged; }
+        foreach (nint b in blocks) new Span<long>((void*)b, 12).Fill(forged);
+        for (int i = 0; i < blocks.Count; i += 2) a.Free(blocks[i]);
+        for (int i = 0; i < cells.Count; i += 3) a.Free(cells[i]);
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void PastSixtyFourFramesTheFrameMapIsABlockOfTheHeap()
+    {
+        var (heap, a) = Make(16 << 20);
+        using var _ = heap;
+        var p = Enumerable.Range(0, 70 * CellsPerSlab(16)).Select(_ => a.Malloc(8)).ToList();
+        nint map = ((IWalkableSlabHeap)a).FrameMap;
+        Assert.NotEqual(0, map);
+        Assert.Contains(a.Blocks(), b => b.Allocated && b.Offset == map - heap.HeapLo - WordSize && b.Size != SlabSize);
+        Assert.Null(HeapChecker.Check(a));
+        foreach (nint q in p) a.Free(q);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.Equal(1, a.Blocks().Count(b => b.Allocated)); // only the map is left
+    }
+
+    [Theory]
+    [InlineData("tiny", 0.28)]          // the bound is 35%; 17% without slabs
+    [InlineData("binary-16-112", 0.85)] // 79% without slabs
+    public void SlabsRaiseUtilizationWhereHeadersDominate(string kind, double atLeast)
+    {
+        var trace = kind == "tiny" ? TraceGenerator.Tiny(seed: 7) : TraceGenerator.Binary(pairs: 1000, small: 16, large: 112);
+        var (heap, a) = Make(64 << 20);
+        using var _ = heap;
+        var c = MallocLab.Check(trace, a, heap);
+        Assert.True(c.Valid, c.Error);
+        Assert.True(c.Utilization >= atLeast, $"utilization {c.Utilization:P1} < {atLeast:P0}");
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    // The checker on slabs corrupted on purpose.
+    static (SimulatedBreak Heap, SegregatedListAllocator A, nint[] P) Corruptible()
+    {
+        var (heap, a) = Make();
+        var p = new[] { 8, 8, 200, 40, 40, 300 }.Select(n => a.Malloc(n)).ToArray();
+        Assert.Null(HeapChecker.Check(a));
+        return (heap, a, p);
+    }
+
+    static nint SlabAt(SegregatedListAllocator a, nint cell) =>
+        a.Heap.HeapLo + SlabOrigin + (nint)((cell - a.Heap.HeapLo - SlabOrigin) / SlabSize * SlabSize);
+
+    static void Fires(SegregatedListAllocator a, string words)
+    {
+        var v = HeapChecker.Check(a);
+        Assert.NotNull(v);
+        Assert.Contains(words, v.Message);
+    }
+
+    [Fact]
+    public void ASlabNotMarkedInTheFrameMapIsFound()
+    {
+        var (heap, a, _) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(heap.HeapLo, 0);
+        Fires(a, "whose frame is not marked in the frame map");
+    }
+
+    [Fact]
+    public void AMarkedFrameWithoutASlabIsFound()
+    {
+        var (heap, a, _) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(heap.HeapLo, Marshal.ReadInt64(heap.HeapLo) | 1L << 40);
+        Fires(a, "frame 40 is marked in the frame map, but no slab is there");
+    }
+
+    [Fact]
+    public void CellBitsPastTheLastCellAreFound()
+    {
+        var (heap, a, p) = Corruptible();
+        using var __ = heap;
+        nint slab = SlabAt(a, p[3]);  // 48-byte cells: 20 of them
+        Marshal.WriteInt64(slab, Marshal.ReadInt64(slab) | 1L << 25);
+        Fires(a, "has bits past its 20 cells");
+    }
+
+    [Fact]
+    public void AnEmptySlabIsFound()
+    {
+        var (heap, a, p) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(SlabAt(a, p[0]), 0);
+        Fires(a, "an empty slab (no cell in use) was not given back");
+    }
+
+    [Fact]
+    public void AFullSlabInAListIsFound()
+    {
+        var (heap, a, p) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(SlabAt(a, p[0]), (1L << CellsPerSlab(16)) - 1);
+        Fires(a, "a full slab is in a list of slabs with a free cell");
+    }
+
+    [Fact]
+    public void ABadCellSizeIsFound()
+    {
+        var (heap, a, p) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(SlabAt(a, p[3]) + 24, 40);
+        Fires(a, "a slab with cells of 40 bytes");
+    }
+
+    [Fact]
+    public void ASlabBitOnAnOrdinaryBlockIsFound()
+    {
+        var (heap, a, p) = Corruptible();
+        using var __ = heap;
+        Marshal.WriteInt64(p[2] - WordSize, Marshal.ReadInt64(p[2] - WordSize) | SlabBit);
+        Fires(a, "a slab of 208 bytes");
+    }
+
+    [Fact]
+    public void WithoutSlabsTheSlabBitIsABadHeader()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap);
+        nint p = a.Malloc(8);
+        Marshal.WriteInt64(p - WordSize, Marshal.ReadInt64(p - WordSize) | SlabBit);
+        Fires(a, "bad header");
+    }
+}
