@@ -54,7 +54,7 @@ internal static class HeapFuzz
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                Console.WriteLine($"{allocator,-11} threw {e.GetType().Name}: {e.Message}");
+                Console.WriteLine($"{allocator,-16} threw {e.GetType().Name}: {e.Message}");
                 violations++;
             }
         }

@@ -9,7 +9,7 @@ public sealed record FuzzResult(string Allocator, int Operations, int Seed, long
     long OutOfMemory, long MisuseRefused, int Violations, string? FirstViolation, TimeSpan Elapsed)
 {
     public override string ToString() =>
-        $"{Allocator,-11} ops {Operations:N0}  malloc {Mallocs:N0}  realloc {Reallocs:N0}  free {Frees:N0}  out-of-memory {OutOfMemory:N0}  " +
+        $"{Allocator,-16} ops {Operations:N0}  malloc {Mallocs:N0}  realloc {Reallocs:N0}  free {Frees:N0}  out-of-memory {OutOfMemory:N0}  " +
         $"bad frees refused {MisuseRefused:N0}  violations {Violations}  time {Elapsed.TotalSeconds:F2} s" +
         (FirstViolation is null ? "" : $"\n  first violation: {FirstViolation}");
 }
