@@ -18,19 +18,14 @@ internal static class MallocLabCommand
         "       workbook malloc-lab --list                  (the allocators found)\n" +
         "       workbook malloc-lab --write-traces DIR      (regenerate the bundled traces into DIR)";
 
-    /// <summary>An allocator the command can run: its name, and how to make one over a heap (null type: libc).</summary>
-    internal sealed record Candidate(string Name, Type? Type, Func<SimulatedBreak, IAllocator>? Create)
+    /// <summary>
+    /// An allocator the command can run: its name, what it is (for --list), how to make one over a heap (null: libc), and
+    /// for a class of Exercises.dll that class, whose name selects it too (the reference policies share one class, so
+    /// only their names do).
+    /// </summary>
+    internal sealed record Candidate(string Name, string What, Func<SimulatedBreak, IAllocator>? Create, Type? StudentType = null)
     {
-        public override string ToString() => Create is null ? $"{Name,-20} libc malloc/realloc/free (reference; no utilization)"
-            : Type is null ? $"{Name,-20} {Reference(Create)} (Lessons.dll, reference allocator)"
-            : $"{Name,-20} {Type.FullName} ({Type.Assembly.GetName().Name}.dll)";
-
-        // The class behind a reference allocator's name (one made over a small heap and dropped).
-        static string Reference(Func<SimulatedBreak, IAllocator> create)
-        {
-            using var heap = new SimulatedBreak(1 << 16);
-            return create(heap).GetType().FullName!;
-        }
+        public override string ToString() => $"{Name,-20} {What}";
     }
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
@@ -96,13 +91,13 @@ internal static class MallocLabCommand
         }
 
         var chosen = candidates.Where(c => string.Equals(c.Name, allocator, StringComparison.OrdinalIgnoreCase)
-                                        || string.Equals(c.Type?.Name, allocator, StringComparison.OrdinalIgnoreCase)
-                                        || string.Equals(c.Type?.FullName, allocator, StringComparison.OrdinalIgnoreCase)).ToList();
+                                        || string.Equals(c.StudentType?.Name, allocator, StringComparison.OrdinalIgnoreCase)
+                                        || string.Equals(c.StudentType?.FullName, allocator, StringComparison.OrdinalIgnoreCase)).ToList();
         if (chosen.Count != 1)
         {
             stderr.WriteLine(chosen.Count == 0
-                ? $"malloc-lab: no allocator named '{allocator}'. Found (name, class):"
-                : $"malloc-lab: '{allocator}' is ambiguous; use the full class name. Found (name, class):");
+                ? $"malloc-lab: no allocator named '{allocator}'; give --allocator one of the names in the first column:"
+                : $"malloc-lab: '{allocator}' is ambiguous; give --allocator one of the names in the first column:");
             foreach (var c in candidates) stderr.WriteLine($"  {c}");
             return 2;
         }
@@ -147,9 +142,9 @@ internal static class MallocLabCommand
     /// </summary>
     internal static IReadOnlyList<Candidate> FindAllocators(TextWriter? warnings = null)
     {
-        var found = new List<Candidate> { new("libc", null, null) };
+        var found = new List<Candidate> { new("libc", "libc malloc/realloc/free (reference; no utilization)", null) };
         foreach (var (name, create) in Allocators.All)
-            found.Add(new Candidate(name, null, create)); // matched by name: the policies share one class
+            found.Add(new Candidate(name, $"{Probe(create)?.GetType().FullName} (Lessons.dll, reference allocator)", create));
         Type[] types;
         try { types = Assembly.Load("Exercises").GetTypes(); }
         catch (ReflectionTypeLoadException e) { types = e.Types.OfType<Type>().ToArray(); }
@@ -168,21 +163,22 @@ internal static class MallocLabCommand
                 try { return (IAllocator)ctor.Invoke([heap]); }
                 catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
             }
-            found.Add(new Candidate(NameOf(type, Create), type, Create));
+            found.Add(new Candidate(Probe(Create)?.Name ?? type.Name, $"{type.FullName} ({type.Assembly.GetName().Name}.dll)", Create, type));
         }
         return found;
     }
 
-    static string NameOf(Type type, Func<SimulatedBreak, IAllocator> create)
+    // One allocator made over a small heap (its name and class), or null when its constructor throws (a student's may).
+    static IAllocator? Probe(Func<SimulatedBreak, IAllocator> create)
     {
         try
         {
             using var heap = new SimulatedBreak(1 << 20);
-            return create(heap).Name;
+            return create(heap);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return type.Name;
+            return null;
         }
     }
 }

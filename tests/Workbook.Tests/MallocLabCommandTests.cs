@@ -42,9 +42,14 @@ public class MallocLabCommandTests
         var (exitCode, _, stderr) = MallocLab("--allocator", "tcmalloc");
 
         Assert.Equal(2, exitCode);
-        Assert.StartsWith("malloc-lab: no allocator named 'tcmalloc'. Found (name, class):", stderr);
-        Assert.Contains("segregated", stderr);
+        Assert.StartsWith("malloc-lab: no allocator named 'tcmalloc'; give --allocator one of the names in the first column:", stderr);
+        Assert.Matches(@"\n  segregated +Lessons\.Heap\.SegregatedListAllocator ", stderr);
+        // A reference class names several policies, so only the names select them; a student's class selects itself.
+        Assert.Equal(2, MallocLab("--allocator", "SegregatedListAllocator").ExitCode);
+        Assert.Equal(0, MallocLab("--allocator", "StudentAllocator", "--traces", EdgesTrace(), "--min-seconds", "0").ExitCode);
     }
+
+    static string EdgesTrace() => Path.Combine(Repository.FindRoot()!, "assets", "traces", "edges.rep");
 
     [Fact]
     public void A_run_prints_its_parameters_a_row_per_trace_and_the_totals()

@@ -44,16 +44,26 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
     public void Every_claim_a_notebook_checks_holds()
     {
         // The lessons print each claim as "yes  <claim>", or "NO   <claim>" when this machine's run contradicts it.
-        var contradicted = run.Executed
-            .SelectMany(path => CodeCells(NotebookFile.Load(path)).SelectMany(Outputs)
-                .Where(output => (string?)output["output_type"] == "stream")
-                .SelectMany(output => (output["text"] is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)output["text"] ?? "").Split('\n'))
-                .Where(line => line.StartsWith("NO  ", StringComparison.Ordinal))
-                .Select(line => $"{Path.GetFileName(path)}: {line}"))
-            .ToList();
         Assert.NotEmpty(run.Executed);
-        Assert.True(contradicted.Count == 0, string.Join("\n", contradicted));
+        var problems = new List<string>();
+        foreach (var path in run.Executed)
+        {
+            var cells = CodeCells(NotebookFile.Load(path));
+            bool checksClaims = cells.Any(cell => Source(cell).Contains("? \"yes\" : \"NO \")", StringComparison.Ordinal));
+            var lines = cells.SelectMany(Outputs)
+                .Select(output => (string?)output["output_type"] == "stream" ? Text(output["text"]) : Text(output["data"]?["text/plain"]))
+                .SelectMany(text => text.Split('\n'))
+                .ToList();
+            problems.AddRange(lines.Where(line => line.StartsWith("NO  ", StringComparison.Ordinal)).Select(line => $"{Path.GetFileName(path)}: {line}"));
+            if (checksClaims && !lines.Any(line => line.StartsWith("yes  ", StringComparison.Ordinal)))
+                problems.Add($"{Path.GetFileName(path)}: its cells check claims, but no claim line was printed");
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
+
+    static string Text(JsonNode? text) => text is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)text ?? "";
+
+    static string Source(JsonObject cell) => Text(cell["source"]);
 
     [NbformatFact]
     public void Every_executed_notebook_is_valid_nbformat()

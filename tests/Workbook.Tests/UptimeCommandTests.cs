@@ -1,3 +1,4 @@
+using Lessons;
 using Lessons.L10_SysvUptime;
 using Lessons.Posix;
 
@@ -12,12 +13,12 @@ public class UptimeCommandTests
 {
     static string Dll => CommandLineTests.WorkbookDll;
 
-    static CliResult Cli(params string[] args) => UptimeProcesses.Run(args, Dll);
+    static CliRun Cli(params string[] args) => WorkbookCli.Run(args, Dll);
 
     static string Hex(int key) => $"0x{key:x}";
 
-    static List<int> Seconds(CliResult r) =>
-        r.Output.Split('\n').Where(l => l.StartsWith("Timer is : [")).Select(l => UptimeClock.ParseSeconds(l[12..20])).ToList();
+    static List<int> Seconds(CliRun r) =>
+        r.Stdout.Split('\n').Where(l => l.StartsWith("Timer is : [")).Select(l => UptimeClock.ParseSeconds(l[12..20])).ToList();
 
     [Fact]
     public void A_client_with_no_server_says_so_and_fails()
@@ -25,8 +26,8 @@ public class UptimeCommandTests
         int key = UptimeProcesses.UniqueKey();
         var r = Cli("uptime-client", "--key", Hex(key), "--count", "1");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("ENOENT", r.Error);
-        Assert.Contains("is the server running?", r.Error);
+        Assert.Contains("ENOENT", r.Stderr);
+        Assert.Contains("is the server running?", r.Stderr);
         Assert.Equal(1, Cli("uptime-status", "--key", Hex(key)).ExitCode);
     }
 
@@ -35,7 +36,7 @@ public class UptimeCommandTests
     {
         var r = Cli("uptime-server", "--size", "10");
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("--size must be between 80", r.Error);
+        Assert.Contains("--size must be between 80", r.Stderr);
         Assert.Equal(2, Cli("uptime-client", "--key", "0xZZ").ExitCode);
         Assert.Equal(2, Cli("uptime-server", "--mode", "0999").ExitCode);
     }
@@ -49,18 +50,18 @@ public class UptimeCommandTests
         Assert.Equal(0, first.ExitCode);
         var a = Seconds(first);
         Assert.Equal(3, a.Count);
-        Assert.True(a.Zip(a.Skip(1)).All(p => p.First <= p.Second) && a[^1] > a[0], first.Output);
+        Assert.True(a.Zip(a.Skip(1)).All(p => p.First <= p.Second) && a[^1] > a[0], first.Stdout);
 
         Thread.Sleep(1100);
         var second = Cli("uptime-client", "--key", Hex(key), "--count", "1");
         var b = Seconds(second);
-        Assert.True(b.Single() > a[^1], $"{first.Output}\nthen\n{second.Output}");
+        Assert.True(b.Single() > a[^1], $"{first.Stdout}\nthen\n{second.Stdout}");
 
         var status = Cli("uptime-status", "--key", Hex(key));
-        Assert.Contains($"creator pid  {server.Pid} (alive)", status.Output);
-        Assert.Contains("attached     1", status.Output); // only the server: the clients detached
-        Assert.Contains("size         256", status.Output);
-        Assert.Contains("mode         0600", status.Output);
+        Assert.Contains($"creator pid  {server.Pid} (alive)", status.Stdout);
+        Assert.Contains("attached     1", status.Stdout); // only the server: the clients detached
+        Assert.Contains("size         256", status.Stdout);
+        Assert.Contains("mode         0600", status.Stdout);
 
         Assert.Equal(0, server.Stop(Signal.SIGTERM));
         Assert.Contains("uptime-server: SIGTERM: detaching and removing the segment", server.Output);
@@ -84,7 +85,7 @@ public class UptimeCommandTests
         Assert.False(UptimeProcesses.SegmentExists(key), $"segment {Hex(key)} was left behind after {signal}");
         var r = await client;
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("went away", r.Output);
+        Assert.Contains("went away", r.Stdout);
         Assert.NotEmpty(Seconds(r));
     }
 
@@ -104,22 +105,22 @@ public class UptimeCommandTests
             Assert.NotNull(left); // SIGKILL runs no clean-up
             Assert.Equal(killedPid, left.CreatorPid);
             Assert.Equal(0, left.Attachments);
-            Assert.Contains($"creator pid  {killedPid} (dead)", Cli("uptime-status", "--key", Hex(key)).Output);
+            Assert.Contains($"creator pid  {killedPid} (dead)", Cli("uptime-status", "--key", Hex(key)).Stdout);
 
             var stale = Cli("uptime-client", "--key", Hex(key), "--count", "3", "--interval-ms", "100");
             Assert.Equal(0, stale.ExitCode);
-            Assert.Contains("went away", stale.Output);
+            Assert.Contains("went away", stale.Stdout);
 
             using var next = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll);
             Assert.Contains(next.Output, l => l.Contains($"took over segment {left.Id}") && l.Contains($"pid {killedPid}, is dead"));
 
             var refused = Cli("uptime-server", "--key", Hex(key), "--ticks", "1");
             Assert.Equal(1, refused.ExitCode);
-            Assert.Contains("is in use", refused.Error);
+            Assert.Contains("is in use", refused.Stderr);
 
             var client = Cli("uptime-client", "--key", Hex(key), "--count", "2", "--interval-ms", "1100");
             Assert.Equal(2, Seconds(client).Count);
-            Assert.Contains($"server pid   {next.Pid} (alive)", Cli("uptime-status", "--key", Hex(key)).Output);
+            Assert.Contains($"server pid   {next.Pid} (alive)", Cli("uptime-status", "--key", Hex(key)).Stdout);
             Assert.Equal(0, next.Stop(Signal.SIGTERM));
             Assert.False(UptimeProcesses.SegmentExists(key), "the adopting server did not remove the segment");
         }
@@ -136,7 +137,7 @@ public class UptimeCommandTests
         using var small = OwnedSegment.Create(key, 128);
         var r = Cli("uptime-server", "--key", Hex(key), "--size", "4096", "--ticks", "1");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("128 bytes, smaller than the 4096", r.Error);
+        Assert.Contains("128 bytes, smaller than the 4096", r.Stderr);
         Assert.True(UptimeProcesses.SegmentExists(key)); // someone else's segment is left alone
     }
 

@@ -9,7 +9,8 @@ namespace Lessons.Heap;
 /// at least 32 and inside the heap; headers and footers agree; prev-allocated bits match; no two free blocks touch
 /// (when the allocator coalesces); the blocks tile [HeapLo, Break) exactly; and, with explicit free lists, every
 /// free block is in exactly one list, the right one for its size, nothing else is in a list, and each block's
-/// previous link points back at the block before it. For any other <see cref="IHeapView"/> it checks that the
+/// previous link points back at the block before it; with slabs (<see cref="IWalkableSlabHeap"/>), also the slabs'
+/// invariants (see CheckSlabs). For any other <see cref="IHeapView"/> it checks that the
 /// blocks have positive sizes and tile the heap from the first block to the break.
 /// </summary>
 public static class HeapChecker
@@ -51,7 +52,8 @@ public static class HeapChecker
         var freeSet = new HashSet<nint>();
         bool slabs = heap is IWalkableSlabHeap { HasSlabs: true };
         var slabList = new List<nint>();
-        var allocatedBlocks = new Dictionary<nint, long>(); // payload → block size, when there are slabs
+        nint frameMap = slabs ? ((IWalkableSlabHeap)heap).FrameMap : 0;
+        long frameMapBlock = 0; // the size of the allocated block at frameMap, once the walk has met it
         bool prevAllocated = true;
         long off = FirstBlockOffset;
         while (true)
@@ -80,7 +82,7 @@ public static class HeapChecker
                     return new HeapViolation($"a slab whose payload (at {off + WordSize}) is not {SegregatedListAllocator.SlabOrigin} + a multiple of {SegregatedListAllocator.SlabSize}", off);
                 slabList.Add(lo + (nint)(off + WordSize));
             }
-            else if (slabs && allocated) allocatedBlocks[lo + (nint)(off + WordSize)] = bsize;
+            else if (allocated && frameMap == lo + (nint)(off + WordSize)) frameMapBlock = bsize;
             if (off + bsize > size - WordSize) return new HeapViolation($"the block ({bsize} bytes) runs past the epilogue at {size - WordSize}", off);
             if (!allocated || heap.FootersOnAllocatedBlocks)
             {
@@ -98,7 +100,7 @@ public static class HeapChecker
             off += bsize;
         }
 
-        if (slabs && CheckSlabs((IWalkableSlabHeap)heap, slabList, allocatedBlocks) is { } slabViolation) return slabViolation;
+        if (slabs && CheckSlabs((IWalkableSlabHeap)heap, slabList, frameMapBlock) is { } slabViolation) return slabViolation;
         if (heap.FreeListCount == 0) return null;
         var seen = new HashSet<nint>();
         for (int list = 0; list < heap.FreeListCount; list++)
@@ -121,9 +123,10 @@ public static class HeapChecker
         return null;
     }
 
-    // Slabs: every slab has a cell in use and only bits of real cells; the frame map is an allocated block long enough
-    // for its frames and marks exactly the slabs' frames; the list of slabs with a free cell holds exactly those.
-    static HeapViolation? CheckSlabs(IWalkableSlabHeap heap, List<nint> slabList, Dictionary<nint, long> allocatedBlocks)
+    // Slabs: a valid cell size, only bits of real cells, at most one empty slab per cell size; the frame map is an
+    // allocated block long enough for its frames and marks exactly the slabs' frames; the lists of slabs with a free
+    // cell hold exactly those, each in the list of its cell size.
+    static HeapViolation? CheckSlabs(IWalkableSlabHeap heap, List<nint> slabList, long mapBlock)
     {
         const long size = SegregatedListAllocator.SlabSize;
         nint lo = heap.Heap.HeapLo;
@@ -132,7 +135,7 @@ public static class HeapChecker
         long At(nint slab) => (long)slab - (long)lo - WordSize;
         if (map != 0)
         {
-            if (!allocatedBlocks.TryGetValue(map, out long mapBlock))
+            if (mapBlock == 0)
                 return new HeapViolation($"the frame map (0x{map:x}) is not an allocated block", (long)map - (long)lo - WordSize);
             if (frames < 0 || frames % 64 != 0 || (mapBlock - WordSize) * 8 < frames)
                 return new HeapViolation($"the frame map covers {frames} frames, but its block holds {(mapBlock - WordSize) * 8} bits", (long)map - (long)lo - WordSize);
@@ -141,6 +144,7 @@ public static class HeapChecker
             : frame - 64 < frames && (Get(map + (nint)((frame - 64) >> 6) * 8) & (1L << (int)((frame - 64) & 63))) != 0;
         var slabSet = new HashSet<nint>(slabList);
         var partial = new HashSet<nint>();
+        var emptySizes = new HashSet<long>();
         foreach (nint slab in slabList)
         {
             ulong used = (ulong)Get(slab);
@@ -149,7 +153,8 @@ public static class HeapChecker
                 return new HeapViolation($"a slab with cells of {cellSize} bytes (cells are 16, 32, … {16 * heap.CellSizeCount})", At(slab));
             int cells = SegregatedListAllocator.CellsPerSlab((int)cellSize);
             ulong allCells = (1UL << cells) - 1;
-            if (used == 0) return new HeapViolation("an empty slab (no cell in use) was not given back", At(slab));
+            if (used == 0 && !emptySizes.Add(cellSize))
+                return new HeapViolation($"a second empty slab of {cellSize}-byte cells (one is kept, the others go back to the free lists)", At(slab));
             if ((used & ~allCells) != 0) return new HeapViolation($"the slab's cell bitmap 0x{used:x} has bits past its {cells} cells", At(slab));
             if (!Marked(((long)slab - (long)lo - SegregatedListAllocator.SlabOrigin) / size)) return new HeapViolation("a slab whose frame is not marked in the frame map", At(slab));
             if (used != allCells) partial.Add(slab);

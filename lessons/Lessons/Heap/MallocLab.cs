@@ -198,6 +198,7 @@ public static class MallocLab
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(create);
         options ??= new MallocLabOptions();
+        double bound = trace.UtilizationBound(options.Alignment);
         using var heap = new SimulatedBreak(options.ArenaBytes(trace));
         CheckResult check;
         try
@@ -209,7 +210,7 @@ public static class MallocLab
             check = new CheckResult(false, $"creating the allocator threw {e.GetType().Name}: {e.Message}", null, null, 0, null);
         }
         if (!check.Valid)
-            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, check.Error, 0, trace.UtilizationBound(options.Alignment));
+            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, check.Error, 0, bound);
 
         double mine;
         int replays;
@@ -220,14 +221,14 @@ public static class MallocLab
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0,
-                $"a timed replay (without checks) threw {e.GetType().Name}: {e.Message}", 0, trace.UtilizationBound(options.Alignment));
+                $"a timed replay (without checks) threw {e.GetType().Name}: {e.Message}", 0, bound);
         }
         var libcCheck = Check(trace, new LibcAllocator(), null, options.Alignment);
         double libc = libcCheck.Valid ? Throughput(trace, null, options, out _) : 0;
         double util = check.Utilization ?? 0;
         double ratio = libc > 0 ? Math.Min(1, mine / libc) : 1;
         double score = 100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio);
-        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Math.Clamp(score, 0, 100), null, replays, trace.UtilizationBound(options.Alignment));
+        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Math.Clamp(score, 0, 100), null, replays, bound);
     }
 
     /// <summary>
@@ -251,43 +252,36 @@ public static class MallocLab
         }
     }
 
-    /// <summary>Ops per second of the fastest of the timed replays (null <paramref name="create"/>: libc).</summary>
     // Replays every trace on the allocator (if any) and on libc, round after round, until WarmUpSeconds have passed.
     // A trace the allocator fails on is left out: the checking pass will report it.
     static void WarmUp(IReadOnlyList<Trace> traces, Func<SimulatedBreak, IAllocator>? create, MallocLabOptions options)
     {
         if (options.WarmUpSeconds <= 0 || traces.Count == 0) return;
-        var heaps = create is null ? [] : traces.Select(t => new SimulatedBreak(options.ArenaBytes(t))).ToArray();
-        try
+        using var heap = create is null ? null : new SimulatedBreak(traces.Max(options.ArenaBytes));
+        var failed = new bool[traces.Count];
+        long end = Stopwatch.GetTimestamp() + (long)(options.WarmUpSeconds * Stopwatch.Frequency);
+        do
         {
-            var failed = new bool[traces.Count];
-            long end = Stopwatch.GetTimestamp() + (long)(options.WarmUpSeconds * Stopwatch.Frequency);
-            do
+            for (int i = 0; i < traces.Count; i++)
             {
-                for (int i = 0; i < traces.Count; i++)
+                var blocks = new nint[traces[i].IdCount];
+                ReplayLibc(traces[i].OpSpan, blocks);
+                foreach (nint p in blocks) if (p != 0) Libc.free(p);
+                if (create is null || failed[i]) continue;
+                try
                 {
-                    var blocks = new nint[traces[i].IdCount];
-                    ReplayLibc(traces[i].OpSpan, blocks);
-                    foreach (nint p in blocks) if (p != 0) Libc.free(p);
-                    if (create is null || failed[i]) continue;
-                    try
-                    {
-                        heaps[i].Reset();
-                        Replay(traces[i].OpSpan, new nint[traces[i].IdCount], create(heaps[i]));
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        failed[i] = true;
-                    }
+                    heap!.Reset();
+                    Replay(traces[i].OpSpan, new nint[traces[i].IdCount], create(heap));
                 }
-            } while (Stopwatch.GetTimestamp() < end);
-        }
-        finally
-        {
-            foreach (var h in heaps) h.Dispose();
-        }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    failed[i] = true;
+                }
+            }
+        } while (Stopwatch.GetTimestamp() < end);
     }
 
+    /// <summary>Ops per second of the fastest of the timed replays (null <paramref name="create"/>: libc).</summary>
     static double Throughput(Trace trace, Func<IAllocator>? create, MallocLabOptions options, out int replays)
     {
         var ops = trace.OpSpan;

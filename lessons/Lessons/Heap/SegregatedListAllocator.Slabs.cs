@@ -40,6 +40,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 
     readonly bool slabs;
     readonly nint[] partialSlabs = new nint[CellClassCount]; // per cell size, the first slab with a free cell (0: none)
+    readonly nint[] spareSlabs = new nint[CellClassCount];   // per cell size, the one empty slab kept (0: none)
     nint frameMap;      // the payload of the frame-map block, 0 until the first slab
     long frameMapBits;  // how many frames it covers
 
@@ -52,11 +53,18 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     // True when p lies in a frame that holds a slab (and so is a cell: block payloads never lie in a slab's frame).
     bool IsCell(nint p)
     {
+        if (!slabs || p < Lo + SlabOrigin) return false;
         long frame = ((long)p - (long)Lo - SlabOrigin) / SlabSize;
-        if (frame < 64) return (Get(Lo) & (1L << (int)frame)) != 0;
-        frame -= 64;
-        return frame < frameMapBits && (Get(frameMap + (nint)(frame >> 6) * 8) & (1L << (int)(frame & 63))) != 0;
+        nint word = FrameWord(frame);
+        return word != 0 && (Get(word) & FrameBit(frame)) != 0;
     }
+
+    // The word of the frame map that holds frame's bit: the heap's first word (the pad before the prologue) for
+    // frames 0–63, then the frame-map block; 0 when the map does not reach that far.
+    nint FrameWord(long frame) =>
+        frame < 64 ? Lo : frame - 64 < frameMapBits ? frameMap + (nint)((frame - 64) >> 6) * 8 : 0;
+
+    static long FrameBit(long frame) => 1L << (int)(frame & 63);
 
     nint SlabOf(nint cell) => Lo + SlabOrigin + (nint)(((long)cell - (long)Lo - SlabOrigin) / SlabSize * SlabSize);
 
@@ -73,6 +81,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             if (slab == 0) return 0;
         }
         ulong used = (ulong)Get(slab);
+        if (used == 0 && spareSlabs[list] == slab) spareSlabs[list] = 0;
         int k = BitOperations.TrailingZeroCount(~used);
         used |= 1UL << k;
         Put(slab, (long)used);
@@ -89,26 +98,21 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         bool wasFull = used == AllCells(cellSize);
         used &= ~(1UL << k);
         Put(slab, (long)used);
-        if (used == 0)
+        if (wasFull) Link(slab);
+        if (used != 0) return;
+        // Keep one empty slab per cell size, so that a program that frees and mallocs one small block over and over
+        // does not make and release a slab each time; a second empty slab goes back to the free lists.
+        ref nint spare = ref spareSlabs[(cellSize >> 4) - 1];
+        if (spare == 0)
         {
-            if (!wasFull) Unlink(slab);
-            ReleaseSlab(slab);
+            spare = slab;
+            return;
         }
-        else if (wasFull) Link(slab);
+        Unlink(slab);
+        ReleaseSlab(slab);
     }
 
     long CellCapacity(nint cell) => CellSizeOf(SlabOf(cell));
-
-    nint ReallocateCell(nint cell, long size)
-    {
-        int cellSize = CellSizeOf(SlabOf(cell));
-        if (size <= cellSize) return cell;
-        nint q = AllocateBlock(size);
-        if (q == 0) return 0;
-        Copy(cell, q, cellSize);
-        FreeCell(cell);
-        return q;
-    }
 
     // Puts the slab in the list of slabs with a free cell, in address order: cells are taken from the lowest slab, so
     // the live cells gather low and the slabs above can empty and go back to the free lists.
@@ -154,7 +158,8 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         return slab;
     }
 
-    // The lowest free block a slab can be cut from, or 0 (slabs are few: this runs once per CellsPerSlab cells at most).
+    // The lowest free block a slab can be cut from, or 0. It walks the free lists from 1 KiB up, but runs only when
+    // no slab of the size has a free cell (and none is kept empty).
     nint FindSlabRoom()
     {
         nint found = 0;
@@ -210,17 +215,11 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     nint ExtendForSlab()
     {
         nint end = Heap.Break;
-        bool lastAllocated = (Get(end - WordSize) & PrevAllocatedBit) != 0;
-        long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
-        nint h = end - WordSize - (nint)top;  // the top free block's header, or the epilogue
+        nint h = end - WordSize - (nint)TopFreeSize();  // the top free block's header, or the epilogue
         nint slab = SlabPlace(h, nint.MaxValue - 64);
         long missing = slab + (nint)SlabSize - end;  // the new epilogue goes right after the slab
         if (missing <= 0) missing = MinBlockSize; // the top block holds the slab but would leave 1–31 bytes after it
-        if (!CanGrow(missing)) return 0;
-        nint bp = Grow(missing);
-        Put(bp + (nint)missing - WordSize, Pack(0, true, false));
-        MakeFree(bp, missing, lastAllocated);
-        return Coalesce(bp);
+        return CanGrow(missing) ? GrowTop(missing) : 0;
     }
 
     // A slab with no cell in use goes back to the free lists.
@@ -236,13 +235,11 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     bool MarkFrame(nint slab, bool on)
     {
         long frame = ((long)slab - (long)Lo - SlabOrigin) / SlabSize;
-        nint word;
-        if (frame < 64) word = Lo; // the heap's first word, the pad before the prologue
-        else if ((frame -= 64) < frameMapBits) word = frameMap + (nint)(frame >> 6) * 8;
-        else
+        nint word = FrameWord(frame);
+        if (word == 0)
         {
             if (!on) return true;
-            long bits = Math.Max(64, (long)BitOperations.RoundUpToPowerOf2((ulong)frame + 1));
+            long bits = Math.Max(64, (long)BitOperations.RoundUpToPowerOf2((ulong)(frame - 64) + 1));
             nint map = AllocateListBlock(bits / 8);
             if (map == 0) return false;
             unsafe { new Span<byte>((void*)map, (int)(bits / 8)).Clear(); }
@@ -253,9 +250,9 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             }
             frameMap = map;
             frameMapBits = bits;
-            word = frameMap + (nint)(frame >> 6) * 8;
+            word = FrameWord(frame);
         }
-        long bit = 1L << (int)(frame & 63);
+        long bit = FrameBit(frame);
         Put(word, on ? Get(word) | bit : Get(word) & ~bit);
         return true;
     }

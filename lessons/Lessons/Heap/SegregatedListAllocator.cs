@@ -251,8 +251,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     nint ExtendFor(long asize)
     {
         nint end = Heap.Break;
-        bool lastAllocated = (Get(end - WordSize) & PrevAllocatedBit) != 0;
-        long top = lastAllocated ? 0 : SizeOf(Get(end - 2 * WordSize));
+        long top = TopFreeSize();
         if (top >= asize) return end - (nint)top; // the free block at the top fits already
         long missing = asize - top;
         if (asize <= SmallBlock && end != smallTop)
@@ -262,6 +261,21 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         }
         if (!CanGrow(missing)) return 0;
         if (asize <= SmallBlock) smallTop = end + (nint)missing; // a small block will end the heap (placed at the end)
+        return GrowTop(missing);
+    }
+
+    // The size of the free block that ends the heap, 0 when the last block is allocated.
+    long TopFreeSize()
+    {
+        long epilogue = Get(Heap.Break - WordSize);
+        return (epilogue & PrevAllocatedBit) != 0 ? 0 : SizeOf(Get(Heap.Break - 2 * WordSize));
+    }
+
+    // Moves the break up by missing bytes (CanGrow said yes) and makes them a free block, merged with a free block at
+    // the top of the heap; returns it, in its list.
+    nint GrowTop(long missing)
+    {
+        bool lastAllocated = (Get(Heap.Break - WordSize) & PrevAllocatedBit) != 0;
         nint bp = Grow(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));
         MakeFree(bp, missing, lastAllocated);
@@ -318,7 +332,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     /// <inheritdoc/>
     protected override nint ReallocateBlock(nint payload, long size)
     {
-        if (IsCell(payload)) return ReallocateCell(payload, size);
+        if (IsCell(payload)) return base.ReallocateBlock(payload, size); // in place while it fits, else allocate, copy, free
         long asize = BlockSizeFor(size);
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
@@ -385,11 +399,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
                 return start;
             }
         }
-        nint moved = AllocateListBlock(size);
-        if (moved == 0) return 0;
-        Copy(payload, moved, csize - WordSize);
-        FreeListBlock(payload);
-        return moved;
+        return base.ReallocateBlock(payload, size);
     }
 
     /// <inheritdoc/>

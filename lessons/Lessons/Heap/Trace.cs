@@ -117,8 +117,8 @@ public sealed class Trace
     /// Two aligned payloads that do not overlap start at least size-rounded-up-to-the-alignment apart, so at each moment
     /// the heap spans at least the sum of the live sizes rounded up (less alignment − 1 for the last block), and its
     /// high-water mark is at least the largest such sum. Headers, minimum block sizes and holes only add to that, so
-    /// every real allocator stays below this bound; an allocator that knew the whole trace in advance, kept no
-    /// bookkeeping in the heap and never left a hole would reach it.
+    /// no allocator passes this bound. Not every trace lets one reach it, even knowing the trace in advance: blocks
+    /// cannot move, so space freed between live blocks may not fit what comes later.
     /// </summary>
     public double UtilizationBound(int alignment = 16)
     {

@@ -95,8 +95,6 @@ public sealed record BreakTraceOptions(int Count = 50, long Size = 32 * 1024, in
 /// </summary>
 public static class BreakTrace
 {
-    /// <summary>Where the workbook CLI is built, relative to the notebooks folder.</summary>
-    public const string WorkbookFromNotebooks = "../lessons/Workbook/bin/Debug/net10.0/Workbook.dll";
 
     /// <summary>True on the process's main thread (its thread id equals the process id).</summary>
     public static bool OnMainThread
@@ -156,47 +154,22 @@ public static class BreakTrace
         regions.FirstOrDefault(r => r.Contains(p))?.Kind ?? RegionKind.Other;
 
     /// <summary>
-    /// Runs <c>dotnet Workbook.dll break-trace … --json</c> as a child process, so that the mallocs happen on a main
-    /// thread, and returns its steps. <paramref name="workbookDll"/> defaults to <see cref="WorkbookFromNotebooks"/>
-    /// (relative to the current directory, the notebooks folder in a notebook).
+    /// Runs <c>workbook break-trace … --json</c> as a child process (<see cref="WorkbookCli"/>), so that the mallocs
+    /// happen on a main thread, and returns its steps. <paramref name="workbookDll"/> defaults to
+    /// <see cref="WorkbookCli.FromNotebooks"/> (relative to the current directory, the notebooks folder in a notebook).
     /// </summary>
     /// <exception cref="FileNotFoundException">The workbook is not built (build it: dotnet build lessons/Workbook).</exception>
+    /// <exception cref="TimeoutException">The command did not finish in time.</exception>
     /// <exception cref="InvalidOperationException">The command failed; the message holds its error output.</exception>
     public static IReadOnlyList<BreakStep> RunInChild(BreakTraceOptions options, string? workbookDll = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        string dll = Path.GetFullPath(workbookDll ?? WorkbookFromNotebooks);
-        if (!File.Exists(dll))
-            throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
-        var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("break-trace");
-        foreach (var a in options.ToArguments()) start.ArgumentList.Add(a);
-        start.ArgumentList.Add("--json");
-        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        var stderr = child.StandardError.ReadToEndAsync();
-        if (!child.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
-        {
-            child.Kill(entireProcessTree: true);
-            child.WaitForExit();
-            throw new InvalidOperationException($"break-trace {string.Join(' ', options.ToArguments())} did not finish in time");
-        }
-        if (child.ExitCode != 0)
+        var run = WorkbookCli.Run(["break-trace", .. options.ToArguments(), "--json"], workbookDll, timeout);
+        if (run.ExitCode != 0)
             throw new InvalidOperationException(
-                $"break-trace {string.Join(' ', options.ToArguments())} exited with {child.ExitCode}: {stderr.Result.Trim()}");
-        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                $"break-trace {string.Join(' ', options.ToArguments())} exited with {run.ExitCode}: {run.Stderr.Trim()}");
+        return run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(BreakStep.FromJson).ToList();
-    }
-
-    // The dotnet host that runs this process, else the one on PATH.
-    internal static string DotnetHost()
-    {
-        string? self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
-        string? root = Environment.GetEnvironmentVariable("DOTNET_ROOT");
-        if (root is not null && File.Exists(Path.Combine(root, "dotnet"))) return Path.Combine(root, "dotnet");
-        return "dotnet";
     }
 }

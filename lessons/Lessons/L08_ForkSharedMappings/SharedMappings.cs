@@ -326,6 +326,7 @@ public static class SharedMappings
         [FieldOffset(136)] public int Ready;
         [FieldOffset(140)] public int Go;
         [FieldOffset(144)] public int Done;
+        [FieldOffset(148)] public int Atomic;  // 1: Interlocked.Increment, 0: a plain read and write
     }
 
     /// <summary>
@@ -340,7 +341,8 @@ public static class SharedMappings
         using var shared = Mman.MapAnonymous(SysConf.PageSize, shared: true);
         var a = (RaceArgs*)shared.Address;
         a->Increments = incrementsEach;
-        ChildBody body = atomic ? AddAtomically : AddPlainly;
+        a->Atomic = atomic ? 1 : 0;
+        ChildBody body = AddToCounter;
         var started = new List<ForkedChild>();
         try
         {
@@ -375,7 +377,7 @@ public static class SharedMappings
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe int AddPlainly(nint arg)
+    static unsafe int AddToCounter(nint arg)
     {
         var a = (RaceArgs*)arg;
         long k = a->Increments;
@@ -383,23 +385,12 @@ public static class SharedMappings
         Interlocked.Increment(ref a->Ready);
         while (Volatile.Read(ref a->Go) == 0)
             schedYield();
-        for (long i = 0; i < k; i++)
-            Volatile.Write(ref a->Counter, Volatile.Read(ref a->Counter) + 1); // read, add, write: not one step
-        Interlocked.Increment(ref a->Done);
-        return 0;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe int AddAtomically(nint arg)
-    {
-        var a = (RaceArgs*)arg;
-        long k = a->Increments;
-        if (k == 0) return 0;
-        Interlocked.Increment(ref a->Ready);
-        while (Volatile.Read(ref a->Go) == 0)
-            schedYield();
-        for (long i = 0; i < k; i++)
-            Interlocked.Increment(ref a->Counter);
+        if (a->Atomic != 0)
+            for (long i = 0; i < k; i++)
+                Interlocked.Increment(ref a->Counter);
+        else
+            for (long i = 0; i < k; i++)
+                Volatile.Write(ref a->Counter, Volatile.Read(ref a->Counter) + 1); // read, add, write: not one step
         Interlocked.Increment(ref a->Done);
         return 0;
     }

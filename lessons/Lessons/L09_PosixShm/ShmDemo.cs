@@ -21,19 +21,9 @@ public sealed record ShmEntry(string Name, long Size, UnixFileMode Mode)
     public override string ToString() => $"{Permissions} ({Octal}) {Size,8} bytes  /dev/shm{Name}";
 }
 
-/// <summary>What a child process printed and how it exited.</summary>
-public sealed record ChildRun(IReadOnlyList<string> Arguments, int ExitCode, string Stdout, string Stderr)
-{
-    public override string ToString() =>
-        $"$ workbook {string.Join(' ', Arguments.Select(a => a.Contains(' ') ? $"\"{a}\"" : a))}\n" +
-        (Stdout.Length > 0 ? Stdout.TrimEnd() + "\n" : "") +
-        (Stderr.Length > 0 ? "stderr: " + Stderr.TrimEnd().Replace("\n", "\nstderr: ") + "\n" : "") +
-        $"exit code {ExitCode}";
-}
-
 /// <summary>
 /// Lesson 09's notebook helpers: unique names, a look at /dev/shm, and the workbook's shm-producer and
-/// shm-consumer run as separate processes (dotnet + Workbook.dll, built with <c>dotnet build lessons/Workbook</c>).
+/// shm-consumer run as separate processes (<see cref="WorkbookCli"/>).
 /// </summary>
 public static class ShmDemo
 {
@@ -64,41 +54,13 @@ public static class ShmDemo
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public static ShmEntry? Find(string name) => List(name).FirstOrDefault(e => e.Name == name);
 
-    /// <summary>Runs <c>workbook ARGS</c> in a child process and waits for it (at most <paramref name="timeout"/>, default 60 s).</summary>
-    public static ChildRun RunWorkbook(IReadOnlyList<string> arguments, string? workbookDll = null, TimeSpan? timeout = null)
-    {
-        using var child = StartWorkbook(arguments, workbookDll);
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        var stderr = child.StandardError.ReadToEndAsync();
-        if (!child.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
-        {
-            child.Kill(entireProcessTree: true);
-            child.WaitForExit();
-            throw new TimeoutException($"workbook {string.Join(' ', arguments)} did not finish in time");
-        }
-        return new ChildRun(arguments, child.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>Starts <c>workbook ARGS</c> with stdout and stderr redirected; the caller waits for and disposes it.</summary>
-    public static Process StartWorkbook(IReadOnlyList<string> arguments, string? workbookDll = null)
-    {
-        ArgumentNullException.ThrowIfNull(arguments);
-        string dll = Path.GetFullPath(workbookDll ?? BreakTrace.WorkbookFromNotebooks);
-        if (!File.Exists(dll))
-            throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
-        var start = new ProcessStartInfo(BreakTrace.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        return Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
-    }
-
     /// <summary>Runs <c>workbook shm-producer --name NAME --message MESSAGE</c> (plus any extra options).</summary>
-    public static ChildRun Producer(string name, string message, params string[] options) =>
-        RunWorkbook(["shm-producer", "--name", name, "--message", message, .. options]);
+    public static CliRun Producer(string name, string message, params string[] options) =>
+        WorkbookCli.Run(["shm-producer", "--name", name, "--message", message, .. options]);
 
     /// <summary>Runs <c>workbook shm-consumer --name NAME</c> (plus any extra options).</summary>
-    public static ChildRun Consumer(string name, params string[] options) =>
-        RunWorkbook(["shm-consumer", "--name", name, .. options]);
+    public static CliRun Consumer(string name, params string[] options) =>
+        WorkbookCli.Run(["shm-consumer", "--name", name, .. options]);
 
     /// <summary>Waits until /dev/shm has the name (true) or the time is up (false).</summary>
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]

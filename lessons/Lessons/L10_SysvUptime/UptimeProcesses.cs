@@ -3,21 +3,12 @@ using Lessons.Posix;
 
 namespace Lessons.L10_SysvUptime;
 
-/// <summary>What a finished CLI command printed and returned.</summary>
-public sealed record CliResult(int ExitCode, string Output, string Error)
-{
-    public override string ToString() => $"exit code {ExitCode}\n{Output}{(Error.Length > 0 ? "stderr: " + Error : "")}".TrimEnd();
-}
-
 /// <summary>
-/// Starts the workbook's up-time commands as real child processes (<c>dotnet Workbook.dll uptime-…</c>), for
-/// the notebook and the tests. The workbook is found at <see cref="WorkbookFromNotebooks"/> unless given.
+/// Starts the workbook's up-time server as a real child process (<see cref="WorkbookCli"/>), for the notebook and the
+/// tests, and looks at segments by key. The other commands run with <see cref="WorkbookCli.Run"/>.
 /// </summary>
 public static class UptimeProcesses
 {
-    /// <summary>Where the workbook CLI is built, relative to the notebooks folder.</summary>
-    public const string WorkbookFromNotebooks = "../lessons/Workbook/bin/Debug/net10.0/Workbook.dll";
-
     /// <summary>A key for one run: 0x5A000000 | random, so runs and tests never share a segment.</summary>
     public static int UniqueKey() => 0x5A00_0000 | Random.Shared.Next(1, 0xff_ffff);
 
@@ -35,53 +26,13 @@ public static class UptimeProcesses
         catch (PosixException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL or Errno.EIDRM) { return null; }
     }
 
-    internal static ProcessStartInfo StartInfo(string? workbookDll, IEnumerable<string> args)
-    {
-        string dll = Path.GetFullPath(workbookDll ?? WorkbookFromNotebooks);
-        if (!File.Exists(dll))
-            throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        // W^X off from the start: the CLI then does not restart itself, so the child we start is the server itself.
-        start.Environment[Fork.WriteXorExecuteVariable] = "0";
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        return start;
-    }
-
-    /// <summary>Runs a command to its end (uptime-client, uptime-status, …) and returns what it printed.</summary>
-    public static CliResult Run(string[] args, string? workbookDll = null, TimeSpan? timeout = null)
-    {
-        using var child = Process.Start(StartInfo(workbookDll, args)) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        var stderr = child.StandardError.ReadToEndAsync();
-        if (!child.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
-        {
-            child.Kill(entireProcessTree: true);
-            child.WaitForExit();
-            throw new TimeoutException($"workbook {string.Join(' ', args)} did not finish in time");
-        }
-        return new CliResult(child.ExitCode, stdout.Result, stderr.Result);
-    }
-
     /// <summary>Starts <c>uptime-server</c> and waits until it has created (or taken over) and attached its segment.</summary>
     public static ServerProcess StartServer(int key, int intervalMs = 1000, long? ticks = null, string? workbookDll = null, TimeSpan? timeout = null)
     {
         var args = new List<string> { "uptime-server", "--key", Checked.Hex(key), "--interval-ms", intervalMs.ToString() };
         if (ticks is not null) args.AddRange(["--ticks", ticks.Value.ToString()]);
-        return new ServerProcess(key, Process.Start(StartInfo(workbookDll, args)) ?? throw new InvalidOperationException("could not start dotnet"),
+        return new ServerProcess(key, WorkbookCli.Start(args, workbookDll),
             timeout ?? TimeSpan.FromSeconds(60));
-    }
-
-    static string DotnetHost()
-    {
-        string? self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
-        string? root = Environment.GetEnvironmentVariable("DOTNET_ROOT");
-        if (root is not null && File.Exists(Path.Combine(root, "dotnet"))) return Path.Combine(root, "dotnet");
-        return "dotnet";
     }
 }
 

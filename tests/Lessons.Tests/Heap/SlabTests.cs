@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Lessons.Heap;
 using Lessons.L03_ProgramBreak;
@@ -60,15 +61,23 @@ public class SlabTests
     }
 
     [Fact]
-    public void ASlabWhoseLastCellIsFreedGoesBackToTheFreeLists()
+    public void EmptySlabsGoBackToTheFreeListsButOnePerCellSize()
     {
         var (heap, a) = Make();
         using var _ = heap;
         var p = Enumerable.Range(0, 100).Select(_ => a.Malloc(24)).ToArray(); // 30 cells per slab: four slabs
         Assert.Equal(4, a.Blocks().Count(b => b.Allocated && b.Size == SlabSize));
         foreach (nint q in p.Reverse()) { a.Free(q); Assert.Null(HeapChecker.Check(a)); }
-        Assert.DoesNotContain(a.Blocks(), b => b.Allocated);
-        Assert.Equal(0, Marshal.ReadInt64(heap.HeapLo)); // no frame is marked any more
+        Assert.Equal(1, a.Blocks().Count(b => b.Allocated));          // the first slab emptied is kept …
+        Assert.Equal(1, BitOperations.PopCount((ulong)Marshal.ReadInt64(heap.HeapLo)));
+        nint again = a.Malloc(30);                                    // … and used again
+        Assert.Equal(1, a.Blocks().Count(b => b.Allocated));
+        long before = heap.Size;
+        for (int i = 0; i < 1000; i++) a.Free(a.Malloc(8));          // another size: one slab made, kept empty, reused
+        Assert.Equal(2, a.Blocks().Count(b => b.Allocated));
+        Assert.Equal(before, heap.Size);
+        a.Free(again);
+        Assert.Null(HeapChecker.Check(a));
     }
 
     [Fact]
@@ -114,29 +123,54 @@ public class SlabTests
         // Fill every cell with words that look like slab headers; free(p) must still go by the frame map alone.
         var (heap, a) = Make();
         using var _ = heap;
+        // Cells end with words that look like an allocated block's header (so an allocator that read the word before a
+        // pointer would take the next cell for a block), and blocks are full of words that look like slab headers.
         var cells = Enumerable.Range(0, 200).Select(_ => a.Malloc(16)).ToList();
         var blocks = Enumerable.Range(0, 50).Select(i => a.Malloc(100 + 40 * i)).ToList();
+        foreach (nint c in cells) *(long*)(c + 8) = Pack(32, allocated: true, prevAllocated: true);
         long forged = SlabSize | SlabBit | AllocatedBit | PrevAllocatedBit;
-        foreach (nint c in cells) { *(long*)c = forged; *(long*)(c + 8) = forged; }
-        foreach (nint b in blocks) new Span<long>((void*)b, 12).Fill(forged);
+        for (int i = 0; i < blocks.Count; i++) new Span<long>((void*)blocks[i], (100 + 40 * i) / 8).Fill(forged);
         for (int i = 0; i < blocks.Count; i += 2) a.Free(blocks[i]);
         for (int i = 0; i < cells.Count; i += 3) a.Free(cells[i]);
         Assert.Null(HeapChecker.Check(a));
     }
 
     [Fact]
-    public void PastSixtyFourFramesTheFrameMapIsABlockOfTheHeap()
+    public void PastSixtyFourFramesTheFrameMapIsABlockOfTheHeapThatGrows()
     {
         var (heap, a) = Make(16 << 20);
         using var _ = heap;
-        var p = Enumerable.Range(0, 70 * CellsPerSlab(16)).Select(_ => a.Malloc(8)).ToList();
-        nint map = ((IWalkableSlabHeap)a).FrameMap;
-        Assert.NotEqual(0, map);
+        var p = new List<nint>();
+        var maps = new List<(nint Map, long Frames)>();
+        for (int slab = 0; slab < 300; slab++)
+        {
+            p.AddRange(Enumerable.Range(0, CellsPerSlab(16)).Select(_ => a.Malloc(8)));
+            var s = (IWalkableSlabHeap)a;
+            if (s.FrameMap != 0 && (maps.Count == 0 || maps[^1].Map != s.FrameMap)) maps.Add((s.FrameMap, s.FrameMapFrames));
+        }
+        Assert.Equal([64L, 128L, 256L], maps.Select(m => m.Frames)); // the map grew (moved) twice, keeping its bits
+        nint map = maps[^1].Map;
         Assert.Contains(a.Blocks(), b => b.Allocated && b.Offset == map - heap.HeapLo - WordSize && b.Size != SlabSize);
         Assert.Null(HeapChecker.Check(a));
         foreach (nint q in p) a.Free(q);
         Assert.Null(HeapChecker.Check(a));
-        Assert.Equal(1, a.Blocks().Count(b => b.Allocated)); // only the map is left
+        Assert.Equal(2, a.Blocks().Count(b => b.Allocated)); // the map and the one empty slab kept
+    }
+
+    [Fact]
+    public void WhenTheHeapIsFullSmallMallocsFailCleanly()
+    {
+        // 70 KiB: room for about 68 slabs, so the frame map must become a block just when space runs out.
+        var (heap, a) = Make(70 << 10);
+        using var _ = heap;
+        var p = new List<nint>();
+        for (nint q; (q = a.Malloc(8)) != 0;) p.Add(q);   // cells, then (when no slab fits) blocks with headers
+        Assert.Null(HeapChecker.Check(a));
+        Assert.NotEqual(0, ((IWalkableSlabHeap)a).FrameMap);
+        Assert.True(p.Count > 64 * CellsPerSlab(16), $"{p.Count} blocks");
+        foreach (nint q in p) a.Free(q);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.NotEqual(0, a.Malloc(1000));
     }
 
     [Theory]
@@ -201,12 +235,17 @@ public class SlabTests
     }
 
     [Fact]
-    public void AnEmptySlabIsFound()
+    public void ASecondEmptySlabOfOneSizeIsFound()
     {
-        var (heap, a, p) = Corruptible();
-        using var __ = heap;
+        var (heap, a) = Make();
+        using var _ = heap;
+        var p = Enumerable.Range(0, CellsPerSlab(16) + 1).Select(_ => a.Malloc(8)).ToArray(); // two slabs
+        a.Free(p[1]);                      // both have a free cell now: both are in the list
+        Assert.Null(HeapChecker.Check(a));
         Marshal.WriteInt64(SlabAt(a, p[0]), 0);
-        Fires(a, "an empty slab (no cell in use) was not given back");
+        Assert.Null(HeapChecker.Check(a)); // one empty slab per size is allowed …
+        Marshal.WriteInt64(SlabAt(a, p[^1]), 0);
+        Fires(a, "a second empty slab of 16-byte cells"); // … a second one is not
     }
 
     [Fact]

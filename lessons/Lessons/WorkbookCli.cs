@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Lessons.Posix;
+
+namespace Lessons;
+
+/// <summary>What a finished workbook command printed and how it exited.</summary>
+public sealed record CliRun(IReadOnlyList<string> Arguments, int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() =>
+        $"$ workbook {string.Join(' ', Arguments.Select(a => a.Contains(' ') ? $"\"{a}\"" : a))}\n" +
+        (Stdout.Length > 0 ? Stdout.TrimEnd() + "\n" : "") +
+        (Stderr.Length > 0 ? "stderr: " + Stderr.TrimEnd().Replace("\n", "\nstderr: ") + "\n" : "") +
+        $"exit code {ExitCode}";
+}
+
+/// <summary>
+/// Runs the workbook CLI (<c>dotnet Workbook.dll ARGS</c>) as a child process, for lessons whose experiment needs a
+/// fresh process (03's break, 09's producer and consumer, 10's up-time server). The child starts with W^X off, so the
+/// CLI does not restart itself and the process started is the command itself.
+/// </summary>
+public static class WorkbookCli
+{
+    /// <summary>Where the workbook CLI is built, relative to the notebooks folder (a notebook's current directory).</summary>
+    public const string FromNotebooks = "../lessons/Workbook/bin/Debug/net10.0/Workbook.dll";
+
+    /// <summary>How to start <c>workbook ARGS</c> with stdout and stderr redirected.</summary>
+    /// <exception cref="FileNotFoundException">The workbook is not built (the message says how to build it).</exception>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, string? workbookDll = null)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        string dll = Path.GetFullPath(workbookDll ?? FromNotebooks);
+        if (!File.Exists(dll))
+            throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
+        var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment[Fork.WriteXorExecuteVariable] = "0";
+        start.ArgumentList.Add(dll);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        return start;
+    }
+
+    /// <summary>Starts <c>workbook ARGS</c>; the caller reads its output, waits for it and disposes it.</summary>
+    public static Process Start(IEnumerable<string> arguments, string? workbookDll = null)
+    {
+        var start = StartInfo(arguments, workbookDll);
+        return Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
+    }
+
+    /// <summary>Runs <c>workbook ARGS</c> to its end (at most <paramref name="timeout"/>, default 60 s; then it is killed).</summary>
+    /// <exception cref="TimeoutException">The command did not end in time.</exception>
+    public static CliRun Run(IReadOnlyList<string> arguments, string? workbookDll = null, TimeSpan? timeout = null)
+    {
+        using var child = Start(arguments, workbookDll);
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        var stderr = child.StandardError.ReadToEndAsync();
+        if (!child.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+        {
+            child.Kill(entireProcessTree: true);
+            child.WaitForExit();
+            throw new TimeoutException($"workbook {string.Join(' ', arguments)} did not finish in {(timeout ?? TimeSpan.FromSeconds(60)).TotalSeconds:0.#} s; it was killed");
+        }
+        return new CliRun(arguments, child.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    // The dotnet host that runs this process, else the one in DOTNET_ROOT, else the one on PATH.
+    static string DotnetHost()
+    {
+        string? self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
+        string? root = Environment.GetEnvironmentVariable("DOTNET_ROOT");
+        if (root is not null && File.Exists(Path.Combine(root, "dotnet"))) return Path.Combine(root, "dotnet");
+        return "dotnet";
+    }
+}
