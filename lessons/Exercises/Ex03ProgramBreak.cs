@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Lessons.L03_ProgramBreak;
+using Lessons.Heap;
 using Lessons.Posix;
 
 namespace Exercises;
@@ -74,7 +74,7 @@ public sealed class BumpAllocator
     /// block, the break goes down to the block's header (the heap shrinks by header and capacity). Any other live
     /// block: nothing happens (see the class comment). <c>Free(0)</c> does nothing, as in C.
     /// </summary>
-    /// <exception cref="InvalidFreeException">p is not the payload address of a block in the heap (a pointer into the
+    /// <exception cref="HeapMisuseException">p is not the payload address of a block in the heap (a pointer into the
     /// middle of a block, outside the heap, or a top block freed already, which now lies above the break); nothing changes.</exception>
     public void Free(nint p)
     {
@@ -95,7 +95,7 @@ public sealed class BumpAllocator
     /// <c>Realloc(p, 0)</c> frees p and returns 0.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">size is negative; nothing changes.</exception>
-    /// <exception cref="InvalidFreeException">p is not a block's payload address (as for Free); nothing changes.</exception>
+    /// <exception cref="HeapMisuseException">p is not a block's payload address (as for Free); nothing changes.</exception>
     /// <exception cref="PosixException">ENOMEM when the new size does not fit; the old block is unchanged and still yours.</exception>
     public nint Realloc(nint p, long size)
     {
@@ -132,7 +132,7 @@ public sealed class BumpAllocator
     /// header (a block freed below the top is still there, so it counts). Find the block by walking the headers from HeapLo to the break (a bump heap has no other index), so
     /// that a pointer that is not a payload address is recognised. Free and Realloc use it to check their pointer.
     /// </summary>
-    /// <exception cref="InvalidFreeException">No block's payload starts at p (outside [HeapLo, break), into the middle of
+    /// <exception cref="HeapMisuseException">No block's payload starts at p (outside [HeapLo, break), into the middle of
     /// a block, or at or above the break); the message names the pointer and the heap's range.</exception>
     public long BlockCapacity(nint p)
     {
@@ -145,7 +145,7 @@ public sealed class BumpAllocator
             if (at > p) break;
             at += (nint)capacity + HeaderSize;
         }
-        throw new InvalidFreeException($"0x{p:x} is not a block of this heap: no block's payload starts there " +
+        throw new HeapMisuseException($"0x{p:x} is not a block of this heap: no block's payload starts there " +
             $"(the heap is 0x{Heap.HeapLo:x}..0x{end:x})");
         // END SOLUTION
     }

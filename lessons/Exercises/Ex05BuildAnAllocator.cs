@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using Lessons.Heap;
-using Lessons.L03_ProgramBreak;
 using Lessons.Posix;
 
 namespace Exercises;
@@ -57,7 +56,12 @@ namespace Exercises;
 /// at least 16) | <see cref="AllocatedBit"/> | <see cref="PrevAllocatedBit"/>. Free blocks end with a footer, a copy of
 /// the header; allocated blocks have none. The payload starts right after the header.
 /// </para>
+/// <para>
+/// <see cref="AllocatorAttribute"/> is how <c>malloc-lab --allocator student</c> and <c>heap-fuzz</c> find this class;
+/// mark another allocator of yours the same way, with a name of its own, to run it too.
+/// </para>
 /// </summary>
+[Allocator("student", "your allocator (lessons/Exercises/Ex05BuildAnAllocator.cs)")]
 public sealed class StudentAllocator : IAllocator, IHeapView
 {
     /// <summary>Set in a header when the block is allocated.</summary>

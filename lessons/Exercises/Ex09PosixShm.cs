@@ -19,7 +19,7 @@ namespace Exercises;
 /// </list>
 /// Write and read the header yourself with <see cref="BinaryPrimitives"/> (do not call ShmProtocol.Write/Read:
 /// that is what you are writing). The tools: <see cref="OwnedShmName.Create"/>, <see cref="PosixShm.Open"/>,
-/// <see cref="PosixShm.Unlink"/>, <see cref="FileDescriptor.Size"/>, <see cref="Mman.Map"/> with
+/// <see cref="PosixShm.Unlink"/>, <see cref="FileDescriptors.Size"/>, <see cref="Mman.Map"/> with
 /// <see cref="MapFlags.MAP_SHARED"/>, and <see cref="Encoding.UTF8"/>.
 /// </para>
 /// </summary>
@@ -74,7 +74,7 @@ public static class ShmMessages
 
     /// <summary>
     /// Exercise 09.2 — the consumer. Opens <paramref name="name"/> read-only (<see cref="PosixShm.Open"/> with
-    /// O_RDONLY), finds its size (<see cref="FileDescriptor.Size"/>), maps it PROT_READ with MAP_SHARED, reads the
+    /// O_RDONLY), finds its size (<see cref="FileDescriptors.Size"/>), maps it PROT_READ with MAP_SHARED, reads the
     /// message, unmaps, closes, unlinks the name and returns the message.
     /// <para>
     /// A bad name → ArgumentException; a name that does not exist → the PosixException (ENOENT) of shm_open. An

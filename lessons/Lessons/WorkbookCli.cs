@@ -20,15 +20,40 @@ public sealed record CliRun(IReadOnlyList<string> Arguments, int ExitCode, strin
 /// </summary>
 public static class WorkbookCli
 {
-    /// <summary>Where the workbook CLI is built, relative to the notebooks folder (a notebook's current directory).</summary>
-    public const string FromNotebooks = "../lessons/Workbook/bin/Debug/net10.0/Workbook.dll";
+    /// <summary>The environment variable naming the CLI's Workbook.dll: the runner sets it for the notebooks it runs,
+    /// the test projects for their tests, and child processes inherit it.</summary>
+    public const string LocationVariable = "WORKBOOK_CLI";
+
+    /// <summary>
+    /// The CLI's Workbook.dll: <see cref="LocationVariable"/> when it is set, else the newest build of any configuration
+    /// (Debug, Release, …) next to this library in the repository (lessons/Workbook/bin/CONFIGURATION/net10.0/).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither names a built CLI (the message says how to build it).</exception>
+    public static string Location
+    {
+        get
+        {
+            string? named = Environment.GetEnvironmentVariable(LocationVariable);
+            if (!string.IsNullOrEmpty(named))
+                return File.Exists(named) ? Path.GetFullPath(named)
+                    : throw new FileNotFoundException($"{LocationVariable} names {named}, which does not exist: build the workbook (`dotnet build lessons/Workbook`) or unset it", named);
+            string bin = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(WorkbookCli).Assembly.Location) ?? ".", "..", "..", "Workbook", "bin"));
+            var built = Directory.Exists(bin)
+                ? Directory.EnumerateDirectories(bin).Select(config => new FileInfo(Path.Combine(config, "net10.0", "Workbook.dll")))
+                    .Where(f => f.Exists && File.Exists(Path.ChangeExtension(f.FullName, ".runtimeconfig.json")))
+                    .OrderByDescending(f => f.LastWriteTimeUtc).FirstOrDefault()
+                : null;
+            return built?.FullName ?? throw new FileNotFoundException(
+                $"the workbook CLI is not built under {bin}: run `dotnet build lessons/Workbook` in the repository (any configuration)", bin);
+        }
+    }
 
     /// <summary>How to start <c>workbook ARGS</c> with stdout and stderr redirected.</summary>
     /// <exception cref="FileNotFoundException">The workbook is not built (the message says how to build it).</exception>
     public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, string? workbookDll = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        string dll = Path.GetFullPath(workbookDll ?? FromNotebooks);
+        string dll = Path.GetFullPath(workbookDll ?? Location);
         if (!File.Exists(dll))
             throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
         var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Exercises;
 using Grading;
-using Lessons.L03_ProgramBreak;
+using Lessons.Heap;
 using Lessons.Posix;
 
 namespace Exercises.Tests;
@@ -60,8 +60,8 @@ public class Ex03ProgramBreakTests
 
         Assert.Equal(48, a.BlockCapacity(p));
         Assert.Equal(16, a.BlockCapacity(q));
-        Assert.Throws<InvalidFreeException>(() => a.BlockCapacity(p + 16));
-        Assert.Throws<InvalidFreeException>(() => a.BlockCapacity(heap.Break));
+        Assert.Throws<HeapMisuseException>(() => a.BlockCapacity(p + 16));
+        Assert.Throws<HeapMisuseException>(() => a.BlockCapacity(heap.Break));
     }
 
     [Fact, Graded(lesson: 3, points: 2)]
@@ -88,9 +88,9 @@ public class Ex03ProgramBreakTests
         nint p = a.Malloc(64);
         long size = heap.Size;
 
-        var e = Assert.Throws<InvalidFreeException>(() => a.Free(p + 8));
+        var e = Assert.Throws<HeapMisuseException>(() => a.Free(p + 8));
         Assert.Contains($"{p + 8:x}", e.Message);
-        Assert.Throws<InvalidFreeException>(() => a.Free(heap.HeapLo - 4096));
+        Assert.Throws<HeapMisuseException>(() => a.Free(heap.HeapLo - 4096));
         Assert.Equal(size, heap.Size);
     }
 
@@ -189,8 +189,8 @@ public class Ex03ProgramBreakTests
         a.Free(p);
         long size = heap.Size;
 
-        Assert.Throws<InvalidFreeException>(() => a.Free(p));
-        Assert.Throws<InvalidFreeException>(() => a.Realloc(p, 8));
+        Assert.Throws<HeapMisuseException>(() => a.Free(p));
+        Assert.Throws<HeapMisuseException>(() => a.Realloc(p, 8));
         Assert.Equal(size, heap.Size);
     }
 

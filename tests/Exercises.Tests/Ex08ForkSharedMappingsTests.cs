@@ -10,15 +10,6 @@ namespace Exercises.Tests;
 
 public unsafe class Ex08ForkSharedMappingsTests
 {
-    // A child may call libc only through a bare function pointer (see Lessons.Posix.Fork).
-    static readonly delegate* unmanaged[SuppressGCTransition]<int> schedYield;
-
-    static Ex08ForkSharedMappingsTests()
-    {
-        nint libc = NativeLibrary.Load("libc.so.6");
-        schedYield = (delegate* unmanaged[SuppressGCTransition]<int>)NativeLibrary.GetExport(libc, "sched_yield");
-    }
-
     static bool IsMapped(nint address) => ProcMaps.Find(address) is not null;
 
     static bool MarkedForChildren(MethodInfo m) =>
@@ -111,7 +102,7 @@ public unsafe class Ex08ForkSharedMappingsTests
         if (k == 0) return 0;
         Interlocked.Increment(ref a->Ready);
         while (Volatile.Read(ref a->Go) == 0)
-            schedYield();
+            ChildSafe.SchedYield(); // a child calls libc only through ChildSafe
         for (long i = 0; i < k; i++)
             SharedCounter.AddAt(a->Counter, 1);
         return 0;

@@ -1,4 +1,5 @@
 using Lessons.L03_ProgramBreak;
+using Workbook.L03_ProgramBreak;
 using Lessons.Posix;
 using static Workbook.Tests.TestSupport;
 

@@ -1,4 +1,5 @@
 using Lessons.Heap;
+using Workbook.L05_BuildAnAllocator;
 
 namespace Workbook.Tests;
 
@@ -17,10 +18,10 @@ public class MallocLabCommandTests
         var (exitCode, stdout, _) = MallocLab("--list");
 
         Assert.Equal(0, exitCode);
-        Assert.Contains("libc malloc/realloc/free", stdout);
-        foreach (string name in Allocators.All.Keys) Assert.Matches($@"\n  {name} +Lessons\.Heap\.\w+ \(Lessons\.dll, reference allocator\)\n", stdout);
-        Assert.Matches(@"\n  student +Exercises\.StudentAllocator \(Exercises\.dll\)\n", stdout);
-        Assert.Single(stdout.Split('\n'), line => line.Contains("libc malloc/realloc/free"));
+        Assert.Single(stdout.Split('\n'), line => line.StartsWith("  libc ", StringComparison.Ordinal) && line.Contains("glibc's malloc, realloc and free"));
+        foreach (var a in Allocators.All) Assert.Matches($@"\n  {a.Name} +.+ \(Lessons\.Heap\.\w+, Lessons\.dll\)\n", stdout);
+        Assert.Equal(["naive", "first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy"], Allocators.Names);
+        Assert.Matches(@"\n  student +.+ \(Exercises\.StudentAllocator, Exercises\.dll\)\n", stdout);
     }
 
     [Theory]
@@ -43,7 +44,7 @@ public class MallocLabCommandTests
 
         Assert.Equal(2, exitCode);
         Assert.StartsWith("malloc-lab: no allocator named 'tcmalloc'; give --allocator one of the names in the first column:", stderr);
-        Assert.Matches(@"\n  segregated +Lessons\.Heap\.SegregatedListAllocator ", stderr);
+        Assert.Matches(@"\n  segregated +.+ \(Lessons\.Heap\.SegregatedListAllocator, Lessons\.dll\)\n", stderr);
         // A reference class names several policies, so only the names select them; a student's class selects itself.
         Assert.Equal(2, MallocLab("--allocator", "SegregatedListAllocator").ExitCode);
         Assert.Equal(0, MallocLab("--allocator", "StudentAllocator", "--traces", EdgesTrace(), "--min-seconds", "0").ExitCode);

@@ -86,3 +86,11 @@ internal sealed class NbformatFactAttribute : FactAttribute
             Skip = reason;
     }
 }
+
+/// <summary>The test settings: lesson code that starts the CLI as a child uses the build next to these tests.</summary>
+internal static class WorkbookCliSetting
+{
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void Point() =>
+        Environment.SetEnvironmentVariable(Lessons.WorkbookCli.LocationVariable, Path.Combine(AppContext.BaseDirectory, "Workbook.dll"));
+}

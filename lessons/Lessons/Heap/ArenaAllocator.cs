@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using Lessons.L03_ProgramBreak;
 using Lessons.Posix;
 
 namespace Lessons.Heap;
@@ -106,7 +105,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     {
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         if (pointer == 0) return Malloc(size);
-        if (!IsLive(pointer)) throw Misuse($"realloc(ptr={Checked.Hex(pointer)}, size={size})", pointer);
+        if (!IsLive(pointer)) throw Misuse($"realloc(ptr={CFormat.Hex(pointer)}, size={size})", pointer);
         if (size == 0)
         {
             Free(pointer);
@@ -126,7 +125,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     public void Free(nint pointer)
     {
         if (pointer == 0) return;
-        if (!IsLive(pointer)) throw Misuse($"free(ptr={Checked.Hex(pointer)})", pointer);
+        if (!IsLive(pointer)) throw Misuse($"free(ptr={CFormat.Hex(pointer)})", pointer);
         ClearLive(pointer);
         FreeBlock(pointer);
     }
@@ -162,7 +161,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     {
         long off = (long)p - (long)lo;
         if (off < 0 || off >= Heap.Size)
-            return new HeapMisuseException($"{call}: not a pointer from this allocator (outside its heap {Checked.Hex(lo)}..{Checked.Hex(Heap.Break)}); the heap is unchanged");
+            return new HeapMisuseException($"{call}: not a pointer from this allocator (outside its heap {CFormat.Hex(lo)}..{CFormat.Hex(Heap.Break)}); the heap is unchanged");
         if (DescribeMisuse(off) is { } described)
             return new HeapMisuseException($"{call}: {described}; the heap is unchanged");
         foreach (var b in Blocks())

@@ -279,8 +279,8 @@ public sealed class CheckingHeap : IDisposable
         {
             if (final is not null) return;
             final = Report();
-            foreach (var b in quarantine) Libc.free(b.Address);
-            foreach (var b in live.Values) Libc.free(b.Address);
+            foreach (var b in quarantine) Unchecked.Free(b.Address);
+            foreach (var b in live.Values) Unchecked.Free(b.Address);
             quarantine.Clear();
             quarantined.Clear();
             live.Clear();
@@ -299,7 +299,7 @@ public sealed class CheckingHeap : IDisposable
         {
             ThrowIfDisposed();
             nuint total = (nuint)(size + GuardBytes);
-            nint p = zero ? Libc.calloc(1, total) : Libc.malloc(total);
+            nint p = zero ? Unchecked.Calloc(1, total) : Unchecked.Malloc(total);
             if (p == 0) throw PosixException.FromLastError(call);
             Fill(p + (nint)size, GuardBytes, GuardByte);
             var block = new HeapBlock(p, size, site, null);
@@ -350,7 +350,7 @@ public sealed class CheckingHeap : IDisposable
             quarantineBytes -= oldest.Size;
             if (PoisonProblem(oldest) is { } p) foundOnRelease.Add(p);
             if (GuardProblem(oldest) is { } g) foundOnRelease.Add(g);
-            Libc.free(oldest.Address);
+            Unchecked.Free(oldest.Address);
             if (released.Count > 100_000) released.Clear();
             released.Add(oldest.Address);
         }

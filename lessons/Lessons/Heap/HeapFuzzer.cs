@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Lessons.L03_ProgramBreak;
 using Lessons.Posix;
 
 namespace Lessons.Heap;
@@ -30,8 +29,7 @@ public static class HeapFuzzer
     public static FuzzResult Run(string allocator, int operations, int seed = 1, long arenaBytes = 4 << 20, int maxViolations = 10)
     {
         ArgumentNullException.ThrowIfNull(allocator);
-        var make = Allocators.All.TryGetValue(allocator, out var found) ? found : heap => Allocators.Create(allocator, heap);
-        return Run(make, operations, seed, arenaBytes, maxViolations);
+        return Run(heap => Allocators.Create(allocator, heap), operations, seed, arenaBytes, maxViolations);
     }
 
     /// <summary>The same for any allocator: <paramref name="create"/> makes it over the fresh arena (for example a student's).</summary>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Lessons.L03_ProgramBreak;
 
 namespace Lessons.Heap;
 

@@ -2,7 +2,7 @@ namespace Lessons.Heap;
 
 /// <summary>
 /// The contract of lesson 05's allocators (the CS:APP malloc lab's mm.c, in C#). An allocator manages the memory
-/// of one <see cref="L03_ProgramBreak.SimulatedBreak"/>, given to its constructor, and gets more only by moving
+/// of one <see cref="SimulatedBreak"/>, given to its constructor, and gets more only by moving
 /// that break. Semantics follow C and glibc:
 /// <list type="bullet">
 /// <item>every pointer returned is 16-byte aligned and lies inside [HeapLo, Break);</item>

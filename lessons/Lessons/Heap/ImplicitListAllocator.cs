@@ -1,4 +1,3 @@
-using Lessons.L03_ProgramBreak;
 using static Lessons.Heap.BoundaryTags;
 
 namespace Lessons.Heap;
@@ -38,6 +37,18 @@ public sealed class ImplicitListAllocator : ArenaAllocator, IWalkableHeap
 
     /// <summary>How free blocks are chosen.</summary>
     public FitPolicy Policy { get; }
+
+    /// <summary>First fit: the lowest free block that is large enough.</summary>
+    [Allocator("first-fit", "implicit free list, first fit, coalescing at once", Order = 2)]
+    public static ImplicitListAllocator FirstFit(SimulatedBreak heap) => new(heap, FitPolicy.FirstFit);
+
+    /// <summary>Next fit: the search goes on from where the last one stopped.</summary>
+    [Allocator("next-fit", "implicit free list, next fit, coalescing at once", Order = 3)]
+    public static ImplicitListAllocator NextFit(SimulatedBreak heap) => new(heap, FitPolicy.NextFit);
+
+    /// <summary>Best fit: the smallest free block that is large enough.</summary>
+    [Allocator("best-fit", "implicit free list, best fit, coalescing at once", Order = 4)]
+    public static ImplicitListAllocator BestFit(SimulatedBreak heap) => new(heap, FitPolicy.BestFit);
 
     /// <inheritdoc/>
     public override string Name => Policy switch { FitPolicy.FirstFit => "first-fit", FitPolicy.NextFit => "next-fit", _ => "best-fit" };

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
-using Lessons.L03_ProgramBreak;
 using Lessons.Posix;
 
 namespace Lessons.Heap;
@@ -266,7 +265,7 @@ public static class MallocLab
             {
                 var blocks = new nint[traces[i].IdCount];
                 ReplayLibc(traces[i].OpSpan, blocks);
-                foreach (nint p in blocks) if (p != 0) Libc.free(p);
+                foreach (nint p in blocks) if (p != 0) Unchecked.Free(p);
                 if (create is null || failed[i]) continue;
                 try
                 {
@@ -297,7 +296,7 @@ public static class MallocLab
             else Replay(ops, blocks, allocator);
             long elapsed = Stopwatch.GetTimestamp() - start;
             if (allocator is null)
-                foreach (nint p in blocks) if (p != 0) Libc.free(p);
+                foreach (nint p in blocks) if (p != 0) Unchecked.Free(p);
             best = Math.Min(best, elapsed);
             spent += elapsed;
             replays++;
@@ -326,12 +325,12 @@ public static class MallocLab
         {
             switch (op.Kind)
             {
-                case TraceOpKind.Alloc: blocks[op.Id] = Libc.malloc((nuint)op.Size); break;
+                case TraceOpKind.Alloc: blocks[op.Id] = Unchecked.Malloc((nuint)op.Size); break;
                 case TraceOpKind.Realloc:
-                    nint p = Libc.realloc(blocks[op.Id], (nuint)op.Size);
+                    nint p = Unchecked.Realloc(blocks[op.Id], (nuint)op.Size);
                     if (p != 0 || op.Size == 0) blocks[op.Id] = p;
                     break;
-                default: Libc.free(blocks[op.Id]); blocks[op.Id] = 0; break;
+                default: Unchecked.Free(blocks[op.Id]); blocks[op.Id] = 0; break;
             }
         }
     }
@@ -407,8 +406,8 @@ public static class MallocLab
         string Call(TraceOp op) => op.Kind switch
         {
             TraceOpKind.Alloc => $"malloc({op.Size})",
-            TraceOpKind.Realloc => $"realloc({Checked.Hex(pointers[op.Id])}, {op.Size})",
-            _ => $"free({Checked.Hex(pointers[op.Id])})",
+            TraceOpKind.Realloc => $"realloc({CFormat.Hex(pointers[op.Id])}, {op.Size})",
+            _ => $"free({CFormat.Hex(pointers[op.Id])})",
         };
 
         string? Step(TraceOp op)
@@ -434,8 +433,8 @@ public static class MallocLab
                     if (Admit(op, p) is { } bad) return bad;
                     int kept = Math.Min(oldSize, op.Size);
                     if (p != 0 && Pattern.FirstDifference(p, kept, id) is { } at)
-                        return $"{Call(op)} returned {Checked.Hex(p)} but lost the old contents: byte {at} of the {kept} that must be kept differs " +
-                               $"(block {id} had {oldSize} bytes at {Checked.Hex(old)})";
+                        return $"{Call(op)} returned {CFormat.Hex(p)} but lost the old contents: byte {at} of the {kept} that must be kept differs " +
+                               $"(block {id} had {oldSize} bytes at {CFormat.Hex(old)})";
                     Pattern.Fill(p, op.Size, id);
                     Remember(id, p, op.Size, op.Line);
                     return null;
@@ -458,10 +457,10 @@ public static class MallocLab
             if (p == 0)
                 return $"{Call(op)} returned NULL" + (heap is null ? "" : $" (out of memory? the heap is {heap.Size:N0} of at most {heap.MaxSize:N0} bytes)");
             if (p % alignment != 0)
-                return $"{Call(op)} returned {Checked.Hex(p)}, which is not aligned to {alignment} bytes (it is {p % alignment} past a multiple)";
+                return $"{Call(op)} returned {CFormat.Hex(p)}, which is not aligned to {alignment} bytes (it is {p % alignment} past a multiple)";
             nint end = p + op.Size;
             if (heap is not null && (p < heap.HeapLo || end > heap.Break || end < p))
-                return $"{Call(op)} returned the payload [{Checked.Hex(p)}, {Checked.Hex(end)}), which lies outside the heap [{Checked.Hex(heap.HeapLo)}, {Checked.Hex(heap.Break)})";
+                return $"{Call(op)} returned the payload [{CFormat.Hex(p)}, {CFormat.Hex(end)}), which lies outside the heap [{CFormat.Hex(heap.HeapLo)}, {CFormat.Hex(heap.Break)})";
             int index = starts.BinarySearch(p);
             if (index >= 0)
                 return Overlap(op, p, end, starts[index]);
@@ -476,8 +475,8 @@ public static class MallocLab
         string Overlap(TraceOp op, nint p, nint end, nint other)
         {
             int id = idAt[other];
-            return $"{Call(op)} returned the payload [{Checked.Hex(p)}, {Checked.Hex(end)}), which overlaps block {id}'s payload " +
-                   $"[{Checked.Hex(other)}, {Checked.Hex(other + sizes[id])}) (allocated at line {allocatedAt[id]})";
+            return $"{Call(op)} returned the payload [{CFormat.Hex(p)}, {CFormat.Hex(end)}), which overlaps block {id}'s payload " +
+                   $"[{CFormat.Hex(other)}, {CFormat.Hex(other + sizes[id])}) (allocated at line {allocatedAt[id]})";
         }
 
         string? Intact(int id, string when)
@@ -486,7 +485,7 @@ public static class MallocLab
             int size = sizes[id];
             if (p == 0 || size == 0) return null;
             return Pattern.FirstDifference(p, size, id) is { } at
-                ? $"{when}: block {id}'s payload [{Checked.Hex(p)}, {Checked.Hex(p + size)}) (allocated at line {allocatedAt[id]}) was overwritten while it was live, first at byte {at}"
+                ? $"{when}: block {id}'s payload [{CFormat.Hex(p)}, {CFormat.Hex(p + size)}) (allocated at line {allocatedAt[id]}) was overwritten while it was live, first at byte {at}"
                 : null;
         }
 
@@ -517,7 +516,7 @@ public static class MallocLab
         {
             for (int id = 0; id < pointers.Length; id++)
             {
-                if (pointers[id] != 0) Libc.free(pointers[id]);
+                if (pointers[id] != 0) Unchecked.Free(pointers[id]);
                 pointers[id] = 0;
             }
         }
@@ -582,12 +581,12 @@ internal sealed class LibcAllocator : IAllocator
 
     public string Name => LibcName;
 
-    public nint Malloc(long size) => Libc.malloc(Checked.Size("malloc", nameof(size), size));
+    public nint Malloc(long size) => Unchecked.Malloc(Checked.Size("malloc", nameof(size), size));
 
     public nint Calloc(long count, long size) =>
-        Libc.calloc(Checked.Size("calloc", nameof(count), count), Checked.Size("calloc", nameof(size), size));
+        Unchecked.Calloc(Checked.Size("calloc", nameof(count), count), Checked.Size("calloc", nameof(size), size));
 
-    public nint Realloc(nint pointer, long size) => Libc.realloc(pointer, Checked.Size("realloc", nameof(size), size));
+    public nint Realloc(nint pointer, long size) => Unchecked.Realloc(pointer, Checked.Size("realloc", nameof(size), size));
 
-    public void Free(nint pointer) => Libc.free(pointer);
+    public void Free(nint pointer) => Unchecked.Free(pointer);
 }

@@ -1,4 +1,3 @@
-using Lessons.L03_ProgramBreak;
 
 namespace Lessons.Heap;
 
@@ -8,6 +7,7 @@ namespace Lessons.Heap;
 /// up to 16 bytes; the heap starts with 8 bytes of padding so payloads are 16-byte aligned. Free checks the pointer
 /// and clears the allocated bit (so pictures show the hole), nothing more. Realloc allocates, copies and frees.
 /// </summary>
+[Allocator("naive", "the break moves up for every malloc; free gives nothing back (mm-naive)", Order = 1)]
 public sealed class NaiveAllocator : ArenaAllocator
 {
     const int Header = 8;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Lessons.L03_ProgramBreak;
 using static Lessons.Heap.BoundaryTags;
 
 namespace Lessons.Heap;
@@ -42,6 +41,14 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     readonly nint[] heads = new nint[ClassCount];
     ulong nonEmpty0, nonEmpty1;
     nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
+
+    /// <summary>Segregated explicit free lists, best fit within a size class.</summary>
+    [Allocator("segregated", "segregated explicit free lists, boundary tags, coalescing at once", Order = 5)]
+    public static SegregatedListAllocator Segregated(SimulatedBreak heap) => new(heap);
+
+    /// <summary>The same, with header-less cells in slabs for blocks of at most 64 bytes (the best reference allocator).</summary>
+    [Allocator("segregated-slabs", "segregated lists plus slabs of 16-64 byte cells (the best reference allocator)", Order = 6)]
+    public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true);
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
     /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>).</summary>

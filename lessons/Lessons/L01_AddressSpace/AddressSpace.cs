@@ -56,7 +56,7 @@ public static class AddressSpace
             var regions = Regions(); // read after everything exists
             nint managedAddress;
             fixed (byte* p = managed) managedAddress = (nint)p;
-            nint libcMalloc = NativeLibrary.GetExport(NativeLibrary.Load("libc.so.6"), "malloc");
+            nint libcMalloc = Symbols.LibcFunction("malloc");
             delegate*<IReadOnlyList<Landmark>> jitted = &Landmarks;
             var exeText = regions.FirstOrDefault(r => r.Kind == RegionKind.Text);
 

@@ -97,14 +97,7 @@ public static class BreakTrace
 {
 
     /// <summary>True on the process's main thread (its thread id equals the process id).</summary>
-    public static bool OnMainThread
-    {
-        get
-        {
-            Checked.RequireLinux("gettid");
-            return Libc.gettid() == Libc.getpid();
-        }
-    }
+    public static bool OnMainThread => Threads.OnMainThread;
 
     /// <summary>Runs the series in this process, on the calling thread, and frees every block afterwards.</summary>
     public static IReadOnlyList<BreakStep> Run(BreakTraceOptions options)
@@ -156,7 +149,7 @@ public static class BreakTrace
     /// <summary>
     /// Runs <c>workbook break-trace … --json</c> as a child process (<see cref="WorkbookCli"/>), so that the mallocs
     /// happen on a main thread, and returns its steps. <paramref name="workbookDll"/> defaults to
-    /// <see cref="WorkbookCli.FromNotebooks"/> (relative to the current directory, the notebooks folder in a notebook).
+    /// <see cref="WorkbookCli.Location"/>.
     /// </summary>
     /// <exception cref="FileNotFoundException">The workbook is not built (build it: dotnet build lessons/Workbook).</exception>
     /// <exception cref="TimeoutException">The command did not finish in time.</exception>

@@ -80,19 +80,19 @@ public static class CostBenchmark
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MallocCycle(long size, long page)
     {
-        nint p = Libc.malloc((nuint)size);
+        nint p = Unchecked.Malloc((nuint)size);
         if (p == 0) throw PosixException.FromLastError($"malloc(size={size})");
         TouchAll(p, size, page);
-        Libc.free(p);
+        Unchecked.Free(p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MmapCycle(long size, long page)
     {
-        nint p = Libc.mmap(0, (nuint)size, (int)(Prot.PROT_READ | Prot.PROT_WRITE), (int)(MapFlags.MAP_PRIVATE | MapFlags.MAP_ANONYMOUS), -1, 0);
-        if (p == Libc.MAP_FAILED) throw PosixException.FromLastError($"mmap(length={size})");
+        nint p = Unchecked.MapAnonymous((nuint)size);
+        if (p == Unchecked.MAP_FAILED) throw PosixException.FromLastError($"mmap(length={size})");
         TouchAll(p, size, page);
-        if (Libc.munmap(p, (nuint)size) != 0) throw PosixException.FromLastError($"munmap(length={size})");
+        if (Unchecked.Unmap(p, (nuint)size) != 0) throw PosixException.FromLastError($"munmap(length={size})");
     }
 
     /// <summary>Writes one byte in every page the block covers, and its last byte.</summary>

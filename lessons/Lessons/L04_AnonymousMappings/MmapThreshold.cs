@@ -29,13 +29,13 @@ public static class MmapThreshold
     public static IReadOnlyList<HeapOrMapping> Probe(IReadOnlyList<long>? sizes = null)
     {
         sizes ??= AroundDefault;
-        Checked.RequireLinux("malloc");
         var blocks = new List<(long Size, nint P)>();
         try
         {
             foreach (long s in sizes.OrderByDescending(s => s))
             {
-                nint p = Libc.malloc(Checked.Size($"malloc(size={s})", "size", s));
+                ArgumentOutOfRangeException.ThrowIfNegative(s, nameof(sizes));
+                nint p = Unchecked.Malloc((nuint)s);
                 if (p == 0) throw PosixException.FromLastError($"malloc(size={s})");
                 blocks.Add((s, p));
             }
@@ -49,7 +49,7 @@ public static class MmapThreshold
         }
         finally
         {
-            foreach (var b in blocks) Libc.free(b.P);
+            foreach (var b in blocks) Unchecked.Free(b.P);
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Lessons.Heap;
-using Lessons.L03_ProgramBreak;
 using Lessons.Plotting;
 
 namespace Lessons.L05_BuildAnAllocator;
@@ -109,7 +108,7 @@ public static class AllocatorDemos
         var a = create(heap);
         var view = a as IHeapView ?? throw new ArgumentException($"the allocator '{a.Name}' cannot list its blocks (it is no IHeapView)", nameof(create));
         var pointers = new Dictionary<int, nint>();
-        var snapshots = new List<HeapSnapshot> { HeapPicture.Snapshot(view, "start") };
+        var snapshots = new List<HeapSnapshot> { HeapSnapshot.Of(view, "start") };
         foreach (var op in ops ?? Scenario)
         {
             switch (op.Kind)
@@ -124,7 +123,7 @@ public static class AllocatorDemos
                 TraceOpKind.Realloc => $"p{op.Id} = realloc(p{op.Id}, {op.Size})",
                 _ => $"free(p{op.Id})",
             };
-            snapshots.Add(HeapPicture.Snapshot(view, label));
+            snapshots.Add(HeapSnapshot.Of(view, label));
         }
         return new ScenarioRun(a.Name, snapshots);
     }

@@ -115,17 +115,6 @@ public sealed record RaceRun(int Children, long IncrementsEach, bool Atomic, lon
 /// </summary>
 public static class SharedMappings
 {
-    // libc calls a child may make: bare function pointers, no GC transition (see Lessons.Posix.Fork).
-    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int> schedYield;
-    static readonly unsafe delegate* unmanaged[SuppressGCTransition]<int> getPid;
-
-    static unsafe SharedMappings()
-    {
-        nint libc = NativeLibrary.Load("libc.so.6");
-        schedYield = (delegate* unmanaged[SuppressGCTransition]<int>)NativeLibrary.GetExport(libc, "sched_yield");
-        getPid = (delegate* unmanaged[SuppressGCTransition]<int>)NativeLibrary.GetExport(libc, "getpid");
-    }
-
     /// <summary>Bytes of text a message slot holds.</summary>
     public const int MessageCapacity = 64;
 
@@ -185,7 +174,7 @@ public static class SharedMappings
         if (a->Target == 0) return 0;
         var m = (Message*)a->Target;
         a->ChildSaw = a->Target;
-        a->ChildPid = getPid();
+        a->ChildPid = ChildSafe.GetPid();
         a->Read = *m;
         *m = a->Reply;
         return 0;
@@ -280,7 +269,7 @@ public static class SharedMappings
         var a = (PointerArgs*)arg;
         if (a->Armed == 0) return 0;
         while (Volatile.Read(ref a->Go) == 0)
-            schedYield();
+            ChildSafe.SchedYield();
         byte* p = (byte*)a->Pointer;
         int n = 0;
         while (n < MessageCapacity && (n < 16 || p[n] != 0)) // at least 16 bytes, up to the first 0 after them
@@ -384,7 +373,7 @@ public static class SharedMappings
         if (k == 0) return 0;
         Interlocked.Increment(ref a->Ready);
         while (Volatile.Read(ref a->Go) == 0)
-            schedYield();
+            ChildSafe.SchedYield();
         if (a->Atomic != 0)
             for (long i = 0; i < k; i++)
                 Interlocked.Increment(ref a->Counter);

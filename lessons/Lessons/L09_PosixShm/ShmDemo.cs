@@ -14,7 +14,7 @@ public sealed record ShmEntry(string Name, long Size, UnixFileMode Mode)
         Bit(UnixFileMode.OtherRead, 'r'), Bit(UnixFileMode.OtherWrite, 'w'), Bit(UnixFileMode.OtherExecute, 'x'));
 
     /// <summary>The permissions in octal, e.g. 0600.</summary>
-    public string Octal => Checked.Octal((int)Mode & 0x1ff);
+    public string Octal => CFormat.Octal((int)Mode & 0x1ff);
 
     string Bit(UnixFileMode bit, char c) => (Mode & bit) != 0 ? c.ToString() : "-";
 

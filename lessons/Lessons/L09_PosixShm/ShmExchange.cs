@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Lessons.Posix;
 
 namespace Lessons.L09_PosixShm;
@@ -8,7 +9,7 @@ namespace Lessons.L09_PosixShm;
 /// </summary>
 public sealed class ProducedMessage : IDisposable
 {
-    internal ProducedMessage(OwnedShmName name, FileDescriptor fd, Mapping mapping, int messageBytes, int mode)
+    internal ProducedMessage(OwnedShmName name, SafeFileHandle fd, Mapping mapping, int messageBytes, int mode)
     {
         Owner = name; Fd = fd; Mapping = mapping; MessageBytes = messageBytes; Mode = mode;
     }
@@ -17,7 +18,7 @@ public sealed class ProducedMessage : IDisposable
     public OwnedShmName Owner { get; }
 
     /// <summary>The descriptor shm_open returned.</summary>
-    public FileDescriptor Fd { get; }
+    public SafeFileHandle Fd { get; }
 
     /// <summary>The MAP_SHARED mapping of the whole object.</summary>
     public Mapping Mapping { get; }
@@ -44,7 +45,7 @@ public sealed class ProducedMessage : IDisposable
     }
 
     public override string ToString() =>
-        $"{Name}: {Size} bytes, mode {Checked.Octal(Mode)}, message {MessageBytes} bytes{(Owner.IsClosed ? " (name handed over)" : "")}";
+        $"{Name}: {Size} bytes, mode {CFormat.Octal(Mode)}, message {MessageBytes} bytes{(Owner.IsClosed ? " (name handed over)" : "")}";
 }
 
 /// <summary>What <see cref="ShmExchange.Consume"/> read.</summary>
@@ -78,7 +79,7 @@ public static class ShmExchange
             throw new ArgumentOutOfRangeException(nameof(size), size,
                 $"the size must be {ShmProtocol.HeaderSize} bytes (the header) to {ShmProtocol.MaxSize} bytes");
         if (mode is < 0 or > 0x1ff)
-            throw new ArgumentOutOfRangeException(nameof(mode), Checked.Octal(mode), "the mode must be permission bits 0000 to 0777");
+            throw new ArgumentOutOfRangeException(nameof(mode), CFormat.Octal(mode), "the mode must be permission bits 0000 to 0777");
         int bytes = ShmProtocol.ByteCount(message);
         if (bytes > ShmProtocol.Capacity(size))
             throw new ArgumentException(

@@ -29,7 +29,7 @@ public static class UptimeProcesses
     /// <summary>Starts <c>uptime-server</c> and waits until it has created (or taken over) and attached its segment.</summary>
     public static ServerProcess StartServer(int key, int intervalMs = 1000, long? ticks = null, string? workbookDll = null, TimeSpan? timeout = null)
     {
-        var args = new List<string> { "uptime-server", "--key", Checked.Hex(key), "--interval-ms", intervalMs.ToString() };
+        var args = new List<string> { "uptime-server", "--key", CFormat.Hex(key), "--interval-ms", intervalMs.ToString() };
         if (ticks is not null) args.AddRange(["--ticks", ticks.Value.ToString()]);
         return new ServerProcess(key, WorkbookCli.Start(args, workbookDll),
             timeout ?? TimeSpan.FromSeconds(60));
@@ -68,7 +68,7 @@ public sealed class ServerProcess : IDisposable
             if (clock.Elapsed > timeout)
             {
                 Dispose();
-                throw new TimeoutException($"uptime-server did not create key {Checked.Hex(key)} in {timeout.TotalSeconds} s");
+                throw new TimeoutException($"uptime-server did not create key {CFormat.Hex(key)} in {timeout.TotalSeconds} s");
             }
             Thread.Sleep(20);
         }
@@ -108,5 +108,5 @@ public sealed class ServerProcess : IDisposable
         process.Dispose();
     }
 
-    public override string ToString() => $"uptime-server pid {Pid} key {Checked.Hex(Key)}{(process.HasExited ? $" (exited with {process.ExitCode})" : " (running)")}";
+    public override string ToString() => $"uptime-server pid {Pid} key {CFormat.Hex(Key)}{(process.HasExited ? $" (exited with {process.ExitCode})" : " (running)")}";
 }

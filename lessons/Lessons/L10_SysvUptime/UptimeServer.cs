@@ -41,19 +41,19 @@ public sealed class UptimeServer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(key), key, "IPC_PRIVATE (0) cannot be found by a client: choose another key");
         try
         {
-            return new UptimeServer(OwnedSegment.Create(key, size, mode), $"created segment key={Checked.Hex(key)} size={size} mode={Checked.Octal(mode)}");
+            return new UptimeServer(OwnedSegment.Create(key, size, mode), $"created segment key={CFormat.Hex(key)} size={size} mode={CFormat.Octal(mode)}");
         }
         catch (PosixException e) when (e.Errno == Errno.EEXIST)
         {
             int id = SysVShm.Get(key, 0);
             var st = SysVShm.Stat(id);
             if (st.Size < size)
-                throw new InvalidOperationException($"key {Checked.Hex(key)} already has a segment of {st.Size} bytes, smaller than the {size} asked for: remove it (ipcrm -M {Checked.Hex(key)}) or ask for --size {st.Size}");
+                throw new InvalidOperationException($"key {CFormat.Hex(key)} already has a segment of {st.Size} bytes, smaller than the {size} asked for: remove it (ipcrm -M {CFormat.Hex(key)}) or ask for --size {st.Size}");
             int pid = ServerPidOf(id, st);
             string who = pid == st.CreatorPid ? "its creator" : "its last server";
-            if (Liveness.IsAlive(pid))
-                throw new InvalidOperationException($"key {Checked.Hex(key)} is in use: {who}, pid {pid}, is alive (another server?). Stop it first, or choose another --key");
-            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={Checked.Hex(key)}): {who}, pid {pid}, is dead");
+            if (Signals.IsAlive(pid))
+                throw new InvalidOperationException($"key {CFormat.Hex(key)} is in use: {who}, pid {pid}, is alive (another server?). Stop it first, or choose another --key");
+            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={CFormat.Hex(key)}): {who}, pid {pid}, is dead");
         }
     }
 
@@ -87,22 +87,6 @@ public sealed class UptimeServer : IDisposable
     {
         attachment.Dispose();
         segment.Dispose();
-    }
-}
-
-/// <summary>Is a process alive? kill(pid, 0) sends nothing and only checks.</summary>
-public static class Liveness
-{
-    /// <summary>True if <paramref name="pid"/> exists (kill succeeds, or fails with EPERM: it exists but is not ours).</summary>
-    public static bool IsAlive(int pid)
-    {
-        if (pid <= 0) return false;
-        Checked.RequireLinux("kill");
-        if (Libc.kill(pid, 0) == 0) return true;
-        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-        return errno == (int)Errno.EPERM ? true
-            : errno == (int)Errno.ESRCH ? false
-            : throw new PosixException($"kill(pid={pid}, sig=0)", errno);
     }
 }
 
@@ -152,7 +136,7 @@ public sealed class UptimeClient : IDisposable
         if (client.attachment.Length < UptimeLayout.MinimumSize)
         {
             client.Dispose();
-            throw new InvalidOperationException($"segment {id} (key {Checked.Hex(key)}) has {client.attachment.Length} bytes: too small to be an up-time segment");
+            throw new InvalidOperationException($"segment {id} (key {CFormat.Hex(key)}) has {client.attachment.Length} bytes: too small to be an up-time segment");
         }
         return client;
     }
@@ -166,7 +150,7 @@ public sealed class UptimeClient : IDisposable
         SegmentStatus st;
         try { st = SysVShm.Stat(Id); }
         catch (PosixException e) when (e.Errno is Errno.EINVAL or Errno.EIDRM) { return ServerState.Gone; }
-        return st.Key != Key || !Liveness.IsAlive(ServerPid) ? ServerState.Gone : ServerState.Running;
+        return st.Key != Key || !Signals.IsAlive(ServerPid) ? ServerState.Gone : ServerState.Running;
     }
 
     /// <summary>A consistent reading (seqlock); null if the counter stayed odd (the server died mid-write).</summary>

@@ -1,3 +1,4 @@
+using Lessons.Plotting;
 using System.Runtime.InteropServices;
 using Lessons.Heap;
 using Lessons.L03_ProgramBreak;
@@ -8,7 +9,7 @@ namespace Lessons.Tests.Heap;
 /// <summary>The <see cref="IAllocator"/> contract, for every reference allocator.</summary>
 public class AllocatorContractTests
 {
-    public static TheoryData<string> Names() => new(Allocators.All.Keys);
+    public static TheoryData<string> Names() => new(Allocators.Names);
 
     static unsafe Span<byte> Bytes(nint p, long n) => new((void*)p, (int)n);
 
@@ -188,11 +189,11 @@ public class HeapPictureTests
     {
         using var heap = new SimulatedBreak(1 << 16);
         var a = new ImplicitListAllocator(heap);
-        var shots = new List<HeapSnapshot> { HeapPicture.Snapshot(a, "empty") };
+        var shots = new List<HeapSnapshot> { HeapSnapshot.Of(a, "empty") };
         nint p = a.Malloc(40);
         a.Malloc(40);
         a.Free(p);
-        shots.Add(HeapPicture.Snapshot(a, "free first"));
+        shots.Add(HeapSnapshot.Of(a, "free first"));
         var fig = HeapPicture.Strips(shots);
         Assert.Equal(2, fig.Data.Count);
         Assert.Equal([88L], fig.Data[0]!["base"]!.AsArray().Select(v => (long)v!)); // the live second block: 24 bytes of pad and prologue, then the first block (64 bytes)

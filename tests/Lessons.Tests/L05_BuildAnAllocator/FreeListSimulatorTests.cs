@@ -111,7 +111,7 @@ public class AllocatorDemosTests
     {
         var trace = TraceGenerator.Bundled().First(t => t.Name.StartsWith("random-s42", StringComparison.Ordinal));
         var curve = AllocatorDemos.Utilization("best-fit", trace);
-        using var heap = new Lessons.L03_ProgramBreak.SimulatedBreak(new MallocLabOptions().ArenaBytes(trace));
+        using var heap = new SimulatedBreak(new MallocLabOptions().ArenaBytes(trace));
         var check = MallocLab.Check(trace, Allocators.Create("best-fit", heap), heap);
         Assert.Equal(trace.Ops.Count, curve.HeapSize.Count);
         Assert.Equal(check.PeakPayload, curve.PeakPayload);

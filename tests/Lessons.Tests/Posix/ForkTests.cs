@@ -125,9 +125,14 @@ public class SignalsTests
     }
 
     [Fact]
-    public void TheActionOfSigkillCannotBeChanged() =>
-        Assert.Equal(Errno.EINVAL, Assert.Throws<PosixException>(() => Signals.RestoreDefault(Signal.SIGKILL)).Errno);
-
-    [Fact]
-    public void RestoringTheDefaultOfAnUnusedSignalWorks() => Signals.RestoreDefault(Signal.SIGUSR2);
+    public void IsAliveSeesThisProcessAndNotAReapedChild()
+    {
+        Assert.True(Signals.IsAlive(Environment.ProcessId));
+        Assert.False(Signals.IsAlive(0));
+        using var p = System.Diagnostics.Process.Start("true")!;
+        p.WaitForExit();
+        int pid = p.Id;
+        p.Dispose();
+        Assert.False(Signals.IsAlive(pid));
+    }
 }

@@ -1,0 +1,47 @@
+using System.Runtime.InteropServices;
+
+namespace Lessons.Posix;
+
+/// <summary>
+/// Runs registered clean-ups (remove owned segments and shm names, kill and reap children) when the process
+/// exits or gets SIGINT/SIGTERM. Finalizers do not run at exit in .NET, so this is what keeps `ipcs -m` and
+/// /dev/shm clean after Ctrl+C.
+/// </summary>
+public static class ProcessCleanup
+{
+    static readonly List<Action> Actions = new();
+    static readonly List<PosixSignalRegistration> Registrations = new();
+    static bool hooked;
+
+    /// <summary>Runs <paramref name="action"/> at process exit and on SIGINT or SIGTERM, unless it is unregistered first.</summary>
+    public static void Register(Action action)
+    {
+        lock (Actions)
+        {
+            Actions.Add(action);
+            if (hooked) return;
+            hooked = true;
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => RunAll();
+            foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+                Registrations.Add(PosixSignalRegistration.Create(sig, _ => RunAll()));
+        }
+    }
+
+    /// <summary>Forgets an action given to <see cref="Register"/>.</summary>
+    public static void Unregister(Action action)
+    {
+        lock (Actions) Actions.Remove(action);
+    }
+
+    /// <summary>Runs every registered clean-up (later registrations first). Clean-ups are idempotent.</summary>
+    public static void RunAll()
+    {
+        Action[] todo;
+        lock (Actions) todo = Actions.ToArray();
+        for (int i = todo.Length - 1; i >= 0; i--)
+        {
+            try { todo[i](); }
+            catch (Exception e) { Console.Error.WriteLine($"clean-up failed: {e.Message}"); }
+        }
+    }
+}

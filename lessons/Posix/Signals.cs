@@ -1,0 +1,44 @@
+namespace Lessons.Posix;
+
+/// <summary>Checked wrappers for kill and waitpid.</summary>
+public static class Signals
+{
+    /// <summary>
+    /// True if <paramref name="pid"/> exists: kill(pid, 0) sends nothing and only checks (it succeeds, or fails with
+    /// EPERM for a process that exists but is not ours).
+    /// </summary>
+    public static bool IsAlive(int pid)
+    {
+        if (pid <= 0) return false;
+        Checked.RequireLinux("kill");
+        if (Libc.kill(pid, 0) == 0) return true;
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno == (int)Errno.EPERM ? true
+            : errno == (int)Errno.ESRCH ? false
+            : throw new PosixException($"kill(pid={pid}, sig=0)", errno);
+    }
+
+    /// <summary>kill(pid, sig).</summary>
+    public static void Kill(int pid, Signal sig)
+    {
+        Checked.RequireLinux("kill");
+        if (Libc.kill(pid, (int)sig) != 0)
+            throw PosixException.FromLastError($"kill(pid={pid}, sig={sig})");
+    }
+
+    /// <summary>waitpid(pid, &amp;status, 0 or WNOHANG): how the child ended, or null with WNOHANG when it still runs.</summary>
+    public static unsafe ChildOutcome? Waitpid(int pid, bool noHang = false)
+    {
+        Checked.RequireLinux("waitpid");
+        int status;
+        int r;
+        do r = Libc.waitpid(pid, &status, noHang ? WaitOptions.WNOHANG : 0);
+        while (r < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+        if (r < 0)
+            throw PosixException.FromLastError($"waitpid(pid={pid}, options={(noHang ? "WNOHANG" : "0")})",
+                "only a parent can wait for its own children");
+        if (r == 0) return null;
+        Fork.Forget(r);
+        return ChildOutcome.FromStatus(r, status, 0);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Globalization;
+using Lessons.L09_PosixShm;
+using Lessons.Posix;
+
+namespace Workbook.L09_PosixShm;
+
+/// <summary>
+/// Lesson 09: <c>workbook shm-producer</c> and <c>workbook shm-consumer</c>, two unrelated processes that meet
+/// through a POSIX shared memory object (/dev/shm/NAME) laid out as <see cref="ShmProtocol"/> says.
+/// Who unlinks: the CONSUMER. The producer creates the name and, by default, exits right after writing, leaving
+/// the object for the consumer. With --hold SECONDS it stays until the consumer has unlinked the name or the time
+/// is up; then (or on Ctrl+C / SIGTERM) it unlinks the name itself.
+/// </summary>
+internal static class ShmCommands
+{
+    const string ProducerUsage =
+        "usage: workbook shm-producer [--name /NAME] [--size BYTES] [--mode OCTAL] [--hold SECONDS] --message TEXT\n" +
+        "  creates /dev/shm/NAME (O_CREAT|O_EXCL, default /workbook-demo, 4096 bytes, mode 0600), writes TEXT, and exits\n" +
+        "  leaving the object for shm-consumer, which unlinks it. --hold keeps it until the consumer unlinks it or the\n" +
+        "  time is up (then the producer unlinks it).";
+
+    const string ConsumerUsage =
+        "usage: workbook shm-consumer [--name /NAME] [--keep]\n" +
+        "  opens /dev/shm/NAME read-only (default /workbook-demo), prints the message and unlinks the name (--keep: do not).";
+
+    public static int Producer(string[] args) => Producer(args, Console.Out, Console.Error);
+
+    public static int Consumer(string[] args) => Consumer(args, Console.Out, Console.Error);
+
+    public static int Producer(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string name = "/workbook-demo";
+        string? message = null;
+        long size = ShmProtocol.DefaultSize;
+        int mode = 0x180;
+        double? hold = null;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--name": name = Value(); break;
+                    case "--message": message = Value(); break;
+                    case "--size": size = Whole(args[i], Value()); break;
+                    case "--mode": mode = Octal(args[i], Value()); break;
+                    case "--hold": hold = Seconds(args[i], Value()); break;
+                    case "-h" or "--help": stdout.WriteLine(ProducerUsage); return 0;
+                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                }
+            }
+            if (message is null) throw new ArgumentException("--message is required");
+            PosixShm.ValidateName(name);
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"shm-producer: {Clean(e)}");
+            stderr.WriteLine(ProducerUsage);
+            return 2;
+        }
+
+        ProducedMessage produced;
+        try
+        {
+            produced = ShmExchange.Produce(name, message, size, mode);
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"shm-producer: {Clean(e)}");
+            return 2;
+        }
+        catch (PosixException e) when (e.Errno == Errno.EEXIST)
+        {
+            stderr.WriteLine($"shm-producer: {e.Message} — /dev/shm{name} already exists: consume it first " +
+                             $"(workbook shm-consumer --name {name}) or pick another --name");
+            return 1;
+        }
+        catch (PosixException e)
+        {
+            stderr.WriteLine($"shm-producer: {e.Message}");
+            return 1;
+        }
+
+        using (produced)
+        {
+            stdout.WriteLine($"producer {Environment.ProcessId}: wrote {produced.MessageBytes} bytes to {name} " +
+                             $"({produced.Size} bytes, mode {CFormat.Octal(mode)})");
+            if (hold is not double seconds)
+            {
+                produced.Disown();
+                stdout.WriteLine($"producer: leaving {name} for the consumer, which unlinks it");
+                return 0;
+            }
+            stdout.WriteLine($"producer: holding {name} for up to {seconds:0.###} s");
+            stdout.Flush();
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                if (!File.Exists(ShmDemo.DevShm + name))
+                {
+                    produced.Disown();
+                    stdout.WriteLine($"producer: the consumer unlinked {name}");
+                    return 0;
+                }
+                Thread.Sleep(20);
+            }
+            stdout.WriteLine($"producer: nobody consumed {name} in {seconds:0.###} s: unlinking it");
+            return 0;
+        }
+    }
+
+    public static int Consumer(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string name = "/workbook-demo";
+        bool keep = false;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--name": name = Value(); break;
+                    case "--keep": keep = true; break;
+                    case "-h" or "--help": stdout.WriteLine(ConsumerUsage); return 0;
+                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                }
+            }
+            PosixShm.ValidateName(name);
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"shm-consumer: {Clean(e)}");
+            stderr.WriteLine(ConsumerUsage);
+            return 2;
+        }
+
+        try
+        {
+            var got = ShmExchange.Consume(name, unlink: !keep);
+            stdout.WriteLine($"consumer {Environment.ProcessId}: {name} has {got.Size} bytes; the message is:");
+            stdout.WriteLine(got.Message);
+            stdout.WriteLine(got.Unlinked ? $"consumer: unlinked {name}" : $"consumer: left {name} in place (--keep)");
+            return 0;
+        }
+        catch (PosixException e)
+        {
+            stderr.WriteLine($"shm-consumer: {e.Message}");
+            return 1;
+        }
+        catch (InvalidDataException e)
+        {
+            stderr.WriteLine($"shm-consumer: {e.Message}");
+            return 1;
+        }
+    }
+
+    static string Clean(ArgumentException e) => e.Message.Split(" (Parameter")[0];
+
+    static long Whole(string option, string text) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
+            ? v : throw new ArgumentException($"{option} needs a whole number, not '{text}'");
+
+    static int Octal(string option, string text)
+    {
+        try
+        {
+            int v = Convert.ToInt32(text, 8);
+            if (v is >= 0 and <= 0x1ff && text.Length <= 4) return v;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException) { }
+        throw new ArgumentException($"{option} needs octal permission bits such as 0600 or 644, not '{text}'");
+    }
+
+    static double Seconds(string option, string text) =>
+        double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 3600
+            ? v : throw new ArgumentException($"{option} needs seconds from 0 to 3600, not '{text}'");
+}
