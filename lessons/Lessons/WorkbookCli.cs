@@ -37,16 +37,29 @@ public static class WorkbookCli
             if (!string.IsNullOrEmpty(named))
                 return File.Exists(named) ? Path.GetFullPath(named)
                     : throw new FileNotFoundException($"{LocationVariable} names {named}, which does not exist: build the workbook (`dotnet build lessons/Workbook`) or unset it", named);
-            string bin = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(WorkbookCli).Assembly.Location) ?? ".", "..", "..", "Workbook", "bin"));
-            var built = Directory.Exists(bin)
-                ? Directory.EnumerateDirectories(bin).Select(config => new FileInfo(Path.Combine(config, "net10.0", "Workbook.dll")))
-                    .Where(f => f.Exists && File.Exists(Path.ChangeExtension(f.FullName, ".runtimeconfig.json")))
-                    .OrderByDescending(f => f.LastWriteTimeUtc).FirstOrDefault()
-                : null;
-            return built?.FullName ?? throw new FileNotFoundException(
-                $"the workbook CLI is not built under {bin}: run `dotnet build lessons/Workbook` in the repository (any configuration)", bin);
+            string library = Path.GetDirectoryName(typeof(WorkbookCli).Assembly.Location) ?? ".";
+            return FindBuilt(library) ?? throw new FileNotFoundException(
+                $"the workbook CLI is not built under {BinFolder(library)}: run `dotnet build lessons/Workbook` in the repository (any configuration)",
+                BinFolder(library));
         }
     }
+
+    /// <summary>
+    /// The newest lessons/Workbook/bin/CONFIGURATION/net10.0/Workbook.dll (with its runtimeconfig) beside the library
+    /// folder <paramref name="libraryFolder"/> (lessons/Lessons/bin), or null when none is built.
+    /// </summary>
+    public static string? FindBuilt(string libraryFolder)
+    {
+        string bin = BinFolder(libraryFolder);
+        if (!Directory.Exists(bin)) return null;
+        return Directory.EnumerateDirectories(bin)
+            .Select(config => new FileInfo(Path.Combine(config, "net10.0", "Workbook.dll")))
+            .Where(f => f.Exists && File.Exists(Path.ChangeExtension(f.FullName, ".runtimeconfig.json")))
+            .OrderByDescending(f => f.LastWriteTimeUtc)
+            .FirstOrDefault()?.FullName;
+    }
+
+    static string BinFolder(string libraryFolder) => Path.GetFullPath(Path.Combine(libraryFolder, "..", "..", "Workbook", "bin"));
 
     /// <summary>How to start <c>workbook ARGS</c> with stdout and stderr redirected.</summary>
     /// <exception cref="FileNotFoundException">The workbook is not built (the message says how to build it).</exception>

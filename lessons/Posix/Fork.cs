@@ -63,7 +63,7 @@ public readonly record struct ChildOutcome(int Pid, int? ExitCode, Signal? Kille
 }
 
 /// <summary>
-/// fork made safe for a .NET process (see lesson 08 and DESIGN.md): the child runs only precompiled code and
+/// fork made safe for a .NET process (lesson 08 explains it; the README's "Conventions" sums it up): the child runs only precompiled code and
 /// announces itself in a shared control page; a child that never starts (it hangs when the fork caught the
 /// runtime suspending threads for a GC) is killed and replaced; forks are serialized; every child is reaped;
 /// a child that overruns its deadline is killed and reported.

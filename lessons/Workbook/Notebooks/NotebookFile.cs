@@ -6,7 +6,7 @@ namespace Workbook.Notebooks;
 
 /// <summary>
 /// Reads, writes, creates and checks Jupyter notebooks (nbformat 4) with the metadata of the .NET Interactive
-/// C# kernel that DESIGN.md asks for. Notebooks stay <see cref="JsonObject"/>s, so fields this code does not
+/// C# kernel (the README's "Conventions" lists it). Notebooks stay <see cref="JsonObject"/>s, so fields this code does not
 /// know survive a round trip.
 /// </summary>
 public static class NotebookFile
@@ -106,7 +106,7 @@ public static class NotebookFile
     };
 
     /// <summary>
-    /// What is missing from the metadata DESIGN.md requires (kernelspec, language_info, polyglot_notebook
+    /// What is missing from the metadata the README's "Conventions" lists (kernelspec, language_info, polyglot_notebook
     /// kernel info, each code cell's language); an empty list when nothing is.
     /// </summary>
     public static IReadOnlyList<string> CheckMetadata(JsonObject notebook)
