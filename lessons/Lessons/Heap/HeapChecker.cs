@@ -40,49 +40,74 @@ public static class HeapChecker
 
     static HeapViolation? CheckWalkable(IWalkableHeap heap)
     {
+        if (CheckPrologue(heap) is { } prologue) return prologue;
+        var walk = new BlockWalk(heap);
+        if (walk.Run() is { } broken) return broken;
+        if (walk.Slabs && CheckSlabs((IWalkableSlabHeap)heap, walk.SlabList, walk.FrameMapBlock) is { } slabViolation) return slabViolation;
+        return CheckFreeLists(heap, walk.Free, walk.FreeSet);
+    }
+
+    static HeapViolation? CheckPrologue(IWalkableHeap heap)
+    {
         nint lo = heap.Heap.HeapLo;
         long size = heap.Heap.Size;
-        bool prevBits = !heap.FootersOnAllocatedBlocks;
         if (size < EmptyHeapSize) return new HeapViolation($"the heap is {size} bytes, smaller than an empty heap ({EmptyHeapSize})", 0);
         long prologue = Get(lo + PrologueOffset);
         if ((prologue & ~PrevAllocatedBit) != Pack(16, true) || Get(lo + PrologueOffset + WordSize) != prologue)
             return new HeapViolation($"the prologue is damaged (header 0x{prologue:x}, footer 0x{Get(lo + PrologueOffset + WordSize):x})", PrologueOffset);
+        return null;
+    }
 
-        var free = new List<nint>();
-        var freeSet = new HashSet<nint>();
-        bool slabs = heap is IWalkableSlabHeap { HasSlabs: true };
-        var slabList = new List<nint>();
-        nint frameMap = slabs ? ((IWalkableSlabHeap)heap).FrameMap : 0;
-        long frameMapBlock = 0; // the size of the allocated block at frameMap, once the walk has met it
-        bool prevAllocated = true;
-        long off = FirstBlockOffset;
-        while (true)
+    /// <summary>The walk from the first block to the epilogue: each block's checks, and the free blocks and slabs it meets.</summary>
+    sealed class BlockWalk(IWalkableHeap heap)
+    {
+        readonly nint lo = heap.Heap.HeapLo;
+        readonly long size = heap.Heap.Size;
+        readonly bool prevBits = !heap.FootersOnAllocatedBlocks;
+        readonly nint frameMap = heap is IWalkableSlabHeap { HasSlabs: true } s ? s.FrameMap : 0;
+        public readonly bool Slabs = heap is IWalkableSlabHeap { HasSlabs: true };
+        public readonly List<nint> Free = [];
+        public readonly HashSet<nint> FreeSet = [];
+        public readonly List<nint> SlabList = [];
+        public long FrameMapBlock; // the size of the allocated block at frameMap, once the walk has met it
+
+        public HeapViolation? Run()
         {
-            if (off > size - WordSize) return new HeapViolation($"the block walk reached offset {off}, past the epilogue's place ({size - WordSize})", off);
-            long w = Get(lo + (nint)off);
-            long bsize = SizeOf(w);
-            bool allocated = (w & AllocatedBit) != 0;
-            if (prevBits && ((w & PrevAllocatedBit) != 0) != prevAllocated)
-                return new HeapViolation($"the prev-allocated bit says the block before is {(prevAllocated ? "free" : "allocated")}, but it is {(prevAllocated ? "allocated" : "free")}", off);
-            if (bsize == 0)
+            bool prevAllocated = true;
+            long off = FirstBlockOffset;
+            while (true)
             {
-                if (off != size - WordSize) return new HeapViolation($"a size-0 header (the epilogue) at {off}, but the heap ends at {size}", off);
-                if (!allocated) return new HeapViolation("the epilogue is not marked allocated", off);
-                break;
+                if (off > size - WordSize) return new HeapViolation($"the block walk reached offset {off}, past the epilogue's place ({size - WordSize})", off);
+                long w = Get(lo + (nint)off);
+                long bsize = SizeOf(w);
+                bool allocated = (w & AllocatedBit) != 0;
+                if (prevBits && ((w & PrevAllocatedBit) != 0) != prevAllocated)
+                    return new HeapViolation($"the prev-allocated bit says the block before is {(prevAllocated ? "free" : "allocated")}, but it is {(prevAllocated ? "allocated" : "free")}", off);
+                if (bsize == 0) return Epilogue(off, allocated);
+                if (Block(off, w, bsize, allocated, prevAllocated) is { } bad) return bad;
+                prevAllocated = allocated;
+                off += bsize;
             }
+        }
+
+        HeapViolation? Epilogue(long off, bool allocated)
+        {
+            if (off != size - WordSize) return new HeapViolation($"a size-0 header (the epilogue) at {off}, but the heap ends at {size}", off);
+            return allocated ? null : new HeapViolation("the epilogue is not marked allocated", off);
+        }
+
+        // A block of bsize > 0 bytes with header w at off: alignment, header bits, slab placement, bounds, footer, coalescing.
+        HeapViolation? Block(long off, long w, long bsize, bool allocated, bool prevAllocated)
+        {
             if ((off + WordSize) % Alignment != 0) return new HeapViolation($"the payload at {off + WordSize} is not {Alignment}-byte aligned", off);
-            long flags = AllocatedBit | PrevAllocatedBit | (slabs && allocated ? SegregatedListAllocator.SlabBit : 0);
+            long flags = AllocatedBit | PrevAllocatedBit | (Slabs && allocated ? SegregatedListAllocator.SlabBit : 0);
             if ((w & (Alignment - 1) & ~flags) != 0 || bsize < MinBlockSize)
                 return new HeapViolation($"bad header 0x{w:x} (size {bsize})", off);
             if ((w & flags & SegregatedListAllocator.SlabBit) != 0)
             {
-                if (bsize != SegregatedListAllocator.SlabSize)
-                    return new HeapViolation($"a slab of {bsize} bytes (slabs are {SegregatedListAllocator.SlabSize})", off);
-                if ((off + WordSize - SegregatedListAllocator.SlabOrigin) % SegregatedListAllocator.SlabSize != 0)
-                    return new HeapViolation($"a slab whose payload (at {off + WordSize}) is not {SegregatedListAllocator.SlabOrigin} + a multiple of {SegregatedListAllocator.SlabSize}", off);
-                slabList.Add(lo + (nint)(off + WordSize));
+                if (Slab(off, bsize) is { } slab) return slab;
             }
-            else if (allocated && frameMap == lo + (nint)(off + WordSize)) frameMapBlock = bsize;
+            else if (allocated && frameMap == lo + (nint)(off + WordSize)) FrameMapBlock = bsize;
             if (off + bsize > size - WordSize) return new HeapViolation($"the block ({bsize} bytes) runs past the epilogue at {size - WordSize}", off);
             if (!allocated || heap.FootersOnAllocatedBlocks)
             {
@@ -93,14 +118,27 @@ public static class HeapChecker
             {
                 if (!prevAllocated && heap.Coalesces) return new HeapViolation("two free blocks next to each other (not coalesced)", off);
                 nint bp = lo + (nint)(off + WordSize);
-                free.Add(bp);
-                freeSet.Add(bp);
+                Free.Add(bp);
+                FreeSet.Add(bp);
             }
-            prevAllocated = allocated;
-            off += bsize;
+            return null;
         }
 
-        if (slabs && CheckSlabs((IWalkableSlabHeap)heap, slabList, frameMapBlock) is { } slabViolation) return slabViolation;
+        HeapViolation? Slab(long off, long bsize)
+        {
+            if (bsize != SegregatedListAllocator.SlabSize)
+                return new HeapViolation($"a slab of {bsize} bytes (slabs are {SegregatedListAllocator.SlabSize})", off);
+            if ((off + WordSize - SegregatedListAllocator.SlabOrigin) % SegregatedListAllocator.SlabSize != 0)
+                return new HeapViolation($"a slab whose payload (at {off + WordSize}) is not {SegregatedListAllocator.SlabOrigin} + a multiple of {SegregatedListAllocator.SlabSize}", off);
+            SlabList.Add(lo + (nint)(off + WordSize));
+            return null;
+        }
+    }
+
+    // Every free block is in exactly one free list, the right one for its size, with the previous links right; nothing else is.
+    static HeapViolation? CheckFreeLists(IWalkableHeap heap, List<nint> free, HashSet<nint> freeSet)
+    {
+        nint lo = heap.Heap.HeapLo;
         if (heap.FreeListCount == 0) return null;
         var seen = new HashSet<nint>();
         for (int list = 0; list < heap.FreeListCount; list++)

@@ -344,17 +344,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
         bool prevAllocated = (w & PrevAllocatedBit) != 0;
-        if (asize <= csize)
-        {
-            if (csize - asize >= MinBlockSize)
-            {
-                Put(payload - WordSize, Pack(asize, true, prevAllocated));
-                nint rest = payload + (nint)asize;
-                MakeFree(rest, csize - asize, true);
-                Coalesce(rest);
-            }
-            return payload;
-        }
+        if (asize <= csize) return ShrinkInPlace(payload, asize, csize, prevAllocated);
         nint next = payload + (nint)csize;
         long nw = Get(next - WordSize);
         long nsize = (nw & AllocatedBit) == 0 ? SizeOf(nw) : 0;
@@ -366,47 +356,70 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         }
         long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
         if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
-        {
-            nint prev = payload - (nint)ps;
-            Remove(prev, ps);
-            if (nsize != 0) Remove(next, nsize);
-            bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
-            Copy(payload, prev, csize - WordSize);
-            Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
-            Place(prev, asize, ps + csize + nsize);
-            return prev;
-        }
+            return SlideDown(payload, asize, csize, ps, nsize);
         if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free neighbours) ends the heap
         {
-            // A free block elsewhere that fits costs a copy but no heap; only without one does the break move.
-            nint q = Find(asize);
-            if (q != 0)
-            {
-                q = Take(q, asize);
-                Copy(payload, q, csize - WordSize);
-                FreeListBlock(payload);
-                return q;
-            }
-            long missing = asize - ps - csize - nsize;
-            if (CanGrow(missing))
-            {
-                nint start = payload;
-                bool sp = prevAllocated;
-                if (ps != 0)
-                {
-                    start = payload - (nint)ps;
-                    Remove(start, ps);
-                    sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
-                    Copy(payload, start, csize - WordSize);
-                }
-                if (nsize != 0) Remove(next, nsize);
-                Grow(missing);
-                Put(start + (nint)asize - WordSize, Pack(0, true, true));
-                Put(start - WordSize, Pack(asize, true, sp));
-                return start;
-            }
+            nint moved = ReallocateAtEnd(payload, asize, csize, ps, nsize, prevAllocated);
+            if (moved != 0) return moved;
         }
         return base.ReallocateBlock(payload, size);
+    }
+
+    // The block of csize bytes keeps asize ≤ csize; the rest becomes a free block when it is big enough for one.
+    nint ShrinkInPlace(nint payload, long asize, long csize, bool prevAllocated)
+    {
+        if (csize - asize >= MinBlockSize)
+        {
+            Put(payload - WordSize, Pack(asize, true, prevAllocated));
+            nint rest = payload + (nint)asize;
+            MakeFree(rest, csize - asize, true);
+            Coalesce(rest);
+        }
+        return payload;
+    }
+
+    // The free previous block (ps bytes) and the free next one (nsize, maybe 0) take the block: its payload moves down.
+    nint SlideDown(nint payload, long asize, long csize, long ps, long nsize)
+    {
+        nint prev = payload - (nint)ps;
+        nint next = payload + (nint)csize;
+        Remove(prev, ps);
+        if (nsize != 0) Remove(next, nsize);
+        bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
+        Copy(payload, prev, csize - WordSize);
+        Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
+        Place(prev, asize, ps + csize + nsize);
+        return prev;
+    }
+
+    // The block and its free neighbours end the heap. A free block elsewhere that fits costs a copy but no heap; only
+    // without one does the break move (the block slides down into a free previous block first). 0 when neither can.
+    nint ReallocateAtEnd(nint payload, long asize, long csize, long ps, long nsize, bool prevAllocated)
+    {
+        nint q = Find(asize);
+        if (q != 0)
+        {
+            q = Take(q, asize);
+            Copy(payload, q, csize - WordSize);
+            FreeListBlock(payload);
+            return q;
+        }
+        long missing = asize - ps - csize - nsize;
+        if (!CanGrow(missing)) return 0;
+        nint start = payload;
+        bool sp = prevAllocated;
+        if (ps != 0)
+        {
+            start = payload - (nint)ps;
+            Remove(start, ps);
+            sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
+            Copy(payload, start, csize - WordSize);
+        }
+        if (nsize != 0) Remove(payload + (nint)csize, nsize);
+        Grow(missing);
+        Put(start + (nint)asize - WordSize, Pack(0, true, true));
+        Put(start - WordSize, Pack(asize, true, sp));
+        return start;
     }
 
     /// <inheritdoc/>

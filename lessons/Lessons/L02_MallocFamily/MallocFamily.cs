@@ -7,67 +7,6 @@ using Lessons.Posix;
 
 namespace Lessons.L02_MallocFamily;
 
-/// <summary>What a second malloc of the same size found: the same address, and how many of the old pattern bytes were still there.</summary>
-public sealed record GarbageDemo(long Size, byte Pattern, nint First, nint Second, int PatternBytesLeft, string FirstBytes)
-{
-    /// <summary>malloc returned the block freed just before.</summary>
-    public bool SameAddress => First == Second;
-
-    public override string ToString() =>
-        $"first malloc({Size}) = 0x{First:x}, filled with 0x{Pattern:x2}, freed; second malloc({Size}) = 0x{Second:x} " +
-        $"(same address: {(SameAddress ? "yes" : "no")}); {PatternBytesLeft} of {Size} bytes still 0x{Pattern:x2}; first 24 bytes: {FirstBytes}";
-}
-
-/// <summary>calloc after a dirty block of the same size was freed: is every byte 0?</summary>
-public sealed record CallocDemo(long Size, nint Dirty, nint Zeroed, long NonZeroBytes)
-{
-    public bool SameAddress => Dirty == Zeroed;
-
-    public override string ToString() =>
-        $"calloc(1, {Size}) = 0x{Zeroed:x} (the freed dirty block was 0x{Dirty:x}, same address: {(SameAddress ? "yes" : "no")}); non-zero bytes: {NonZeroBytes}";
-}
-
-/// <summary>One realloc: where the block was, where it is now, what was right after it, and whether the contents came along.</summary>
-public sealed record ReallocDemo(string Case, long OldSize, long NewSize, nint Before, nint After, nint Neighbour, bool NeighbourFree, bool ContentsKept)
-{
-    public bool Moved => Before != After;
-
-    public override string ToString() =>
-        $"{Case}: realloc(0x{Before:x}, {OldSize} → {NewSize}) = 0x{After:x}; next block 0x{Neighbour:x} (+{Neighbour - Before} bytes, {(NeighbourFree ? "free" : "in use")}); " +
-        $"moved: {(Moved ? "yes" : "no")}; contents kept: {(ContentsKept ? "yes" : "no")}";
-}
-
-/// <summary>One point of the staircase: what malloc_usable_size says for a request.</summary>
-public sealed record UsablePoint(long Request, long Usable);
-
-/// <summary>What the staircase shows: the smallest block, the step between sizes, and the largest waste.</summary>
-public sealed record Staircase(IReadOnlyList<UsablePoint> Points, long SmallestUsable, long Step, int StepCount, long MaxSlack)
-{
-    public override string ToString() =>
-        $"requests {Points[0].Request}..{Points[^1].Request}: smallest block holds {SmallestUsable} bytes; usable size grows in steps of {Step} bytes " +
-        $"({StepCount} steps); at most {MaxSlack} bytes more than asked";
-}
-
-/// <summary>A fake student, as Bogus makes them.</summary>
-public sealed record Student(string Name, string Email, string Course);
-
-/// <summary>A student whose three strings live on a checking heap.</summary>
-public sealed record StoredStudent(Student Student, nint Name, nint Email, nint Course)
-{
-    /// <summary>The bytes the three C strings take: UTF-8 and a 0 byte each.</summary>
-    public long Bytes => MallocFamily.CStringSize(Student.Name) + MallocFamily.CStringSize(Student.Email) + MallocFamily.CStringSize(Student.Course);
-}
-
-/// <summary>A batch stored on a checking heap, of which every k-th record was deliberately not freed.</summary>
-public sealed record StudentBatch(int Seed, int LeakEvery, IReadOnlyList<StoredStudent> Students, IReadOnlyList<StoredStudent> Leaked)
-{
-    public long LeakedBytes => Leaked.Sum(s => s.Bytes);
-    public int LeakedBlocks => Leaked.Count * 3;
-
-    public override string ToString() =>
-        $"seed {Seed}: stored {Students.Count} students, freed all but every {LeakEvery}th: leaked {Leaked.Count} students = {LeakedBlocks} blocks, {LeakedBytes:N0} bytes";
-}
-
 /// <summary>Lesson 02: malloc, calloc, realloc and free through the real libc, and a checking heap that catches their misuse.</summary>
 public static class MallocFamily
 {

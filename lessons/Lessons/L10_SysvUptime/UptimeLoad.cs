@@ -3,19 +3,6 @@ using Lessons.Posix;
 
 namespace Lessons.L10_SysvUptime;
 
-/// <summary>The outcome of <see cref="UptimeLoad.Run"/>.</summary>
-public sealed record UptimeLoadResult(
-    bool Seqlock, int Clients, TimeSpan Elapsed, long Writes, long Reads, long Torn, long NotMonotonic, long Retries, long MostAttached)
-{
-    /// <summary>Every reading whole and no client saw time go back.</summary>
-    public bool AllConsistent => Torn == 0 && NotMonotonic == 0;
-
-    public override string ToString() =>
-        $"{Clients} clients for {Elapsed.TotalSeconds:0.0} s {(Seqlock ? "with" : "WITHOUT")} the seqlock: {Writes:N0} writes, {Reads:N0} reads " +
-        $"({Reads / Math.Max(Elapsed.TotalSeconds, 1e-9):N0}/s), torn {Torn:N0}, not monotonic {NotMonotonic:N0}, retries {Retries:N0}, " +
-        $"most attached at once {MostAttached} → {(AllConsistent ? "every reading consistent and monotonic" : "INCONSISTENT readings")}";
-}
-
 /// <summary>
 /// The load check: one server and many clients on one real System V segment. The server thread writes as fast as it
 /// can with a fast clock: write n carries the up-time of n seconds, so a reading's sequence number (2n) says
@@ -35,14 +22,47 @@ public static class UptimeLoad
         using var server = UptimeServer.Open(key ?? UptimeProcesses.UniqueKey());
         // Write 1 holds "00:00:01" and leaves the counter at 2: from here on, counter 2n holds the text of n seconds.
         UptimeClock.WriteWithSequence(server.Attachment.Span, UptimeClock.Format(TimeSpan.FromSeconds(1)));
-        long stop = 0, writes = 0, reads = 0, torn = 0, notMonotonic = 0, retries = 0, mostAttached = 0, ready = 0;
+        var load = new Load(server, seqlock);
+        var writer = new Thread(load.Write) { IsBackground = true, Name = "uptime-load server" };
+        var readers = Enumerable.Range(0, clients)
+            .Select(c => new Thread(load.Read) { IsBackground = true, Name = $"uptime-load client {c}" }).ToList();
 
-        var writer = new Thread(() =>
+        foreach (var t in readers) t.Start();
+        var wait = Stopwatch.StartNew();
+        while (load.Ready < clients && wait.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
+        var clock = Stopwatch.StartNew();
+        writer.Start();
+        long mostAttached = 0;
+        while (clock.Elapsed < duration)
+        {
+            mostAttached = Math.Max(mostAttached, server.Stat().Attachments);
+            Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100, Math.Max(1, (duration - clock.Elapsed).TotalMilliseconds))));
+        }
+        load.Stop();
+        writer.Join();
+        foreach (var t in readers) t.Join();
+        return new UptimeLoadResult(seqlock, clients, clock.Elapsed, load.Writes, load.Reads, load.Torn, load.NotMonotonic, load.Retries, mostAttached);
+    }
+
+    /// <summary>The state the server and client threads share: the stop flag, the clients ready, and the totals.</summary>
+    sealed class Load(UptimeServer server, bool seqlock)
+    {
+        long stop, ready;
+        public long Writes, Reads, Torn, NotMonotonic, Retries;
+
+        public long Ready => Volatile.Read(ref ready);
+
+        public void Stop() => Volatile.Write(ref stop, 1);
+
+        bool Stopped => Volatile.Read(ref stop) != 0;
+
+        /// <summary>The server thread: write n carries the text of n seconds, between two increments of the counter.</summary>
+        public void Write()
         {
             var mem = server.Attachment.Span;
             ref long seq = ref UptimeClock.Sequence(mem);
             long n = Volatile.Read(ref seq) / 2;
-            while (Volatile.Read(ref stop) == 0)
+            while (!Stopped)
             {
                 n++;
                 string text = UptimeClock.Format(TimeSpan.FromSeconds(n));
@@ -50,67 +70,68 @@ public static class UptimeLoad
                 UptimeClock.WriteText(mem, text);
                 Interlocked.Increment(ref seq);
             }
-            writes = n;
-        }) { IsBackground = true, Name = "uptime-load server" };
+            Writes = n;
+        }
 
-        var readers = Enumerable.Range(0, clients).Select(c => new Thread(() =>
+        /// <summary>A client thread: its own attachment, read until stopped, its tally added to the totals.</summary>
+        public void Read()
         {
             using var client = UptimeClient.TryOpen(server.Key) ?? throw new InvalidOperationException("the segment vanished");
             Interlocked.Increment(ref ready);
-            long myReads = 0, myTorn = 0, myBack = 0, myRetries = 0, last = -1;
-            while (Volatile.Read(ref stop) == 0)
+            var tally = new Tally();
+            while (!Stopped)
             {
-                long sequence;
-                string text;
-                if (seqlock)
-                {
-                    var r = client.Read();
-                    if (r is null) continue;
-                    (text, sequence) = (r.Text, r.Sequence);
-                    myRetries += r.Retries;
-                }
-                else
-                {
-                    long before = client.Sequence;
-                    text = client.ReadRaw();
-                    long after = client.Sequence;
-                    if (before != after || (before & 1) != 0)
-                    {
-                        // No seqlock: keep the copy anyway, and check it against the texts written meanwhile.
-                        myReads++;
-                        bool whole = false;
-                        if (after - before <= 64)
-                            for (long n = before / 2; n <= (after + 1) / 2 && !whole; n++)
-                                whole = text == UptimeClock.Format(TimeSpan.FromSeconds(n));
-                        if (!whole) myTorn++;
-                        continue;
-                    }
-                    sequence = before;
-                }
-                myReads++;
-                if (text != UptimeClock.Format(TimeSpan.FromSeconds(sequence / 2))) myTorn++;
-                if (sequence < last) myBack++;
-                last = sequence;
+                if (seqlock) ReadLocked(client, tally);
+                else ReadUnlocked(client, tally);
             }
-            Interlocked.Add(ref reads, myReads);
-            Interlocked.Add(ref torn, myTorn);
-            Interlocked.Add(ref notMonotonic, myBack);
-            Interlocked.Add(ref retries, myRetries);
-        }) { IsBackground = true, Name = $"uptime-load client {c}" }).ToList();
-
-        foreach (var t in readers) t.Start();
-        var wait = Stopwatch.StartNew();
-        while (Volatile.Read(ref ready) < clients && wait.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
-        var clock = Stopwatch.StartNew();
-        writer.Start();
-        while (clock.Elapsed < duration)
-        {
-            mostAttached = Math.Max(mostAttached, server.Stat().Attachments);
-            Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100, Math.Max(1, (duration - clock.Elapsed).TotalMilliseconds))));
+            Interlocked.Add(ref Reads, tally.Reads);
+            Interlocked.Add(ref Torn, tally.Torn);
+            Interlocked.Add(ref NotMonotonic, tally.Back);
+            Interlocked.Add(ref Retries, tally.Retries);
         }
-        Volatile.Write(ref stop, 1);
-        writer.Join();
-        foreach (var t in readers) t.Join();
-        return new UptimeLoadResult(seqlock, clients, clock.Elapsed, writes, reads, torn, notMonotonic, retries, mostAttached);
+
+        static void ReadLocked(UptimeClient client, Tally tally)
+        {
+            var r = client.Read();
+            if (r is null) return;
+            tally.Retries += r.Retries;
+            tally.Count(r.Text, r.Sequence);
+        }
+
+        static void ReadUnlocked(UptimeClient client, Tally tally)
+        {
+            long before = client.Sequence;
+            string text = client.ReadRaw();
+            long after = client.Sequence;
+            if (before != after || (before & 1) != 0) tally.CountChanging(text, before, after);
+            else tally.Count(text, before);
+        }
+    }
+
+    /// <summary>One client's counts, and the sequence number of its last reading.</summary>
+    sealed class Tally
+    {
+        public long Reads, Torn, Back, Retries;
+        long last = -1;
+
+        /// <summary>A reading with its sequence number: torn unless its text is the one that number names.</summary>
+        public void Count(string text, long sequence)
+        {
+            Reads++;
+            if (text != UptimeClock.Format(TimeSpan.FromSeconds(sequence / 2))) Torn++;
+            if (sequence < last) Back++;
+            last = sequence;
+        }
+
+        /// <summary>No seqlock, and the counter moved or was odd: keep the copy anyway, and check it against the texts written meanwhile.</summary>
+        public void CountChanging(string text, long before, long after)
+        {
+            Reads++;
+            bool whole = false;
+            if (after - before <= 64)
+                for (long n = before / 2; n <= (after + 1) / 2 && !whole; n++)
+                    whole = text == UptimeClock.Format(TimeSpan.FromSeconds(n));
+            if (!whole) Torn++;
+        }
     }
 }

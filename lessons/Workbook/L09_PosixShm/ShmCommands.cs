@@ -30,11 +30,35 @@ internal static class ShmCommands
 
     public static int Producer(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (ParseProducer(args, stdout, stderr, out int exit) is not { } options) return exit;
+        if (Produce(options, stderr, out exit) is not { } produced) return exit;
+        using (produced)
+        {
+            stdout.WriteLine($"producer {Environment.ProcessId}: wrote {produced.MessageBytes} bytes to {options.Name} " +
+                             $"({produced.Size} bytes, mode {CFormat.Octal(options.Mode)})");
+            if (options.Hold is not double seconds)
+            {
+                produced.Disown();
+                stdout.WriteLine($"producer: leaving {options.Name} for the consumer, which unlinks it");
+                return 0;
+            }
+            Hold(produced, options.Name, seconds, stdout);
+            return 0;
+        }
+    }
+
+    /// <summary>What shm-producer was asked to do.</summary>
+    sealed record ProducerOptions(string Name, string Message, long Size, int Mode, double? Hold);
+
+    /// <summary>The options, or null with the exit code when the arguments end the command (--help, a usage error).</summary>
+    static ProducerOptions? ParseProducer(string[] args, TextWriter stdout, TextWriter stderr, out int exit)
+    {
         string name = "/workbook-demo";
         string? message = null;
         long size = ShmProtocol.DefaultSize;
         int mode = 0x180;
         double? hold = null;
+        exit = 0;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -47,68 +71,68 @@ internal static class ShmCommands
                     case "--size": size = Whole(args[i], Value()); break;
                     case "--mode": mode = Octal(args[i], Value()); break;
                     case "--hold": hold = Seconds(args[i], Value()); break;
-                    case "-h" or "--help": stdout.WriteLine(ProducerUsage); return 0;
+                    case "-h" or "--help": stdout.WriteLine(ProducerUsage); return null;
                     default: throw new ArgumentException($"unknown option '{args[i]}'");
                 }
             }
             if (message is null) throw new ArgumentException("--message is required");
             PosixShm.ValidateName(name);
+            return new ProducerOptions(name, message, size, mode, hold);
         }
         catch (ArgumentException e)
         {
             stderr.WriteLine($"shm-producer: {Clean(e)}");
             stderr.WriteLine(ProducerUsage);
-            return 2;
+            exit = 2;
+            return null;
         }
+    }
 
-        ProducedMessage produced;
+    /// <summary>Creates the object and writes the message; null with the exit code when that fails.</summary>
+    static ProducedMessage? Produce(ProducerOptions options, TextWriter stderr, out int exit)
+    {
+        string name = options.Name;
+        exit = 0;
         try
         {
-            produced = ShmExchange.Produce(name, message, size, mode);
+            return ShmExchange.Produce(name, options.Message, options.Size, options.Mode);
         }
         catch (ArgumentException e)
         {
             stderr.WriteLine($"shm-producer: {Clean(e)}");
-            return 2;
+            exit = 2;
         }
         catch (PosixException e) when (e.Errno == Errno.EEXIST)
         {
             stderr.WriteLine($"shm-producer: {e.Message} — /dev/shm{name} already exists: consume it first " +
                              $"(workbook shm-consumer --name {name}) or pick another --name");
-            return 1;
+            exit = 1;
         }
         catch (PosixException e)
         {
             stderr.WriteLine($"shm-producer: {e.Message}");
-            return 1;
+            exit = 1;
         }
+        return null;
+    }
 
-        using (produced)
+    /// <summary>--hold: waits until the consumer unlinks the name (then disowns it) or the time is up (then disposing unlinks it).</summary>
+    static void Hold(ProducedMessage produced, string name, double seconds, TextWriter stdout)
+    {
+        stdout.WriteLine($"producer: holding {name} for up to {seconds:0.###} s");
+        stdout.Flush();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < seconds)
         {
-            stdout.WriteLine($"producer {Environment.ProcessId}: wrote {produced.MessageBytes} bytes to {name} " +
-                             $"({produced.Size} bytes, mode {CFormat.Octal(mode)})");
-            if (hold is not double seconds)
+            if (!File.Exists(ShmDemo.DevShm + name))
             {
                 produced.Disown();
-                stdout.WriteLine($"producer: leaving {name} for the consumer, which unlinks it");
-                return 0;
+                stdout.WriteLine($"producer: the consumer unlinked {name}");
+                return;
             }
-            stdout.WriteLine($"producer: holding {name} for up to {seconds:0.###} s");
-            stdout.Flush();
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed.TotalSeconds < seconds)
-            {
-                if (!File.Exists(ShmDemo.DevShm + name))
-                {
-                    produced.Disown();
-                    stdout.WriteLine($"producer: the consumer unlinked {name}");
-                    return 0;
-                }
-                Thread.Sleep(20);
-            }
-            stdout.WriteLine($"producer: nobody consumed {name} in {seconds:0.###} s: unlinking it");
-            return 0;
+            Thread.Sleep(20);
         }
+        stdout.WriteLine($"producer: nobody consumed {name} in {seconds:0.###} s: unlinking it");
     }
 
     public static int Consumer(string[] args, TextWriter stdout, TextWriter stderr)

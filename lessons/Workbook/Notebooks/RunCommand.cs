@@ -6,7 +6,7 @@ namespace Workbook.Notebooks;
 /// <summary>The "run" command: runs notebooks and writes their executed copies.</summary>
 internal static class RunCommand
 {
-    private const string Usage = """
+    const string Usage = """
         usage: workbook run [PATH...] [--out DIR] [--timeout SECONDS]
           PATH       a notebook, or a folder whose *.ipynb run in name order (default: notebooks/ of the repository)
           --out      where the executed copies go (default: executed/ at the repository root)
@@ -22,6 +22,27 @@ internal static class RunCommand
 
     internal static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (ParseOptions(args, stdout, stderr, out var exit) is not { } options) return exit;
+        var root = Repository.FindRoot();
+        var paths = options.Paths;
+        if (paths.Count == 0)
+        {
+            if (root is null)
+                return UsageError(stderr, $"no PATH given and no {Repository.SolutionFile} in {Environment.CurrentDirectory} or above: "
+                                          + "run from the repository, or name the notebooks");
+            paths.Add(Path.Combine(root, "notebooks"));
+        }
+        var outDir = Path.GetFullPath(options.OutDir ?? Path.Combine(root ?? Environment.CurrentDirectory, "executed"));
+        if (FindNotebooks(paths, stderr, out exit) is not { } notebooks) return exit;
+        return RunAll(notebooks, outDir, options.Timeout, stdout, stderr);
+    }
+
+    /// <summary>The PATHs and options given (PATHs empty when none was).</summary>
+    sealed record Options(List<string> Paths, string? OutDir, TimeSpan Timeout);
+
+    /// <summary>The options, or null with the exit code when the arguments end the command (--help, a usage error).</summary>
+    static Options? ParseOptions(string[] args, TextWriter stdout, TextWriter stderr, out int exit)
+    {
         var paths = new List<string>();
         string? outDir = null;
         var timeout = NotebookRunner.DefaultCellTimeout;
@@ -31,35 +52,38 @@ internal static class RunCommand
             {
                 case "-h" or "--help":
                     stdout.Write(Usage);
-                    return 0;
+                    exit = 0;
+                    return null;
                 case "--out" when i + 1 < args.Length:
                     outDir = args[++i];
                     break;
                 case "--timeout" when i + 1 < args.Length:
                     if (!double.TryParse(args[++i], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
-                        return UsageError(stderr, $"--timeout needs a positive number of seconds, not '{args[i]}'");
+                    {
+                        exit = UsageError(stderr, $"--timeout needs a positive number of seconds, not '{args[i]}'");
+                        return null;
+                    }
                     timeout = TimeSpan.FromSeconds(seconds);
                     break;
                 case "--out" or "--timeout":
-                    return UsageError(stderr, $"{args[i]} needs a value");
+                    exit = UsageError(stderr, $"{args[i]} needs a value");
+                    return null;
                 case var option when option.StartsWith('-'):
-                    return UsageError(stderr, $"unknown option '{option}'");
+                    exit = UsageError(stderr, $"unknown option '{option}'");
+                    return null;
                 default:
                     paths.Add(args[i]);
                     break;
             }
         }
+        exit = 0;
+        return new Options(paths, outDir, timeout);
+    }
 
-        var root = Repository.FindRoot();
-        if (paths.Count == 0)
-        {
-            if (root is null)
-                return UsageError(stderr, $"no PATH given and no {Repository.SolutionFile} in {Environment.CurrentDirectory} or above: "
-                                          + "run from the repository, or name the notebooks");
-            paths.Add(Path.Combine(root, "notebooks"));
-        }
-        outDir = Path.GetFullPath(outDir ?? Path.Combine(root ?? Environment.CurrentDirectory, "executed"));
-
+    /// <summary>The notebooks the paths name (a folder's in name order), or null with the exit code when a path names nothing.</summary>
+    static List<string>? FindNotebooks(List<string> paths, TextWriter stderr, out int exit)
+    {
+        exit = 0;
         var notebooks = new List<string>();
         foreach (var path in paths)
         {
@@ -68,11 +92,19 @@ internal static class RunCommand
             else if (File.Exists(path))
                 notebooks.Add(path);
             else
-                return UsageError(stderr, $"no notebook or folder at '{path}'");
+            {
+                exit = UsageError(stderr, $"no notebook or folder at '{path}'");
+                return null;
+            }
         }
         if (notebooks.Count == 0)
             stderr.WriteLine($"no notebooks (*.ipynb) in {string.Join(", ", paths)}");
+        return notebooks;
+    }
 
+    /// <summary>Runs the notebooks in turn and prints the totals; the exit code.</summary>
+    static int RunAll(List<string> notebooks, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
+    {
         var (cells, errors, elapsed) = (0, 0, TimeSpan.Zero);
         string? hung = null;
         foreach (var notebook in notebooks)
@@ -86,29 +118,12 @@ internal static class RunCommand
                 errors++;
                 continue;
             }
-            NotebookRun run;
-            try
+            if (RunOne(notebook, outDir, timeout, stdout, stderr) is not { } run)
             {
-                run = NotebookRunner.Run(notebook, timeout);
-            }
-            catch (Exception e) when (e is InvalidDataException or JsonException or IOException or UnauthorizedAccessException)
-            {
-                stdout.WriteLine($"{name}  not run");
-                stderr.WriteLine($"{name}: cannot read the notebook: {e.Message}");
                 errors++;
                 continue;
             }
-            var target = Path.Combine(outDir, name);
-            NotebookFile.Save(run.Executed, target);
             (cells, errors, elapsed) = (cells + run.CellsRun, errors + run.Errors.Count, elapsed + run.Elapsed);
-
-            var stopped = run.CellsNotRun > 0 ? $"  stopped at cell {run.CellsRun}, {Count(run.CellsNotRun, "cell")} not run" : "";
-            stdout.WriteLine($"{name}  {Count(run.CellsRun, "cell")}  {Count(run.Errors.Count, "error")}  "
-                             + $"{run.Elapsed.TotalSeconds:0.0} s{stopped}  -> {Shown(target)}");
-            foreach (var warning in NotebookFile.CheckMetadata(run.Executed))
-                stderr.WriteLine($"{name}: warning: {warning}");
-            foreach (var error in run.Errors)
-                stderr.WriteLine($"{name}: {error}");
             if (run.TimedOut)
                 hung = name;
         }
@@ -116,16 +131,44 @@ internal static class RunCommand
         return errors == 0 ? 0 : 1;
     }
 
+    /// <summary>Runs one notebook, saves its executed copy and reports on it; null when it cannot be read.</summary>
+    static NotebookRun? RunOne(string notebook, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
+    {
+        var name = Path.GetFileName(notebook);
+        NotebookRun run;
+        try
+        {
+            run = NotebookRunner.Run(notebook, timeout);
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or IOException or UnauthorizedAccessException)
+        {
+            stdout.WriteLine($"{name}  not run");
+            stderr.WriteLine($"{name}: cannot read the notebook: {e.Message}");
+            return null;
+        }
+        var target = Path.Combine(outDir, name);
+        NotebookFile.Save(run.Executed, target);
+
+        var stopped = run.CellsNotRun > 0 ? $"  stopped at cell {run.CellsRun}, {Count(run.CellsNotRun, "cell")} not run" : "";
+        stdout.WriteLine($"{name}  {Count(run.CellsRun, "cell")}  {Count(run.Errors.Count, "error")}  "
+                         + $"{run.Elapsed.TotalSeconds:0.0} s{stopped}  -> {Shown(target)}");
+        foreach (var warning in NotebookFile.CheckMetadata(run.Executed))
+            stderr.WriteLine($"{name}: warning: {warning}");
+        foreach (var error in run.Errors)
+            stderr.WriteLine($"{name}: {error}");
+        return run;
+    }
+
     /// <summary>A path relative to the current directory when it is below it, else the full path.</summary>
-    private static string Shown(string path)
+    static string Shown(string path)
     {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
-    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+    static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
-    private static int UsageError(TextWriter stderr, string message)
+    static int UsageError(TextWriter stderr, string message)
     {
         stderr.WriteLine($"run: {message}");
         stderr.Write(Usage);

@@ -1,0 +1,10 @@
+namespace Lessons.L02_MallocFamily;
+
+/// <summary>calloc after a dirty block of the same size was freed: is every byte 0?</summary>
+public sealed record CallocDemo(long Size, nint Dirty, nint Zeroed, long NonZeroBytes)
+{
+    public bool SameAddress => Dirty == Zeroed;
+
+    public override string ToString() =>
+        $"calloc(1, {Size}) = 0x{Zeroed:x} (the freed dirty block was 0x{Dirty:x}, same address: {(SameAddress ? "yes" : "no")}); non-zero bytes: {NonZeroBytes}";
+}
