@@ -16,8 +16,8 @@ public sealed record TornReadResult(bool Seqlock, int Readers, long Writes, long
 /// The torn-read demonstration: one writer thread rewrites the text of a real System V segment over and over
 /// while reader threads read it. The writer writes value i as HH:MM:SS of i × 3661 s (01:01:01 apart), so each
 /// write changes every field, and a reading that mixes two writes is not any value the writer wrote. Between two
-/// writes the writer yields the processor (as the real server sleeps between ticks), so readers always get a turn,
-/// even with more threads than cores: with the seqlock they finish reads instead of retrying for ever.
+/// writes the writer pauses with the text whole (as the real server waits between ticks) and now and then yields the
+/// processor, so readers always get a turn, even with more threads than cores: with the seqlock they finish reads.
 /// </summary>
 public static class TornReads
 {
@@ -72,7 +72,10 @@ public static class TornReads
                 Volatile.Write(ref mem[text.Length], 0);
                 if (seqlock) Interlocked.Increment(ref seq); // even
                 Volatile.Write(ref finished, i);
-                Thread.Yield(); // between writes the text is whole (and the counter even): let a waiting reader run
+                // A pause as long as a write, with the text whole (and the counter even), as the real server waits between
+                // ticks: a reader gets a window to finish its read even when the writer never stops.
+                Thread.SpinWait(spinPerByte * text.Length);
+                if ((i & 255) == 0) Thread.Yield(); // and now and then the processor, for readers waiting on this core
             }
             writes = i;
         }) { IsBackground = true, Name = "torn-read writer" };
