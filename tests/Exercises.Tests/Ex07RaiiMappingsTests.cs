@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Exercises;
 using Grading;
 using Lessons.Posix;
+using TestTools;
 
 namespace Exercises.Tests;
 
@@ -10,10 +11,7 @@ namespace Exercises.Tests;
 /// Ex07's tests check that an address is no longer mapped after Dispose. Another test mapping at the same time could
 /// get that very address from the kernel, so they run alone (after the tests that run in parallel).
 /// </summary>
-[CollectionDefinition(nameof(Ex07RaiiMappingsTests), DisableParallelization = true)]
-public sealed class Ex07Collection;
-
-[Collection(nameof(Ex07RaiiMappingsTests))]
+[Collection(ProcessWideState.Name)]
 public class Ex07RaiiMappingsTests
 {
     struct Point3

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
+using TestTools;
 
 namespace Workbook.Tests;
 
@@ -20,7 +21,7 @@ public class NotebookFileTests
         Assert.True(JsonNode.DeepEquals(notebook, NotebookFile.Load(temp.File("created.ipynb"))));
     }
 
-    [NbformatFact]
+    [RequiresTool(Tool.Nbformat)]
     public void A_created_notebook_validates()
     {
         using var temp = new TempFolder();

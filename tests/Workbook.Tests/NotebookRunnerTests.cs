@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
+using TestTools;
 
 namespace Workbook.Tests;
 
@@ -63,7 +64,7 @@ public class NotebookRunnerTests
         Assert.All(CodeCells(source), cell => Assert.Empty(Outputs(cell)));
     }
 
-    [NbformatFact]
+    [RequiresTool(Tool.Nbformat)]
     public void Executed_sample_is_valid_nbformat()
     {
         using var temp = new TempFolder();

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Lessons.Tests.Plotting;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
+using TestTools;
 
 namespace Workbook.Tests;
 
@@ -65,7 +66,7 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
 
     static string Source(JsonObject cell) => Text(cell["source"]);
 
-    [NbformatFact]
+    [RequiresTool(Tool.Nbformat)]
     public void Every_executed_notebook_is_valid_nbformat()
     {
         Assert.NotEmpty(run.Executed);
@@ -73,7 +74,7 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
             AssertValidNbformat(executed);
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Every_plot_in_an_executed_notebook_draws_in_a_browser()
     {
         var figures = run.Executed

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using TestTools;
 
 // The notebook runner redirects Console and changes the current directory, which belong to the process.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
@@ -47,43 +48,14 @@ internal static class TestSupport
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    const string Python = "/usr/bin/python3";
-
-    /// <summary>Why notebooks cannot be validated here (naming the set-up script), or null when they can.</summary>
-    public static string? NbformatMissingReason { get; } = FindNbformatMissingReason();
-
-    static string? FindNbformatMissingReason()
-    {
-        const string install = "Debian's python3-nbformat is missing: run scripts/setup-test-tools.sh";
-        if (!File.Exists(Python)) return install;
-        using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import nbformat"]) { RedirectStandardError = true })!;
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? null : install;
-    }
-
     /// <summary>Validates a notebook against the official nbformat schema with Debian's python3-nbformat.</summary>
     public static void AssertValidNbformat(string path)
     {
-        if (NbformatMissingReason is { } missing)
-            Assert.Fail(missing);
-        var (exitCode, _, stderr) = RunProcess(Python,
+        TestTool.Require(Tool.Nbformat);
+        var (exitCode, _, stderr) = RunProcess(TestTool.Python,
             ["-c", "import nbformat,sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))", path],
             Environment.CurrentDirectory, TimeSpan.FromMinutes(1));
         Assert.True(exitCode == 0, $"{path} is not a valid nbformat 4 notebook:\n{stderr}");
-    }
-}
-
-/// <summary>
-/// A fact that validates notebooks with python3-nbformat: skipped with a reason naming
-/// scripts/setup-test-tools.sh where it is missing, except under CI (CI=true), where it must run.
-/// </summary>
-internal sealed class NbformatFactAttribute : FactAttribute
-{
-    public NbformatFactAttribute()
-    {
-        if (TestSupport.NbformatMissingReason is { } reason && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")))
-            Skip = reason;
     }
 }
 

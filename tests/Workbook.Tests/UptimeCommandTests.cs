@@ -52,7 +52,13 @@ public class UptimeCommandTests
         Assert.Equal(3, a.Count);
         Assert.True(a.Zip(a.Skip(1)).All(p => p.First <= p.Second) && a[^1] > a[0], first.Stdout);
 
-        Thread.Sleep(1100);
+        // Not a fixed sleep: read the segment until the server's timer has passed the first client's last reading.
+        using (var watch = UptimeClient.TryOpen(key))
+        {
+            Assert.NotNull(watch);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!(watch.Read()?.Seconds > a[^1]) && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
+        }
         var second = Cli("uptime-client", "--key", Hex(key), "--count", "1");
         var b = Seconds(second);
         Assert.True(b.Single() > a[^1], $"{first.Stdout}\nthen\n{second.Stdout}");

@@ -13,9 +13,11 @@ public sealed record TornReadResult(bool Seqlock, int Readers, long Writes, long
 }
 
 /// <summary>
-/// The torn-read demonstration: one writer thread rewrites the text of a real System V segment as fast as it can
+/// The torn-read demonstration: one writer thread rewrites the text of a real System V segment over and over
 /// while reader threads read it. The writer writes value i as HH:MM:SS of i × 3661 s (01:01:01 apart), so each
-/// write changes every field, and a reading that mixes two writes is not any value the writer wrote.
+/// write changes every field, and a reading that mixes two writes is not any value the writer wrote. Between two
+/// writes the writer pauses with the text whole (as the real server waits between ticks) and now and then yields the
+/// processor, so readers always get a turn, even with more threads than cores: with the seqlock they finish reads.
 /// </summary>
 public static class TornReads
 {
@@ -28,7 +30,8 @@ public static class TornReads
     /// Runs the writer and <paramref name="readers"/> reader threads for <paramref name="duration"/>, on a fresh
     /// IPC_PRIVATE segment (removed at the end). A reading is torn when its text is not the writer's value for
     /// any i between the last finished write before the read and the first write that may have started after it
-    /// (a reading that spans more than 64 writes, because its thread was descheduled, is not counted).
+    /// (a reading that spans more than 64 writes, because its thread was descheduled, is not counted). With the seqlock
+    /// the reading's even counter names the one write it saw, so every reading is checked against exactly that value.
     /// </summary>
     /// <param name="seqlock">Write under the sequence counter and read with <see cref="UptimeClock.ReadConsistent"/>; else plain.</param>
     /// <param name="readers">Reader threads.</param>
@@ -69,6 +72,10 @@ public static class TornReads
                 Volatile.Write(ref mem[text.Length], 0);
                 if (seqlock) Interlocked.Increment(ref seq); // even
                 Volatile.Write(ref finished, i);
+                // A pause as long as a write, with the text whole (and the counter even), as the real server waits between
+                // ticks: a reader gets a window to finish its read even when the writer never stops.
+                Thread.SpinWait(spinPerByte * text.Length);
+                if ((i & 255) == 0) Thread.Yield(); // and now and then the processor, for readers waiting on this core
             }
             writes = i;
         }) { IsBackground = true, Name = "torn-read writer" };
@@ -79,16 +86,18 @@ public static class TornReads
             long myReads = 0, myTorn = 0, myRetries = 0;
             while (Volatile.Read(ref stop) == 0)
             {
-                long before = Volatile.Read(ref finished);
-                string text;
                 if (seqlock)
                 {
                     var reading = UptimeClock.ReadConsistent(mem, maxRetries: 10_000_000);
                     if (reading is null) continue;
-                    text = reading.Text;
+                    myReads++;
                     myRetries += reading.Retries;
+                    // The counter is 2 after value 0 and grows by 2 per write: it names the value this reading saw.
+                    if (reading.Text != ValueText((reading.Sequence - 2) / 2)) myTorn++;
+                    continue;
                 }
-                else text = UptimeClock.ReadRaw(mem);
+                long before = Volatile.Read(ref finished);
+                string text = UptimeClock.ReadRaw(mem);
                 long after = Volatile.Read(ref finished) + 1;
                 if (after - before > 64) continue; // the reader was descheduled mid-read: too many candidates, not counted
                 myReads++;

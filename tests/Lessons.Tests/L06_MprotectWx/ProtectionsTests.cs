@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Lessons.L06_MprotectWx;
 using Lessons.Posix;
+using TestTools;
 
 namespace Lessons.Tests.L06_MprotectWx;
 
@@ -44,7 +45,7 @@ public class ProtectionsTests
         Assert.Contains("not a multiple of the page size", u.Error.Message);
     }
 
-    [MachineCodeFact]
+    [RequiresTool(Tool.MachineCode)]
     public void CodeRunsOnlyAfterTheSwitchToRxAndCannotBeWrittenThen()
     {
         var c = Protections.MachineCodeDemo(42);
@@ -54,7 +55,7 @@ public class ProtectionsTests
         Assert.Equal(Signal.SIGSEGV, c.WriteAfterSealing.KilledBy);
     }
 
-    [MachineCodeFact]
+    [RequiresTool(Tool.MachineCode)]
     public void ACallInAChildReturnsThroughItsExitCode()
     {
         using var page = Mman.MapAnonymous(Protections.PageSize);
@@ -109,14 +110,4 @@ public class ProtectionsTests
     [Fact]
     public void ChildHelpersRefuseAddressZero() =>
         Assert.Throws<ArgumentException>(() => Protections.WriteInChild(0));
-}
-
-/// <summary>A fact that needs a processor lesson 06 writes code for (x86-64, arm64); skipped elsewhere.</summary>
-public sealed class MachineCodeFactAttribute : FactAttribute
-{
-    public MachineCodeFactAttribute()
-    {
-        if (MachineCode.Architecture is not (Architecture.X64 or Architecture.Arm64))
-            Skip = $"lesson 06 writes machine code for x86-64 and arm64 only; this is {MachineCode.Architecture}";
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lessons.Plotting;
+using TestTools;
 
 namespace Lessons.Tests.Plotting;
 
@@ -23,19 +24,14 @@ public class FigureBrowserTests
         Assert.Contains($"\nPLOTLY_VERSION={Figure.PlotlyJsVersion}\n", script);
     }
 
-    [Fact]
+    [RequiresTool(Tool.Browser)]
     public void Installed_plotly_js_is_the_pinned_version()
     {
-        if (PlotlyBrowser.MissingReason is not null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")))
-        {
-            return; // nothing installed to compare; the browser tests report the missing set-up
-        }
-
         using var package = JsonDocument.Parse(File.ReadAllText(Path.Combine(PlotlyBrowser.PlotlyPackagePath, "package.json")));
         Assert.Equal(Figure.PlotlyJsVersion, package.RootElement.GetProperty("version").GetString());
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Html_output_draws_every_trace()
     {
         var page = PlotlyBrowser.RenderHtml(Sample().ToHtml());
@@ -49,7 +45,7 @@ public class FigureBrowserTests
         Assert.Contains("threshold", page.Dom);
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Figure_json_draws_horizontal_bars_at_their_addresses()
     {
         var figure = new Figure("Address space")
@@ -67,7 +63,7 @@ public class FigureBrowserTests
         Assert.Contains("[stack]", page.Dom);
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Figure_json_draws_vertical_bars_per_category_and_trace()
     {
         var figure = new Figure("Cost per call")
@@ -82,7 +78,7 @@ public class FigureBrowserTests
         Assert.Equal(4, page.Count("<g class=\"point\"><path"));
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Screenshot_of_the_sample_is_a_picture()
     {
         // Set LESSONS_SCREENSHOT_DIR to keep the PNG (and the DOM) and look at them.
@@ -111,7 +107,7 @@ public class FigureBrowserTests
         }
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Html_output_loads_plotly_once_when_the_page_lacks_it()
     {
         var body = Sample().ToHtml() + new Figure("second").Bar(new[] { "a" }, new[] { 1 }).ToHtml();
@@ -124,7 +120,7 @@ public class FigureBrowserTests
         Assert.Equal(1, page.Count("class=\"trace bars\""));
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Html_output_says_so_when_plotly_cannot_be_loaded()
     {
         var page = PlotlyBrowser.RenderHtml(Sample().ToHtml(), PlotlyOnPage.Unavailable);
@@ -133,7 +129,7 @@ public class FigureBrowserTests
         Assert.Contains($"This chart needs plotly.js from https://cdn.plot.ly/plotly-{Figure.PlotlyJsVersion}.min.js", page.Dom);
     }
 
-    [BrowserFact]
+    [RequiresTool(Tool.Browser)]
     public void Broken_figure_is_reported_not_drawn()
     {
         var page = PlotlyBrowser.RenderHtml("<script>Plotly.newPlot(null, [], {});</script>");

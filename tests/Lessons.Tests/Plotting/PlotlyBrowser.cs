@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using TestTools;
 
 namespace Lessons.Tests.Plotting;
 
@@ -13,19 +14,16 @@ internal static class PlotlyBrowser
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public static string ChromiumPath { get; } = Environment.GetEnvironmentVariable("CHROMIUM") ?? "/usr/bin/chromium";
+    public static string ChromiumPath => TestTool.ChromiumPath;
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => TestTool.RepoRoot;
 
-    public static string PlotlyPackagePath { get; } = Path.Combine(RepoRoot, ".tools", "node_modules", "plotly.js-dist-min");
+    public static string PlotlyPackagePath => TestTool.PlotlyPackagePath;
 
-    public static string PlotlyJsPath { get; } = Path.Combine(PlotlyPackagePath, "plotly.min.js");
+    public static string PlotlyJsPath => TestTool.PlotlyJsPath;
 
     /// <summary>Why figures cannot be drawn here (naming the set-up script), or null when they can.</summary>
-    public static string? MissingReason { get; } =
-        !File.Exists(ChromiumPath) ? $"Chromium is missing ({ChromiumPath}): run scripts/setup-test-tools.sh"
-        : !File.Exists(PlotlyJsPath) ? $"plotly.js is missing ({PlotlyJsPath}): run scripts/setup-test-tools.sh"
-        : null;
+    public static string? MissingReason => TestTool.MissingReason(Tool.Browser);
 
     /// <summary>Draws any plotly.js figure JSON (<c>{"data":[…],"layout":{…}}</c>), e.g. a notebook's plotly output.</summary>
     public static RenderedPage RenderFigureJson(string figureJson)
@@ -165,19 +163,6 @@ internal static class PlotlyBrowser
             }
         }
     }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Lessons.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Lessons.sln above {AppContext.BaseDirectory}");
-    }
 }
 
 /// <summary>How a test page gets plotly.js.</summary>
@@ -203,19 +188,4 @@ internal sealed record RenderedPage(string Dom)
 
     /// <summary>How many times <paramref name="fragment"/> occurs in the DOM.</summary>
     public int Count(string fragment) => Regex.Matches(Dom, Regex.Escape(fragment)).Count;
-}
-
-/// <summary>
-/// A fact that needs Chromium and plotly.js: skipped, with the reason naming scripts/setup-test-tools.sh, where
-/// they are missing, except under CI (CI set), where it runs and fails with that reason instead.
-/// </summary>
-internal sealed class BrowserFactAttribute : FactAttribute
-{
-    public BrowserFactAttribute()
-    {
-        if (PlotlyBrowser.MissingReason is { } reason && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")))
-        {
-            Skip = reason;
-        }
-    }
 }

@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
 using Lessons.Posix;
+using TestTools;
 
 namespace Lessons.Tests.Posix;
 
+[Collection(ProcessWideState.Name)] // mallopt changes (and consolidates) the main arena of the whole process
 public class LibcHeapTests
 {
     [Fact]
