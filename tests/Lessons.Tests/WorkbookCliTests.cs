@@ -1,5 +1,8 @@
+using TestTools;
+
 namespace Lessons.Tests;
 
+[Collection(ProcessWideState.Name)] // one test sets an environment variable of the test host
 public class WorkbookCliTests
 {
     static string Touch(string path, DateTime when)

@@ -45,20 +45,45 @@ public static class TornReads
         var time = duration ?? TimeSpan.FromMilliseconds(500);
         using var segment = OwnedSegment.Create(SysVShm.IPC_PRIVATE, UptimeLayout.DefaultSize);
         using var attachment = segment.Attach();
-        nint address = attachment.Address;
-        long length = attachment.Length;
-        long finished = 0; // the index of the last whole write
-        long stop = 0;
-        long reads = 0, torn = 0, retries = 0, writes = 0;
+        var demo = new Demo(attachment.Address, attachment.Length, seqlock, spinPerByte);
+        UptimeClock.WriteWithSequence(demo.Memory(), ValueText(0));
 
-        Span<byte> Memory() { unsafe { return new Span<byte>((void*)address, (int)length); } }
-        UptimeClock.WriteWithSequence(Memory(), ValueText(0));
+        var writer = new Thread(demo.Write) { IsBackground = true, Name = "torn-read writer" };
+        var threads = Enumerable.Range(0, readers)
+            .Select(r => new Thread(demo.Read) { IsBackground = true, Name = $"torn-read reader {r}" }).ToList();
+        var clock = Stopwatch.StartNew();
+        writer.Start();
+        foreach (var t in threads) t.Start();
+        Thread.Sleep(time);
+        demo.Stop();
+        writer.Join();
+        foreach (var t in threads) t.Join();
+        return new TornReadResult(seqlock, readers, demo.Writes, demo.Reads, demo.Torn, demo.Retries, clock.Elapsed);
+    }
 
-        var writer = new Thread(() =>
+    /// <summary>One run's segment, its writer and readers, and their counts.</summary>
+    sealed class Demo(nint address, long length, bool seqlock, int spinPerByte)
+    {
+        long finished; // the index of the last whole write
+        long stop;
+        long reads, torn, retries, writes;
+
+        public long Reads => Interlocked.Read(ref reads);
+        public long Torn => Interlocked.Read(ref torn);
+        public long Retries => Interlocked.Read(ref retries);
+        public long Writes => Interlocked.Read(ref writes);
+
+        public unsafe Span<byte> Memory() => new((void*)address, (int)length);
+
+        public void Stop() => Volatile.Write(ref stop, 1);
+
+        bool Running => Volatile.Read(ref stop) == 0;
+
+        public void Write()
         {
             var mem = Memory();
             long i = 0;
-            while (Volatile.Read(ref stop) == 0)
+            while (Running)
             {
                 i++;
                 string text = ValueText(i);
@@ -77,46 +102,46 @@ public static class TornReads
                 Thread.SpinWait(spinPerByte * text.Length);
                 if ((i & 255) == 0) Thread.Yield(); // and now and then the processor, for readers waiting on this core
             }
-            writes = i;
-        }) { IsBackground = true, Name = "torn-read writer" };
+            Interlocked.Exchange(ref writes, i);
+        }
 
-        var threads = Enumerable.Range(0, readers).Select(r => new Thread(() =>
+        public void Read()
         {
             var mem = Memory();
             long myReads = 0, myTorn = 0, myRetries = 0;
-            while (Volatile.Read(ref stop) == 0)
+            while (Running)
             {
-                if (seqlock)
-                {
-                    var reading = UptimeClock.ReadConsistent(mem, maxRetries: 10_000_000);
-                    if (reading is null) continue;
-                    myReads++;
-                    myRetries += reading.Retries;
-                    // The counter is 2 after value 0 and grows by 2 per write: it names the value this reading saw.
-                    if (reading.Text != ValueText((reading.Sequence - 2) / 2)) myTorn++;
-                    continue;
-                }
-                long before = Volatile.Read(ref finished);
-                string text = UptimeClock.ReadRaw(mem);
-                long after = Volatile.Read(ref finished) + 1;
-                if (after - before > 64) continue; // the reader was descheduled mid-read: too many candidates, not counted
+                bool? whole = seqlock ? ReadWithSequence(mem, ref myRetries) : ReadPlain(mem);
+                if (whole is null) continue;
                 myReads++;
-                bool ok = false;
-                for (long i = before; i <= after && !ok; i++) ok = ValueText(i) == text;
-                if (!ok) myTorn++;
+                if (whole == false) myTorn++;
             }
             Interlocked.Add(ref reads, myReads);
             Interlocked.Add(ref torn, myTorn);
             Interlocked.Add(ref retries, myRetries);
-        }) { IsBackground = true, Name = $"torn-read reader {r}" }).ToList();
+        }
 
-        var clock = Stopwatch.StartNew();
-        writer.Start();
-        foreach (var t in threads) t.Start();
-        Thread.Sleep(time);
-        Volatile.Write(ref stop, 1);
-        writer.Join();
-        foreach (var t in threads) t.Join();
-        return new TornReadResult(seqlock, readers, writes, reads, torn, retries, clock.Elapsed);
+        // True when the reading is the value its even counter names, false when torn, null when no reading finished.
+        static bool? ReadWithSequence(Span<byte> mem, ref long retries)
+        {
+            var reading = UptimeClock.ReadConsistent(mem, maxRetries: 10_000_000);
+            if (reading is null) return null;
+            retries += reading.Retries;
+            // The counter is 2 after value 0 and grows by 2 per write: it names the value this reading saw.
+            return reading.Text == ValueText((reading.Sequence - 2) / 2);
+        }
+
+        // True when the text is one of the values written while it was read; null when the reader was descheduled
+        // mid-read (more than 64 candidates: not counted).
+        bool? ReadPlain(Span<byte> mem)
+        {
+            long before = Volatile.Read(ref finished);
+            string text = UptimeClock.ReadRaw(mem);
+            long after = Volatile.Read(ref finished) + 1;
+            if (after - before > 64) return null;
+            for (long i = before; i <= after; i++)
+                if (ValueText(i) == text) return true;
+            return false;
+        }
     }
 }
