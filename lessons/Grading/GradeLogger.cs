@@ -14,10 +14,10 @@ namespace Grading;
 [ExtensionUri("logger://grade")]
 public sealed class GradeLogger : ITestLoggerWithParameters
 {
-    private readonly List<GradedResult> results = [];
-    private readonly HashSet<string> sources = new(StringComparer.Ordinal);
-    private readonly Lock gate = new();
-    private string? jsonPath;
+    readonly List<GradedResult> results = [];
+    readonly HashSet<string> sources = new(StringComparer.Ordinal);
+    readonly Lock gate = new();
+    string? jsonPath;
 
     public void Initialize(TestLoggerEvents events, string testRunDirectory) => Subscribe(events);
 
@@ -32,7 +32,7 @@ public sealed class GradeLogger : ITestLoggerWithParameters
         Subscribe(events);
     }
 
-    private void Subscribe(TestLoggerEvents events)
+    void Subscribe(TestLoggerEvents events)
     {
         events.TestResult += OnTestResult;
         // Subscribing to the end only once the run has started puts this handler after the console logger's,
@@ -40,7 +40,7 @@ public sealed class GradeLogger : ITestLoggerWithParameters
         events.TestRunStart += (_, _) => events.TestRunComplete += OnTestRunComplete;
     }
 
-    private void OnTestResult(object? sender, TestResultEventArgs e)
+    void OnTestResult(object? sender, TestResultEventArgs e)
     {
         var test = e.Result.TestCase;
         if (!GradedTraits.TryParse(test.Traits.Select(t => KeyValuePair.Create(t.Name, t.Value)), out var lesson, out var points, out var hidden))
@@ -62,7 +62,7 @@ public sealed class GradeLogger : ITestLoggerWithParameters
         }
     }
 
-    private void OnTestRunComplete(object? sender, TestRunCompleteEventArgs e)
+    void OnTestRunComplete(object? sender, TestRunCompleteEventArgs e)
     {
         GradeReport report;
         string? title;

@@ -29,7 +29,7 @@ public sealed record GradeLine(string Label, int Passed, int Tests, int Earned, 
 /// </summary>
 public sealed class GradeReport
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public GradeReport(IEnumerable<GradedResult> results)
     {
@@ -90,7 +90,7 @@ public sealed class GradeReport
         },
         Json);
 
-    private static GradedTest Combine(IGrouping<string, GradedResult> cases)
+    static GradedTest Combine(IGrouping<string, GradedResult> cases)
     {
         var first = cases.First();
         var failing = cases.FirstOrDefault(r => r.Outcome == GradeOutcome.Failed)
@@ -99,7 +99,7 @@ public sealed class GradeReport
         return new GradedTest(first.Test, first.Lesson, first.Points, first.Hidden, failing?.Outcome ?? GradeOutcome.Passed, message);
     }
 
-    private static GradeLine Line(string label, IEnumerable<GradedTest> tests) => new(
+    static GradeLine Line(string label, IEnumerable<GradedTest> tests) => new(
         label,
         tests.Count(t => t.Outcome == GradeOutcome.Passed),
         tests.Count(),

@@ -119,12 +119,12 @@ public enum RUsageWho
     RUSAGE_THREAD = 1,
 }
 
-internal static class SysConfName
+static class SysConfName
 {
     public const int _SC_PAGESIZE = 30;
 }
 
-internal static class WaitOptions
+static class WaitOptions
 {
     public const int WNOHANG = 1;
 }

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Lessons.Posix;
 
-internal static partial class Libc
+static partial class Libc
 {
     // int shmget(key_t key, size_t size, int shmflg);
     [LibraryImport(Name, SetLastError = true)]
@@ -30,7 +30,7 @@ internal static partial class Libc
 /// x86-64 and 32 on arm64, and its low 16 bits sit at offset 20 on both). 112 bytes.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 112)]
-internal struct ShmidDsNative
+struct ShmidDsNative
 {
     [FieldOffset(0)] public int key;
     [FieldOffset(4)] public uint uid;

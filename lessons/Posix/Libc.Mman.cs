@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Lessons.Posix;
 
 /// <summary>Raw libc imports: each returns exactly what C returns. Use the checked wrappers instead.</summary>
-internal static partial class Libc
+static partial class Libc
 {
     public const string Name = "libc";
 

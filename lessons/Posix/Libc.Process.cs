@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Lessons.Posix;
 
-internal static partial class Libc
+static partial class Libc
 {
     // pid_t fork(void);
     [LibraryImport(Name, SetLastError = true)]
@@ -36,7 +36,7 @@ internal static partial class Libc
 
 /// <summary><c>struct rusage</c> on 64-bit Linux: two <c>struct timeval</c> then fourteen <c>long</c>s.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct RUsage
+struct RUsage
 {
     public long ru_utime_sec, ru_utime_usec, ru_stime_sec, ru_stime_usec;
     public long ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, ru_majflt, ru_nswap,

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Lessons.Posix;
 
-internal static partial class Libc
+static partial class Libc
 {
     // int brk(void *addr);
     [LibraryImport(Name, SetLastError = true)]

@@ -10,7 +10,7 @@ using Workbook.Release;
 namespace Workbook;
 
 /// <summary>A command of the workbook CLI: a one-line description and a handler returning the exit code.</summary>
-internal sealed record Command(string Description, Func<string[], int> Handler);
+sealed record Command(string Description, Func<string[], int> Handler);
 
 public static class Program
 {
@@ -51,7 +51,7 @@ public static class Program
         return command.Handler(args[1..]);
     }
 
-    private static int Help(TextWriter writer, int exitCode)
+    static int Help(TextWriter writer, int exitCode)
     {
         writer.WriteLine("usage: workbook <command> [options]   (from the repository: dotnet run --project lessons/Workbook -- <command>)");
         writer.WriteLine();

@@ -1,7 +1,7 @@
 namespace Workbook;
 
 /// <summary>Where the repository is: the folder holding Lessons.sln.</summary>
-internal static class Repository
+static class Repository
 {
     public const string SolutionFile = "Lessons.sln";
 

@@ -9,7 +9,7 @@ namespace Workbook;
 /// (see <see cref="Fork.CodeIsSharedAcrossFork"/>). The variable must be set before the runtime starts, so the
 /// CLI starts itself again with it when it is missing, passing signals on and returning the child's exit code.
 /// </summary>
-internal static class WriteXorExecute
+static class WriteXorExecute
 {
     public static bool NeedsRestart => Fork.CodeIsSharedAcrossFork;
 

@@ -138,7 +138,7 @@ public sealed class RequiresToolDiscoverer(IMessageSink diagnosticMessageSink) :
 }
 
 /// <summary>The name of the test assembly this file is compiled into: xunit finds the discoverer by it.</summary>
-internal static class TestToolsAssembly
+static class TestToolsAssembly
 {
 #if LESSONS_TESTS
     public const string Name = "Lessons.Tests";

@@ -1,6 +1,6 @@
 using Lessons.L03_ProgramBreak;
-using Workbook.L03_ProgramBreak;
 using Lessons.Posix;
+using Workbook.L03_ProgramBreak;
 using static Workbook.Tests.TestSupport;
 
 namespace Workbook.Tests;

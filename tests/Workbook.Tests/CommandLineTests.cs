@@ -95,7 +95,7 @@ public class CommandLineTests
         Assert.False(File.Exists(temp.File("out/b-next.ipynb")));
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) RunWorkbook(params string[] args) =>
+    static (int ExitCode, string Stdout, string Stderr) RunWorkbook(params string[] args) =>
         RunProcess("dotnet", [WorkbookDll, .. args], AppContext.BaseDirectory, TimeSpan.FromMinutes(1));
 
     /// <summary>The CLI as built next to these tests (the SDK copies a referenced program with its runtimeconfig).</summary>

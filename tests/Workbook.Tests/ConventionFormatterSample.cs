@@ -3,7 +3,7 @@ namespace Workbook.Tests;
 // The .NET Interactive formatter convention, declared here as a library would, without a reference to the kernel.
 
 [AttributeUsage(AttributeTargets.Class)]
-internal sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
+sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
 {
     public Type FormatterSourceType { get; } = formatterSourceType;
 
@@ -18,7 +18,7 @@ public sealed record Gauge(double Level);
 [TypeFormatterSource(typeof(BrokenFormatterSource))]
 public sealed record BrokenJson;
 
-internal sealed class GaugeFormatterSource
+sealed class GaugeFormatterSource
 {
     public const string JsonMimeType = "application/vnd.gauge.v1+json";
 
@@ -30,7 +30,7 @@ internal sealed class GaugeFormatterSource
     }
 }
 
-internal sealed class BrokenFormatterSource
+sealed class BrokenFormatterSource
 {
     public IEnumerable<object> CreateTypeFormatters()
     {
@@ -39,7 +39,7 @@ internal sealed class BrokenFormatterSource
     }
 }
 
-internal sealed class Formatter<T>(string mimeType, Func<T, string> render)
+sealed class Formatter<T>(string mimeType, Func<T, string> render)
 {
     public string MimeType => mimeType;
 

@@ -32,7 +32,7 @@ public class DisplayFormatterTests
         Assert.StartsWith($"the application/json formatter of {typeof(BrokenJson)} did not write a JSON object", error.Message);
     }
 
-    private static IEnumerable<int> Forever()
+    static IEnumerable<int> Forever()
     {
         for (var i = 0; ; i++)
             yield return i;

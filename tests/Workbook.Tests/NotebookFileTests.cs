@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
+using TestTools;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
-using TestTools;
 
 namespace Workbook.Tests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
+using TestTools;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
-using TestTools;
 
 namespace Workbook.Tests;
 
@@ -152,9 +152,9 @@ public class NotebookRunnerTests
         Assert.Equal(1, run.CellsNotRun);
     }
 
-    private static NotebookRun RunCells(params JsonObject[] cells) => RunCells(null, cells);
+    static NotebookRun RunCells(params JsonObject[] cells) => RunCells(null, cells);
 
-    private static NotebookRun RunCells(TimeSpan? timeout, params JsonObject[] cells)
+    static NotebookRun RunCells(TimeSpan? timeout, params JsonObject[] cells)
     {
         using var temp = new TempFolder();
         NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(cells), temp.File("test.ipynb"));

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using Lessons.Tests.Plotting;
+using TestTools;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
-using TestTools;
 
 namespace Workbook.Tests;
 

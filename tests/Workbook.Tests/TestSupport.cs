@@ -8,7 +8,7 @@ using TestTools;
 namespace Workbook.Tests;
 
 /// <summary>A temporary folder, deleted on Dispose.</summary>
-internal sealed class TempFolder : IDisposable
+sealed class TempFolder : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("workbook-tests-").FullName;
 
@@ -17,7 +17,7 @@ internal sealed class TempFolder : IDisposable
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
-internal static class TestSupport
+static class TestSupport
 {
     public static string TestData(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", name);
 
@@ -60,7 +60,7 @@ internal static class TestSupport
 }
 
 /// <summary>The test settings: lesson code that starts the CLI as a child uses the build next to these tests.</summary>
-internal static class WorkbookCliSetting
+static class WorkbookCliSetting
 {
     [System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Point() =>

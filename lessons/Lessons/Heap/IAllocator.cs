@@ -31,7 +31,7 @@ public interface IAllocator
 }
 
 /// <summary>Argument rules shared by the reference allocators.</summary>
-internal static class AllocatorRules
+static class AllocatorRules
 {
     /// <summary>count × size for calloc, or false when it overflows or exceeds <paramref name="max"/> (calloc then returns NULL).</summary>
     public static bool TryCallocSize(long count, long size, long max, out long total)

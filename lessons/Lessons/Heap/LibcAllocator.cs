@@ -4,7 +4,7 @@ namespace Lessons.Heap;
 
 /// <summary>libc's malloc/calloc/realloc/free as an <see cref="IAllocator"/> (raw calls, no bookkeeping), for comparison.
 /// It has no simulated heap, so the driver neither checks bounds nor computes a utilization for it.</summary>
-internal sealed class LibcAllocator : IAllocator
+sealed class LibcAllocator : IAllocator
 {
     public const string LibcName = "libc";
 

@@ -3,7 +3,7 @@ using Lessons.Posix;
 namespace Lessons.Heap;
 
 /// <summary>The checking pass of <see cref="MallocLab.Check"/>, and its state: the live blocks by id and by address.</summary>
-internal sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak? heap, int alignment)
+sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak? heap, int alignment)
 {
     readonly nint[] pointers = new nint[trace.IdCount];
     readonly int[] sizes = new int[trace.IdCount];

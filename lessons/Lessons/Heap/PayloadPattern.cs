@@ -1,7 +1,7 @@
 namespace Lessons.Heap;
 
 /// <summary>The per-id byte pattern payloads are filled with: 64 KiB of fixed pseudo-random bytes, each id starting elsewhere.</summary>
-internal static class PayloadPattern
+static class PayloadPattern
 {
     const int Length = 1 << 16;
     static readonly byte[] Bytes = Make();

@@ -29,8 +29,14 @@ public sealed record BreakStep(string Phase, int Step, long Request, ulong Point
     /// <summary>This step as one line of JSON (the format of <c>break-trace --json</c>).</summary>
     public string ToJson() => new JsonObject
     {
-        ["phase"] = Phase, ["step"] = Step, ["request"] = Request, ["pointer"] = Pointer,
-        ["breakBefore"] = BreakBefore, ["breakAfter"] = BreakAfter, ["kind"] = Kind.ToString(), ["mainThread"] = MainThread,
+        ["phase"] = Phase,
+        ["step"] = Step,
+        ["request"] = Request,
+        ["pointer"] = Pointer,
+        ["breakBefore"] = BreakBefore,
+        ["breakAfter"] = BreakAfter,
+        ["kind"] = Kind.ToString(),
+        ["mainThread"] = MainThread,
     }.ToJsonString();
 
     /// <summary>Reads one line written by <see cref="ToJson"/>; anything else is a FormatException quoting it.</summary>

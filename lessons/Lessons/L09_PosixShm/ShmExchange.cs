@@ -1,5 +1,5 @@
-using Microsoft.Win32.SafeHandles;
 using Lessons.Posix;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lessons.L09_PosixShm;
 

@@ -126,8 +126,8 @@ public sealed class Figure
         new JsonObject { ["data"] = Data.DeepClone(), ["layout"] = Layout.DeepClone() }
             .ToJsonString(indented ? Indented : Compact);
 
-    private static readonly JsonSerializerOptions Compact = new();
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Compact = new();
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>
     /// An HTML fragment that draws the figure: a <c>div</c> with a unique id and a script calling
@@ -190,7 +190,7 @@ public sealed class Figure
         return text.ToString();
     }
 
-    private static string Describe(JsonNode? trace)
+    static string Describe(JsonNode? trace)
     {
         var type = trace?["type"]?.ToString() ?? "trace";
         var kind = type switch
@@ -204,7 +204,7 @@ public sealed class Figure
         return trace?["name"] is JsonValue name ? $"{kind} \"{name}\"" : kind;
     }
 
-    private Figure Add(JsonObject trace, string? mode = null)
+    Figure Add(JsonObject trace, string? mode = null)
     {
         if (mode is not null)
         {
@@ -215,7 +215,7 @@ public sealed class Figure
         return this;
     }
 
-    private static JsonObject XY<TX, TY>(string type, IEnumerable<TX> x, IEnumerable<TY> y, string? name,
+    static JsonObject XY<TX, TY>(string type, IEnumerable<TX> x, IEnumerable<TY> y, string? name,
         IEnumerable<string>? text)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -250,7 +250,7 @@ public sealed class Figure
         return trace;
     }
 
-    private static JsonObject WithBase<T>(JsonObject trace, IEnumerable<T>? start, int count)
+    static JsonObject WithBase<T>(JsonObject trace, IEnumerable<T>? start, int count)
     {
         if (start is not null)
         {
@@ -266,7 +266,7 @@ public sealed class Figure
         return trace;
     }
 
-    private Figure Axis(string key, string title, bool log)
+    Figure Axis(string key, string title, bool log)
     {
         var axis = new JsonObject { ["title"] = new JsonObject { ["text"] = title } };
         if (log)
@@ -280,7 +280,7 @@ public sealed class Figure
 
     // A dashed line across the whole plot (the other axis in "paper" units, 0 to 1). The label is the
     // shape's own, placed in data coordinates: an annotation would need log10(x) on a log axis.
-    private Figure Rule(string axis, JsonNode? at, string? label)
+    Figure Rule(string axis, JsonNode? at, string? label)
     {
         var other = axis == "x" ? "y" : "x";
         var shape = new JsonObject
@@ -308,7 +308,7 @@ public sealed class Figure
         return this;
     }
 
-    private static JsonArray Values<T>(IEnumerable<T> values)
+    static JsonArray Values<T>(IEnumerable<T> values)
     {
         var array = new JsonArray();
         foreach (var value in values)
@@ -320,7 +320,7 @@ public sealed class Figure
     }
 
     // One value as plotly.js reads it: integers exact, non-finite numbers as gaps, the rest as text.
-    private static JsonNode? Value<T>(T value) => value switch
+    static JsonNode? Value<T>(T value) => value switch
     {
         null => null,
         double d => double.IsFinite(d) ? JsonValue.Create(d) : null,

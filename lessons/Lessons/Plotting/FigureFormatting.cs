@@ -14,7 +14,7 @@ namespace Lessons.Plotting;
 
 /// <summary>Names a type's formatter source; matched by name by .NET Interactive and the workbook's runner.</summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct, AllowMultiple = true, Inherited = true)]
-internal sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
+sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
 {
     /// <summary>A type with a public parameterless constructor and a public <c>CreateTypeFormatters()</c>.</summary>
     public Type FormatterSourceType { get; } = formatterSourceType;
@@ -24,7 +24,7 @@ internal sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : A
 }
 
 /// <summary>The formatters of <see cref="Figure"/>: plotly JSON, HTML with a script, and plain text.</summary>
-internal sealed class FigureFormatterSource
+sealed class FigureFormatterSource
 {
     public IEnumerable<object> CreateTypeFormatters() =>
     [
@@ -35,7 +35,7 @@ internal sealed class FigureFormatterSource
 }
 
 /// <summary>Writes a <see cref="Figure"/> as one MIME type.</summary>
-internal sealed class FigureFormatter(string mimeType)
+sealed class FigureFormatter(string mimeType)
 {
     public string MimeType { get; } = mimeType;
 

@@ -9,7 +9,7 @@ namespace Workbook.L03_ProgramBreak;
 /// <c>workbook break-trace</c>: lesson 03's measurement of the real program break, done on this process's MAIN
 /// thread (the only one glibc serves from the brk-grown main arena). Prints a table, or JSON lines with --json.
 /// </summary>
-internal static class BreakTraceCommand
+static class BreakTraceCommand
 {
     const string Usage = "usage: workbook break-trace [--count N] [--size BYTES] [--threshold BYTES] [--free-and-retry] [--json]";
 

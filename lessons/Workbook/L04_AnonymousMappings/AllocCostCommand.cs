@@ -6,7 +6,7 @@ namespace Workbook.L04_AnonymousMappings;
 /// `alloc-cost`: lesson 04's measurement of allocate + touch + free through malloc/free and through mmap/munmap,
 /// for 16 B … 64 MiB, as a table with the mmap/malloc ratio per size. Raw libc calls on both sides.
 /// </summary>
-internal static class AllocCostCommand
+static class AllocCostCommand
 {
     public static int Execute(string[] args)
     {

@@ -8,7 +8,7 @@ namespace Workbook.L05_BuildAnAllocator;
 /// (any allocator of the registry, the student's included). Prints one line per allocator; the exit code is 1 when
 /// any violation is found.
 /// </summary>
-internal static class HeapFuzzCommand
+static class HeapFuzzCommand
 {
     const string Usage = "usage: heap-fuzz [--ops N (default 100000)] [--allocator NAME (default: every reference allocator)] [--seed N (default 1)] [--arena-mib M (default 4)]";
 

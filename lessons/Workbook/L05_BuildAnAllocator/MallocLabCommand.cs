@@ -9,7 +9,7 @@ namespace Workbook.L05_BuildAnAllocator;
 /// Exercises.dll) or against libc, prints every parameter, a table per trace and the totals.
 /// Exit code 0 when every trace is valid, 1 when one is not (or a trace file is malformed), 2 for bad options.
 /// </summary>
-internal static class MallocLabCommand
+static class MallocLabCommand
 {
     const string Usage =
         "usage: workbook malloc-lab --allocator NAME [--traces DIR|FILE...] [--min-seconds S]\n" +

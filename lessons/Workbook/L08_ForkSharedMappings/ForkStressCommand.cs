@@ -8,7 +8,7 @@ namespace Workbook.L08_ForkSharedMappings;
 /// before their first step and were replaced, children left behind (must be 0), whether the counter is exact, and
 /// forks per second.
 /// </summary>
-internal static class ForkStressCommand
+static class ForkStressCommand
 {
     public static int Execute(string[] args)
     {

@@ -12,7 +12,7 @@ namespace Workbook.L09_PosixShm;
 /// the object for the consumer. With --hold SECONDS it stays until the consumer has unlinked the name or the time
 /// is up; then (or on Ctrl+C / SIGTERM) it unlinks the name itself.
 /// </summary>
-internal static class ShmCommands
+static class ShmCommands
 {
     const string ProducerUsage =
         "usage: workbook shm-producer [--name /NAME] [--size BYTES] [--mode OCTAL] [--hold SECONDS] --message TEXT\n" +

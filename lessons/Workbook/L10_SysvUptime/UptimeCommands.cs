@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Lessons.L10_SysvUptime;
 using Lessons.Posix;
 
@@ -9,7 +9,7 @@ namespace Workbook.L10_SysvUptime;
 /// Lesson 10's System V up-time server and client, as the course's two-terminal demonstration:
 /// <c>uptime-server</c>, <c>uptime-client</c>, <c>uptime-status</c> and the <c>uptime-load</c> check.
 /// </summary>
-internal static class UptimeCommands
+static class UptimeCommands
 {
     const string ServerUsage = "usage: workbook uptime-server [--key 0x666] [--size 256] [--mode 0600] [--ticks N] [--interval-ms 1000]";
     const string ClientUsage = "usage: workbook uptime-client [--key 0x666] [--count N] [--interval-ms 1000]";

@@ -7,10 +7,10 @@ namespace Workbook.Notebooks;
 /// The outputs of one cell in the order they happened. Consecutive writes to the same stream join one
 /// "stream" output, as in Jupyter. Thread-safe: a cell may write from several threads.
 /// </summary>
-internal sealed class CellOutputs
+sealed class CellOutputs
 {
-    private readonly List<object> _outputs = []; // a JsonObject, or a (stream name, text) pair still growing
-    private readonly Lock _lock = new();
+    readonly List<object> _outputs = []; // a JsonObject, or a (stream name, text) pair still growing
+    readonly Lock _lock = new();
 
     public void Write(string stream, string text)
     {
@@ -42,11 +42,11 @@ internal sealed class CellOutputs
             })]);
     }
 
-    private sealed record StreamText(string Name, StringBuilder Text);
+    sealed record StreamText(string Name, StringBuilder Text);
 }
 
 /// <summary>A Console.Out/Console.Error replacement that writes into the current cell's outputs.</summary>
-internal sealed class CaptureWriter(CellOutputs outputs, string stream) : TextWriter
+sealed class CaptureWriter(CellOutputs outputs, string stream) : TextWriter
 {
     public override Encoding Encoding => Encoding.UTF8;
 

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Workbook.Notebooks;
 
 /// <summary>Decides whether a code cell is plain C# the runner can execute, and strips a leading #!csharp.</summary>
-internal static partial class CellSource
+static partial class CellSource
 {
     [GeneratedRegex("""^\s*#[ri]\s+"nuget:""")]
     private static partial Regex NugetDirective();
@@ -47,6 +47,6 @@ internal static partial class CellSource
         return string.Join('\n', lines);
     }
 
-    private static bool IsCSharp(string language) =>
+    static bool IsCSharp(string language) =>
         language.Equals("csharp", StringComparison.OrdinalIgnoreCase) || language.Equals("C#", StringComparison.OrdinalIgnoreCase);
 }

@@ -22,9 +22,9 @@ public static class DisplayFormatter
     public const string PlainText = "text/plain";
     public const int MaxItems = 20;
 
-    private sealed record ConventionFormatter(string MimeType, Type? FormattedType, Func<object, TextWriter, bool> Format);
+    sealed record ConventionFormatter(string MimeType, Type? FormattedType, Func<object, TextWriter, bool> Format);
 
-    private static readonly ConcurrentDictionary<Type, IReadOnlyList<ConventionFormatter>> FormattersByType = new();
+    static readonly ConcurrentDictionary<Type, IReadOnlyList<ConventionFormatter>> FormattersByType = new();
 
     public static JsonObject Format(object? value)
     {
@@ -55,7 +55,7 @@ public static class DisplayFormatter
         _ => value.ToString() ?? "",
     };
 
-    private static string ItemsOf(IEnumerable sequence)
+    static string ItemsOf(IEnumerable sequence)
     {
         var lines = new List<string>();
         var enumerator = sequence.GetEnumerator();
@@ -82,7 +82,7 @@ public static class DisplayFormatter
     }
 
     /// <summary>JSON mime types must be JSON objects in nbformat, not strings; the rest stays text.</summary>
-    private static JsonNode MimeValue(string mimeType, string text, object value)
+    static JsonNode MimeValue(string mimeType, string text, object value)
     {
         if (!(mimeType.StartsWith("application/", StringComparison.Ordinal) && mimeType.EndsWith("json", StringComparison.Ordinal)))
             return text;
@@ -98,7 +98,7 @@ public static class DisplayFormatter
         }
     }
 
-    private static IReadOnlyList<ConventionFormatter> FormattersFor(Type type) =>
+    static IReadOnlyList<ConventionFormatter> FormattersFor(Type type) =>
         FormattersByType.GetOrAdd(type, static type =>
         {
             var formatters = new List<ConventionFormatter>();
@@ -121,7 +121,7 @@ public static class DisplayFormatter
             return preferred.Count == 0 ? formatters : formatters.Where(f => preferred.Contains(f.MimeType)).ToList();
         });
 
-    private static ConventionFormatter? ToFormatter(object formatter)
+    static ConventionFormatter? ToFormatter(object formatter)
     {
         var type = formatter.GetType();
         if (Property(formatter, "MimeType") is not string mimeType
@@ -134,6 +134,6 @@ public static class DisplayFormatter
             (value, writer) => (bool)format.Invoke(formatter, BindingFlags.DoNotWrapExceptions, null, [value, writer], null)!);
     }
 
-    private static object? Property(object target, string name) =>
+    static object? Property(object target, string name) =>
         target.GetType().GetProperty(name, BindingFlags.Public | BindingFlags.Instance)?.GetValue(target);
 }

@@ -15,7 +15,7 @@ public static class NotebookFile
     public const string LanguageInfoName = "polyglot-notebook";
     public const string CellLanguage = "csharp";
 
-    private static readonly JsonSerializerOptions WriteOptions = new()
+    static readonly JsonSerializerOptions WriteOptions = new()
     {
         WriteIndented = true,
         IndentSize = 1,
@@ -145,5 +145,5 @@ public static class NotebookFile
         }
     }
 
-    private static string NewCellId() => Guid.NewGuid().ToString("N")[..8];
+    static string NewCellId() => Guid.NewGuid().ToString("N")[..8];
 }

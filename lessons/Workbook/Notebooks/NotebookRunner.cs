@@ -42,10 +42,10 @@ public static class NotebookRunner
     public const string RaisesExceptionTag = "raises-exception";
 
     // Console and the current directory belong to the process: one notebook at a time.
-    private static readonly Lock OneAtATime = new();
+    static readonly Lock OneAtATime = new();
 
     // Cells compile against the whole shared framework the runner runs on, as in the kernel.
-    private static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(() =>
+    static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(() =>
     {
         var frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location);
         return [.. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
@@ -54,7 +54,7 @@ public static class NotebookRunner
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))];
     });
 
-    private sealed record Outcome(ScriptState<object> State, Exception? Exception, ImmutableArray<Diagnostic> CompileErrors, JsonObject? Value);
+    sealed record Outcome(ScriptState<object> State, Exception? Exception, ImmutableArray<Diagnostic> CompileErrors, JsonObject? Value);
 
     /// <summary>Runs the notebook at <paramref name="notebookPath"/>; the source file is only read.</summary>
     /// <exception cref="InvalidDataException">The file is not a notebook.</exception>
@@ -115,7 +115,7 @@ public static class NotebookRunner
     }
 
     /// <summary>Runs one cell into <paramref name="outputs"/>; returns the error that stops the notebook, if any.</summary>
-    private static string? RunCell(JsonObject cell, int number, ref ScriptState<object> state, CellOutputs outputs, TimeSpan timeout, out bool timedOut)
+    static string? RunCell(JsonObject cell, int number, ref ScriptState<object> state, CellOutputs outputs, TimeSpan timeout, out bool timedOut)
     {
         timedOut = false;
         string Fail(string name, string message)
@@ -158,7 +158,7 @@ public static class NotebookRunner
         return expectsError ? Fail("ExpectedExceptionNotRaised", $"marked {RaisesExceptionTag} but ran without error") : null;
     }
 
-    private static async Task<Outcome> ExecuteAsync(ScriptState<object> state, string code)
+    static async Task<Outcome> ExecuteAsync(ScriptState<object> state, string code)
     {
         var script = state.Script.ContinueWith<object>(code);
         var compileErrors = script.Compile().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
@@ -179,7 +179,7 @@ public static class NotebookRunner
     }
 
     /// <summary>Whether the cell ends in a non-void expression without a semicolon: its value is shown.</summary>
-    private static bool EndsInValue(Compilation compilation)
+    static bool EndsInValue(Compilation compilation)
     {
         var tree = compilation.SyntaxTrees.Last();
         return tree.GetRoot() is CompilationUnitSyntax { Members: [.., GlobalStatementSyntax { Statement: ExpressionStatementSyntax statement }] }
@@ -187,7 +187,7 @@ public static class NotebookRunner
                && compilation.GetSemanticModel(tree).GetTypeInfo(statement.Expression).Type is { SpecialType: not SpecialType.System_Void };
     }
 
-    private static ScriptOptions OptionsFor(string folder) => ScriptOptions.Default
+    static ScriptOptions OptionsFor(string folder) => ScriptOptions.Default
         .WithReferences(FrameworkReferences.Value)
         .AddReferences(typeof(NotebookGlobals).Assembly)
         .WithImports(DefaultImports)
@@ -196,7 +196,7 @@ public static class NotebookRunner
         .WithAllowUnsafe(false);
 
     /// <summary>The exception's text without the scripting engine's own frames, which follow the cell's.</summary>
-    private static List<string> Traceback(Exception exception)
+    static List<string> Traceback(Exception exception)
     {
         var lines = exception.ToString().Split('\n').Select(line => line.TrimEnd('\r'))
             .TakeWhile(line => !line.Contains(" Microsoft.CodeAnalysis.Scripting.", StringComparison.Ordinal))
@@ -206,7 +206,7 @@ public static class NotebookRunner
         return lines;
     }
 
-    private static JsonObject ErrorOutput(string name, string value, IEnumerable<string> traceback) => new()
+    static JsonObject ErrorOutput(string name, string value, IEnumerable<string> traceback) => new()
     {
         ["ename"] = name,
         ["evalue"] = value,

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Workbook.Notebooks;
 
 /// <summary>The "run" command: runs notebooks and writes their executed copies.</summary>
-internal static class RunCommand
+static class RunCommand
 {
     const string Usage = """
         usage: workbook run [PATH...] [--out DIR] [--timeout SECONDS]

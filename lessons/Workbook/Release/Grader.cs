@@ -60,7 +60,7 @@ public static class Grader
     }
 
     /// <summary>The student's part of the repository: the exercise sources (the project file stays the instructor's).</summary>
-    private static bool IsExerciseSource(string path) =>
+    static bool IsExerciseSource(string path) =>
         path.StartsWith("lessons/Exercises/", StringComparison.Ordinal) && path.EndsWith(".cs", StringComparison.Ordinal);
 
     /// <summary>
@@ -136,12 +136,12 @@ public static class Grader
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
-    private static void Copy(string source, string target)
+    static void Copy(string source, string target)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         File.Copy(source, target, overwrite: true);
     }
 
-    private static string Tail(string text, int lines) =>
+    static string Tail(string text, int lines) =>
         string.Join('\n', text.Split('\n').TakeLast(lines));
 }

@@ -92,7 +92,7 @@ public static partial class Markers
     /// "Exercise NN.k (Method)" from the doc comment above the method whose body starts at <paramref name="begin"/>;
     /// "Exercise NN (Method)" for a helper whose comment names no exercise.
     /// </summary>
-    private static string ExerciseName(string[] lines, int from, int begin, string file)
+    static string ExerciseName(string[] lines, int from, int begin, string file)
     {
         string? id = null, method = null;
         for (var i = begin - 1; i >= from; i--)

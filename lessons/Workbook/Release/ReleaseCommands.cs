@@ -1,9 +1,9 @@
 namespace Workbook.Release;
 
 /// <summary>The course workflow's commands: release, validate-release, grade.</summary>
-internal static class ReleaseCommands
+static class ReleaseCommands
 {
-    private const string ReleaseUsage = """
+    const string ReleaseUsage = """
         usage: workbook release --out DIR
           Writes the student copy of this repository (its git-tracked files) into DIR, a new folder outside it:
           solutions become NotImplementedException stubs, hidden tests and instructor-only files are left out,
@@ -13,7 +13,7 @@ internal static class ReleaseCommands
 
         """;
 
-    private const string ValidateUsage = """
+    const string ValidateUsage = """
         usage: workbook validate-release DIR
           Checks a release: it builds, every graded test in it fails with the stub's message, nothing hidden or
           instructor-only is in it, and this repository's solutions score full marks. Slow: it builds twice.
@@ -21,7 +21,7 @@ internal static class ReleaseCommands
 
         """;
 
-    private const string GradeUsage = """
+    const string GradeUsage = """
         usage: workbook grade --submission DIR [--manifest FILE] [--gradescope FILE] [--feedback FILE] [--title TEXT]
           Grades a student's copy: its lessons/Exercises/*.cs are tested with this repository's tests, hidden tests
           included, and its test files are compared with the release manifest (default DIR/release-manifest.json,
@@ -107,14 +107,14 @@ internal static class ReleaseCommands
         return 0;
     }
 
-    private static void Write(string path, string text)
+    static void Write(string path, string text)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllText(path, text);
         Console.WriteLine($"wrote {path}");
     }
 
-    private static string? Root()
+    static string? Root()
     {
         var root = Repository.FindRoot();
         if (root is null)
@@ -122,7 +122,7 @@ internal static class ReleaseCommands
         return root;
     }
 
-    private static int Print(TextWriter writer, string text, int exitCode)
+    static int Print(TextWriter writer, string text, int exitCode)
     {
         writer.Write(text);
         return exitCode;

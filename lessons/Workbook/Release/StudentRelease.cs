@@ -26,7 +26,7 @@ public static class StudentRelease
     ];
 
     /// <summary>Folders never copied whatever git says: build outputs and git itself.</summary>
-    private static readonly string[] NeverCopied = ["bin", "obj", ".git", "TestResults"];
+    static readonly string[] NeverCopied = ["bin", "obj", ".git", "TestResults"];
 
     public sealed record Result(int Files, int Stubs, int HiddenRegions, IReadOnlyList<string> LeftOut);
 
@@ -110,10 +110,10 @@ public static class StudentRelease
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    private static int CountLines(string text, string marker) =>
+    static int CountLines(string text, string marker) =>
         text.Split('\n').Count(line => line.Trim() == marker);
 
-    private static byte[] ClearOutputs(string path)
+    static byte[] ClearOutputs(string path)
     {
         var notebook = NotebookFile.Load(path);
         foreach (var cell in notebook["cells"]!.AsArray().OfType<JsonObject>())

@@ -1,7 +1,7 @@
-using Lessons.Plotting;
 using System.Runtime.InteropServices;
 using Lessons.Heap;
 using Lessons.L03_ProgramBreak;
+using Lessons.Plotting;
 using Lessons.Posix;
 
 namespace Lessons.Tests.Heap;

@@ -12,7 +12,7 @@ namespace Lessons.Tests.Plotting;
 /// Activator.CreateInstance, CreateTypeFormatters() enumerated, each formatter's MimeType read and its
 /// Format(object, TextWriter) → bool compiled into a call, and the attribute's PreferredMimeTypes.
 /// </summary>
-internal static class ConventionFormatter
+static class ConventionFormatter
 {
     public sealed record Result(IReadOnlyList<string> PreferredMimeTypes, IReadOnlyDictionary<string, string> Formatted);
 
@@ -63,6 +63,6 @@ internal static class ConventionFormatter
         return new Result(preferred, formatted);
     }
 
-    private static T? Property<T>(object from, string name) where T : class =>
+    static T? Property<T>(object from, string name) where T : class =>
         from.GetType().GetProperty(name)?.GetGetMethod()?.Invoke(from, null) as T;
 }

@@ -5,7 +5,7 @@ namespace Lessons.Tests.Plotting;
 
 public class FigureFormatterTests
 {
-    private static readonly Figure Sample = new Figure("Sample").Line(new[] { 1, 2 }, new[] { 3, 4 }, name: "a");
+    static readonly Figure Sample = new Figure("Sample").Line(new[] { 1, 2 }, new[] { 3, 4 }, name: "a");
 
     [Fact]
     public void Figure_carries_an_attribute_named_TypeFormatterSourceAttribute_and_no_kernel_reference()

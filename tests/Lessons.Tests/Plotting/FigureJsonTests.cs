@@ -6,7 +6,7 @@ namespace Lessons.Tests.Plotting;
 public class FigureJsonTests
 {
     // Asserts the figure's JSON equals the expected plotly.js figure, key for key (order aside).
-    private static void AssertJson(string expected, Figure figure)
+    static void AssertJson(string expected, Figure figure)
     {
         var actual = JsonNode.Parse(figure.ToJson());
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual),

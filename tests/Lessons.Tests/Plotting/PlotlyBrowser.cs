@@ -10,9 +10,9 @@ namespace Lessons.Tests.Plotting;
 /// Draws plotly.js figures in headless Chromium with the local plotly.js from the npm package
 /// (no network), and returns the DOM plotly drew. Needs what scripts/setup-test-tools.sh installs.
 /// </summary>
-internal static class PlotlyBrowser
+static class PlotlyBrowser
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     public static string ChromiumPath => TestTool.ChromiumPath;
 
@@ -51,7 +51,7 @@ internal static class PlotlyBrowser
     public static void Screenshot(string bodyHtml, string pngPath, int width = 900, int height = 520) =>
         Run(Page(bodyHtml, PlotlyOnPage.Preloaded), $"--screenshot={Path.GetFullPath(pngPath)}", $"--window-size={width},{height}", "--hide-scrollbars");
 
-    private static string Run(string pageHtml, params string[] action)
+    static string Run(string pageHtml, params string[] action)
     {
         if (MissingReason is not null)
         {
@@ -107,7 +107,7 @@ internal static class PlotlyBrowser
     }
 
     // The page: plotly.js as asked, and any script error written into the DOM where tests see it.
-    private static string Page(string bodyHtml, PlotlyOnPage plotly)
+    static string Page(string bodyHtml, PlotlyOnPage plotly)
     {
         var local = new Uri(PlotlyJsPath).AbsoluteUri;
         var head = plotly switch
@@ -148,7 +148,7 @@ internal static class PlotlyBrowser
             """;
     }
 
-    private static void Delete(DirectoryInfo directory)
+    static void Delete(DirectoryInfo directory)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -166,7 +166,7 @@ internal static class PlotlyBrowser
 }
 
 /// <summary>How a test page gets plotly.js.</summary>
-internal enum PlotlyOnPage
+enum PlotlyOnPage
 {
     /// <summary>A script element loads the local plotly.js before the body.</summary>
     Preloaded,
@@ -179,7 +179,7 @@ internal enum PlotlyOnPage
 }
 
 /// <summary>The DOM of a page after plotly.js drew in it.</summary>
-internal sealed record RenderedPage(string Dom)
+sealed record RenderedPage(string Dom)
 {
     /// <summary>Script errors raised while the page loaded.</summary>
     public IReadOnlyList<string> Errors =>

@@ -88,7 +88,9 @@ public class ConstantsTests
     {
         using var p = Process.Start(new ProcessStartInfo(file, args)
         {
-            WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         })!;
         string output = p.StandardOutput.ReadToEnd();
         string error = p.StandardError.ReadToEnd();

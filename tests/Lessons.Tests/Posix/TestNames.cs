@@ -3,7 +3,7 @@ using Lessons.Posix;
 namespace Lessons.Tests.Posix;
 
 /// <summary>Unique System V keys and /dev/shm names, so tests run in parallel and on shared machines.</summary>
-internal static class TestNames
+static class TestNames
 {
     public static int FreshKey()
     {

@@ -7,7 +7,7 @@ namespace Grading.Tests;
 /// <summary>Runs `dotnet test` on a generated project with one passing and one failing graded test.</summary>
 public sealed class GradeLoggerEndToEndTests : IDisposable
 {
-    private readonly DirectoryInfo dir = Directory.CreateTempSubdirectory("grading-e2e-");
+    readonly DirectoryInfo dir = Directory.CreateTempSubdirectory("grading-e2e-");
 
     public void Dispose() => dir.Delete(recursive: true);
 
@@ -65,9 +65,9 @@ public sealed class GradeLoggerEndToEndTests : IDisposable
         Assert.Equal("Failed", fails.GetProperty("outcome").GetString());
     }
 
-    private void Write(string name, string text) => File.WriteAllText(Path.Combine(dir.FullName, name), text);
+    void Write(string name, string text) => File.WriteAllText(Path.Combine(dir.FullName, name), text);
 
-    private (int ExitCode, string Output) Run(params string[] args)
+    (int ExitCode, string Output) Run(params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", args)
         {
@@ -88,7 +88,7 @@ public sealed class GradeLoggerEndToEndTests : IDisposable
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
-    private static string RepoRoot()
+    static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Lessons.sln")))

@@ -4,7 +4,7 @@ namespace Grading.Tests;
 
 public class GradeReportTests
 {
-    private static GradedResult Result(string test, int lesson, int points, GradeOutcome outcome, string? testCase = null, string? message = null, bool hidden = false)
+    static GradedResult Result(string test, int lesson, int points, GradeOutcome outcome, string? testCase = null, string? message = null, bool hidden = false)
         => new(test, testCase ?? test, lesson, points, hidden, outcome, message);
 
     [Fact]

@@ -37,8 +37,8 @@ public class GradedAttributeTests
 
     // Not tests: carriers of the attribute, so that this project's own run stays ungraded.
     [Graded(lesson: 3, points: 2)]
-    private static void Shown() { }
+    static void Shown() { }
 
     [Graded(lesson: 12, points: 5, Hidden = true)]
-    private static void HiddenOne() { }
+    static void HiddenOne() { }
 }

@@ -7,7 +7,7 @@ namespace Lessons.Heap
 {
     /// <summary>A Heap type that uses a lesson folder, only inside method bodies (one of them a lambda), and calls
     /// libc itself.</summary>
-    internal static class LayeringFakeHeap
+    static class LayeringFakeHeap
     {
         public static int UsesLesson() => new L03_ProgramBreak.LayeringFakeLesson().Value;
 
@@ -21,7 +21,7 @@ namespace Lessons.Heap
 namespace Lessons.L03_ProgramBreak
 {
     /// <summary>A lesson type that uses Heap (allowed), which closes a cycle with the forbidden edge above.</summary>
-    internal sealed class LayeringFakeLesson
+    sealed class LayeringFakeLesson
     {
         public int Value { get; } = 1;
 

@@ -6,14 +6,14 @@ using System.Text.RegularExpressions;
 namespace Workbook.Tests.Layering;
 
 /// <summary>A use of a type in another layer.</summary>
-internal sealed record LayerEdge(string From, string To, TypeUse Use);
+sealed record LayerEdge(string From, string To, TypeUse Use);
 
 /// <summary>
 /// The workbook's layers and which may use which, arrows pointing down only:
 /// notebooks → lesson folders (Lessons.LNN_*) → Lessons.Plotting → Lessons.Heap → Lessons.Posix → libc,
 /// with Exercises above the Lessons assembly and the Workbook CLI above everything.
 /// </summary>
-internal static partial class Layers
+static partial class Layers
 {
     public const string Posix = "Lessons.Posix", Heap = "Lessons.Heap", Plotting = "Lessons.Plotting", Root = "Lessons",
         Exercises = "Exercises", Workbook = "Workbook", Grading = "Grading";

@@ -9,7 +9,7 @@ namespace Workbook.Tests.Layering;
 /// for the type they are nested in), <see cref="Where"/> says where ("method Run", "field x", "base type"), and
 /// <see cref="Member"/> is the field or method the IL touched, if the use came from a method body.
 /// </summary>
-internal sealed record TypeUse(Type From, Type To, string Where, MemberInfo? Member = null)
+sealed record TypeUse(Type From, Type To, string Where, MemberInfo? Member = null)
 {
     public override string ToString() =>
         $"{From.FullName} → {To.FullName ?? To.Name} (in {Where}{(Member is null || Member is Type ? "" : $", uses {Member.Name}")})";
@@ -20,7 +20,7 @@ internal sealed record TypeUse(Type From, Type To, string Where, MemberInfo? Mem
 /// constraints, fields, properties, events, method signatures, locals, catch clauses, custom attributes (also
 /// <c>typeof</c> arguments) and every type, method and field token in the IL of method bodies.
 /// </summary>
-internal static class TypeUses
+static class TypeUses
 {
     const BindingFlags Declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance |
                                   BindingFlags.Static | BindingFlags.DeclaredOnly;
@@ -146,7 +146,7 @@ internal static class TypeUses
 }
 
 /// <summary>Reads the member and type tokens out of a method's IL and resolves them.</summary>
-internal static class Il
+static class Il
 {
     static readonly OpCode?[] OneByte = new OpCode?[256], TwoByte = new OpCode?[256];
 

@@ -13,7 +13,7 @@ namespace Workbook.Tests.Release;
 /// </summary>
 public sealed class CourseCycleTests : IDisposable
 {
-    private readonly TempFolder temp = new();
+    readonly TempFolder temp = new();
 
     public void Dispose() => temp.Dispose();
 

@@ -6,7 +6,7 @@ namespace Workbook.Tests.Release;
 /// <summary>The fast parts of the course workflow: the release's files and manifest, tampering, the reports.</summary>
 public sealed class ReleaseAndGradeOutputsTests : IDisposable
 {
-    private readonly TempFolder temp = new();
+    readonly TempFolder temp = new();
 
     public void Dispose() => temp.Dispose();
 
