@@ -1,9 +1,12 @@
 using System.Runtime.CompilerServices;
 using Lessons.L07_RaiiMappings;
 using Lessons.Posix;
+using TestTools;
 
 namespace Lessons.Tests.L07_RaiiMappings;
 
+// "nothing is mapped at these addresses after Dispose": another test must not map there meanwhile
+[Collection(ProcessWideState.Name)]
 public class MappedTests
 {
     struct Point3
