@@ -14,8 +14,8 @@ sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
 [TypeFormatterSource(typeof(GaugeFormatterSource), PreferredMimeTypes = ["text/html", GaugeFormatterSource.JsonMimeType])]
 public sealed record Gauge(double Level);
 
-/// <summary>No preferred mime types: every formatter counts; its JSON is broken on purpose.</summary>
-[TypeFormatterSource(typeof(BrokenFormatterSource))]
+/// <summary>Displays as HTML and as JSON; its JSON is broken on purpose.</summary>
+[TypeFormatterSource(typeof(BrokenFormatterSource), PreferredMimeTypes = ["text/html", "application/json"])]
 public sealed record BrokenJson;
 
 sealed class GaugeFormatterSource

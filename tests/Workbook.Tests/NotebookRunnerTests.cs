@@ -31,16 +31,18 @@ public class NotebookRunnerTests
         Assert.Equal(["display_data", "display_data", "execute_result"], shown.Select(o => (string)o["output_type"]!));
         Assert.Equal("shown by display", (string?)shown[0]["data"]!["text/plain"]);
         var gauge = shown[1]["data"]!.AsObject();
-        Assert.Equal(["application/vnd.gauge.v1+json", "text/html", "text/plain"], gauge.Select(entry => entry.Key).Order());
+        // Only the mime types the type's formatter source prefers, as the kernel shows it.
+        Assert.Equal(["application/vnd.gauge.v1+json", "text/html"], gauge.Select(entry => entry.Key).Order());
         Assert.Equal(0.75, (double)gauge["application/vnd.gauge.v1+json"]!["level"]!);
         Assert.Equal("<meter value=\"0.75\"></meter>", (string?)gauge["text/html"]);
-        Assert.Equal("Gauge { Level = 0.75 }", (string?)gauge["text/plain"]);
-        Assert.Equal("42", (string?)shown[2]["data"]!["text/plain"]);
+        // The kernel's formatting of a number: text/html only.
+        Assert.Equal(["text/html"], shown[2]["data"]!.AsObject().Select(entry => entry.Key));
+        Assert.StartsWith("<div class=\"dni-plaintext\"><pre>42</pre></div>", (string?)shown[2]["data"]!["text/html"]);
         Assert.Equal(3, (int)shown[2]["execution_count"]!);
 
-        // A sequence: one item per line, capped.
-        var sequence = (string)Outputs(cells[3]).Single()["data"]!["text/plain"]!;
-        Assert.Equal([.. Enumerable.Range(1, 20).Select(i => i.ToString()), "… (5 more)"], sequence.Split('\n'));
+        // A sequence: the kernel's list, capped at 20 items.
+        var sequence = (string)Outputs(cells[3]).Single()["data"]!["text/html"]!;
+        Assert.StartsWith($"<div class=\"dni-plaintext\"><pre>[ {string.Join(", ", Enumerable.Range(1, 20))} ... (5 more) ]</pre></div>", sequence);
 
         // raises-exception cells: a runtime exception and a compilation error, both kept as error outputs.
         var thrown = Outputs(cells[4]).Single();

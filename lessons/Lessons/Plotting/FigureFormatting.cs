@@ -10,9 +10,9 @@ namespace Lessons.Plotting;
 //      bool Format(object instance, TextWriter writer), and takes the formatted type from an optional
 //      public property Type (default: the attributed type);
 //   4. reads the attribute's string[] PreferredMimeTypes, the MIME types a displayed value is formatted as.
-// The workbook's notebook runner follows the same convention by reflection.
+// The workbook's notebook runner runs the same kernel in process, so it formats a Figure by this convention too.
 
-/// <summary>Names a type's formatter source; matched by name by .NET Interactive and the workbook's runner.</summary>
+/// <summary>Names a type's formatter source; matched by name by .NET Interactive's Formatter.</summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct, AllowMultiple = true, Inherited = true)]
 sealed class TypeFormatterSourceAttribute(Type formatterSourceType) : Attribute
 {

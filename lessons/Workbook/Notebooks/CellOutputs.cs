@@ -44,15 +44,3 @@ sealed class CellOutputs
 
     sealed record StreamText(string Name, StringBuilder Text);
 }
-
-/// <summary>A Console.Out/Console.Error replacement that writes into the current cell's outputs.</summary>
-sealed class CaptureWriter(CellOutputs outputs, string stream) : TextWriter
-{
-    public override Encoding Encoding => Encoding.UTF8;
-
-    public override void Write(char value) => outputs.Write(stream, value.ToString());
-
-    public override void Write(string? value) => outputs.Write(stream, value ?? "");
-
-    public override void Write(char[] buffer, int index, int count) => outputs.Write(stream, new string(buffer, index, count));
-}

@@ -9,6 +9,8 @@ namespace Workbook.Notebooks;
 /// C# kernel (the README's "Conventions" lists it). Notebooks stay <see cref="JsonObject"/>s, so fields this code does not
 /// know survive a round trip.
 /// </summary>
+// Not Microsoft.DotNet.Interactive.Documents: its InteractiveDocument keeps only the fields it models, and its writer
+// refuses a JSON-object output value (the nbformat form of application/vnd.plotly.v1+json) that its own reader produced.
 public static class NotebookFile
 {
     public const string KernelName = ".net-csharp";

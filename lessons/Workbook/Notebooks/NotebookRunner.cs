@@ -1,10 +1,9 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Microsoft.CodeAnalysis.Scripting;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Commands;
+using Microsoft.DotNet.Interactive.CSharp;
+using Microsoft.DotNet.Interactive.Events;
 
 namespace Workbook.Notebooks;
 
@@ -25,36 +24,28 @@ public sealed record NotebookRun(
 }
 
 /// <summary>
-/// Runs a notebook's C# cells top to bottom in one Roslyn script state, as the .NET Interactive C# kernel does,
-/// and stops at the first failing cell, as its "run all" does. A cell tagged "raises-exception" (the
-/// Jupyter/nbval convention) must fail, at run time or compile time, and then the run goes on.
+/// Runs a notebook's C# cells top to bottom in one in-process .NET Interactive <see cref="CSharpKernel"/> (a fresh one per
+/// notebook, with the kernel helpers such as display(...), as the editor's kernel has), and stops at the first failing
+/// cell, as its "run all" does. A cell tagged "raises-exception" (the Jupyter/nbval convention) must fail, at run time or
+/// compile time, and then the run goes on. The kernel's events become the cell's outputs in the order they happened.
 /// </summary>
 public static class NotebookRunner
 {
     public static readonly TimeSpan DefaultCellTimeout = TimeSpan.FromSeconds(120);
-
-    /// <summary>The usings every cell starts with.</summary>
-    public static readonly ImmutableArray<string> DefaultImports =
-    [
-        "System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Net.Http", "System.Text", "System.Threading.Tasks",
-    ];
 
     public const string RaisesExceptionTag = "raises-exception";
 
     // Console and the current directory belong to the process: one notebook at a time.
     static readonly Lock OneAtATime = new();
 
-    // Cells compile against the whole shared framework the runner runs on, as in the kernel.
-    static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(() =>
+    /// <summary>What the kernel reported for one cell.</summary>
+    sealed class CellEvents(int number)
     {
-        var frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location);
-        return [.. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
-            .Split(Path.PathSeparator)
-            .Where(path => Path.GetDirectoryName(path) == frameworkDirectory)
-            .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))];
-    });
-
-    sealed record Outcome(ScriptState<object> State, Exception? Exception, ImmutableArray<Diagnostic> CompileErrors, JsonObject? Value);
+        public int Number { get; } = number;
+        public CellOutputs Outputs { get; } = new();
+        public CommandFailed? Failed { get; set; }
+        public Exception? FormattingError { get; set; }
+    }
 
     /// <summary>Runs the notebook at <paramref name="notebookPath"/>; the source file is only read.</summary>
     /// <exception cref="InvalidDataException">The file is not a notebook.</exception>
@@ -76,37 +67,38 @@ public static class NotebookRunner
         var cellsRun = 0;
         lock (OneAtATime)
         {
-            var (stdout, stderr, stdin, directory) = (Console.Out, Console.Error, Console.In, Environment.CurrentDirectory);
+            // Console.Out and Console.Error stay the kernel's: it swaps in its own writers while any submission runs,
+            // counting them, and a timed-out cell's still counts.
+            var (stdin, directory) = (Console.In, Environment.CurrentDirectory);
+            CSharpKernel? kernel = null;
             try
             {
+                // Before the kernel's first submission: it resolves #r and relative paths from the directory it starts in.
                 Directory.SetCurrentDirectory(folder);
                 Console.SetIn(TextReader.Null); // a cell waiting for input would hang
-                var globals = new NotebookGlobals();
-                var state = CSharpScript.Create<object>("", OptionsFor(folder), typeof(NotebookGlobals)).RunAsync(globals).GetAwaiter().GetResult();
+                kernel = new CSharpKernel().UseKernelHelpers();
+                CellEvents? current = null;
+                using var subscription = kernel.KernelEvents.Subscribe(e => { if (Volatile.Read(ref current) is { } cell) Record(cell, e); });
                 foreach (var cell in codeCells)
                 {
-                    var number = ++cellsRun;
-                    var outputs = new CellOutputs();
-                    globals.Outputs = outputs;
-                    Console.SetOut(new CaptureWriter(outputs, "stdout"));
-                    Console.SetError(new CaptureWriter(outputs, "stderr"));
-                    var error = RunCell(cell, number, ref state, outputs, timeout, out var timedOut);
-                    globals.Outputs = null;
-                    Console.SetOut(stdout);
-                    Console.SetError(stderr);
-                    cell["execution_count"] = number;
-                    cell["outputs"] = outputs.ToJson();
+                    var events = new CellEvents(++cellsRun);
+                    Volatile.Write(ref current, events);
+                    var error = RunCell(kernel, cell, events, timeout, out var timedOut);
+                    cell["execution_count"] = events.Number;
+                    cell["outputs"] = events.Outputs.ToJson();
                     if (error is not null)
                     {
-                        errors.Add(new CellError(number, error, timedOut));
+                        errors.Add(new CellError(events.Number, error, timedOut));
+                        if (timedOut)
+                            kernel = null; // still busy with the cell: disposing it would wait for it
                         break;
                     }
                 }
+                Volatile.Write(ref current, null);
             }
             finally
             {
-                Console.SetOut(stdout);
-                Console.SetError(stderr);
+                kernel?.Dispose();
                 Console.SetIn(stdin);
                 Directory.SetCurrentDirectory(directory);
             }
@@ -114,10 +106,12 @@ public static class NotebookRunner
         return new NotebookRun(path, executed, cellsRun, codeCells.Count - cellsRun, errors, stopwatch.Elapsed);
     }
 
-    /// <summary>Runs one cell into <paramref name="outputs"/>; returns the error that stops the notebook, if any.</summary>
-    static string? RunCell(JsonObject cell, int number, ref ScriptState<object> state, CellOutputs outputs, TimeSpan timeout, out bool timedOut)
+    /// <summary>Runs one cell; returns the error that stops the notebook, if any.</summary>
+    static string? RunCell(CSharpKernel kernel, JsonObject cell, CellEvents events, TimeSpan timeout, out bool timedOut)
     {
         timedOut = false;
+        var outputs = events.Outputs;
+        var number = events.Number;
         string Fail(string name, string message)
         {
             outputs.Add(ErrorOutput(name, $"cell {number}: {message}", [$"cell {number}: {message}"]));
@@ -128,8 +122,7 @@ public static class NotebookRunner
             return Fail("UnsupportedCell", problem);
 
         // On a worker thread, so that a cell that never returns can be given up on (it cannot be aborted).
-        var previous = state;
-        var run = Task.Run(() => ExecuteAsync(previous, code));
+        var run = Task.Run(() => kernel.SendAsync(new SubmitCode(code)));
         if (!run.Wait(timeout))
         {
             timedOut = true;
@@ -137,69 +130,78 @@ public static class NotebookRunner
                                        + "(a running cell cannot be stopped: it goes on in the background until the runner exits)");
         }
 
-        var outcome = run.Result;
-        state = outcome.State;
         var expectsError = cell["metadata"]?["tags"] is JsonArray tags
                            && tags.Any(tag => tag is JsonValue v && v.TryGetValue<string>(out var s) && s == RaisesExceptionTag);
-        if (outcome.CompileErrors.Length > 0)
+        if (events.Failed is { } failed)
         {
-            var lines = outcome.CompileErrors.Select(d => d.ToString()).ToArray();
-            outputs.Add(ErrorOutput("CompilationError", string.Join('\n', lines), lines));
-            return expectsError ? null : $"CompilationError: {lines[0]}";
+            if (failed.Exception is CodeSubmissionCompilationErrorException)
+            {
+                var lines = failed.Message.Split('\n').Select(line => line.TrimEnd('\r')).Where(line => line.Length > 0).ToArray();
+                outputs.Add(ErrorOutput("CompilationError", string.Join('\n', lines), lines));
+                return expectsError ? null : $"CompilationError: {lines.FirstOrDefault()}";
+            }
+            var (name, message, traceback) = failed.Exception is { } exception
+                ? (exception.GetType().FullName ?? exception.GetType().Name, exception.Message, Traceback(exception))
+                : ("CommandFailed", failed.Message, [failed.Message]);
+            outputs.Add(ErrorOutput(name, message, traceback));
+            return expectsError ? null : $"{name}: {message.Split('\n')[0]}";
         }
-        if (outcome.Exception is { } exception)
+        if (events.FormattingError is { } formatting)
         {
-            var name = exception.GetType().FullName ?? exception.GetType().Name;
-            outputs.Add(ErrorOutput(name, exception.Message, Traceback(exception)));
-            return expectsError ? null : $"{name}: {exception.Message.Split('\n')[0]}";
+            var name = formatting.GetType().FullName ?? formatting.GetType().Name;
+            outputs.Add(ErrorOutput(name, formatting.Message, Traceback(formatting)));
+            return expectsError ? null : $"{name}: {formatting.Message.Split('\n')[0]}";
         }
-        if (outcome.Value is { } value)
-            outputs.Add(new JsonObject { ["data"] = value, ["execution_count"] = number, ["metadata"] = new JsonObject(), ["output_type"] = "execute_result" });
         return expectsError ? Fail("ExpectedExceptionNotRaised", $"marked {RaisesExceptionTag} but ran without error") : null;
     }
 
-    static async Task<Outcome> ExecuteAsync(ScriptState<object> state, string code)
+    /// <summary>Adds what a kernel event shows below the cell to its outputs.</summary>
+    static void Record(CellEvents cell, KernelEvent e)
     {
-        var script = state.Script.ContinueWith<object>(code);
-        var compileErrors = script.Compile().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
-        if (compileErrors.Length > 0)
-            return new Outcome(state, null, compileErrors, null);
-        var hasValue = EndsInValue(script.GetCompilation());
-        var next = await script.RunFromAsync(state, catchException: _ => true);
-        if (next.Exception is not null || !hasValue)
-            return new Outcome(next, next.Exception, [], null);
         try
         {
-            return new Outcome(next, null, [], DisplayFormatter.Format(next.ReturnValue));
+            switch (e)
+            {
+                case StandardOutputValueProduced output:
+                    cell.Outputs.Write("stdout", string.Concat(output.FormattedValues.Select(v => v.Value)));
+                    break;
+                case StandardErrorValueProduced output:
+                    cell.Outputs.Write("stderr", string.Concat(output.FormattedValues.Select(v => v.Value)));
+                    break;
+                case ReturnValueProduced value:
+                    cell.Outputs.Add(new JsonObject
+                    {
+                        ["data"] = DisplayFormatter.Bundle(value.FormattedValues, value.Value?.GetType()),
+                        ["execution_count"] = cell.Number,
+                        ["metadata"] = new JsonObject(),
+                        ["output_type"] = "execute_result",
+                    });
+                    break;
+                case DisplayEvent displayed: // display(...) and its updates
+                    cell.Outputs.Add(new JsonObject
+                    {
+                        ["data"] = DisplayFormatter.Bundle(displayed.FormattedValues, displayed.Value?.GetType()),
+                        ["metadata"] = new JsonObject(),
+                        ["output_type"] = "display_data",
+                    });
+                    break;
+                case CommandFailed failed when failed.Command is SubmitCode:
+                    cell.Failed ??= failed;
+                    break;
+            }
         }
-        catch (Exception e)
+        catch (FormatException error)
         {
-            return new Outcome(next, e, [], null);
+            cell.FormattingError ??= error;
         }
     }
 
-    /// <summary>Whether the cell ends in a non-void expression without a semicolon: its value is shown.</summary>
-    static bool EndsInValue(Compilation compilation)
-    {
-        var tree = compilation.SyntaxTrees.Last();
-        return tree.GetRoot() is CompilationUnitSyntax { Members: [.., GlobalStatementSyntax { Statement: ExpressionStatementSyntax statement }] }
-               && statement.SemicolonToken.IsMissing
-               && compilation.GetSemanticModel(tree).GetTypeInfo(statement.Expression).Type is { SpecialType: not SpecialType.System_Void };
-    }
-
-    static ScriptOptions OptionsFor(string folder) => ScriptOptions.Default
-        .WithReferences(FrameworkReferences.Value)
-        .AddReferences(typeof(NotebookGlobals).Assembly)
-        .WithImports(DefaultImports)
-        .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(folder))
-        .WithSourceResolver(new SourceFileResolver([], folder))
-        .WithAllowUnsafe(false);
-
-    /// <summary>The exception's text without the scripting engine's own frames, which follow the cell's.</summary>
+    /// <summary>The exception's text without the scripting engine's and the kernel's frames, which follow the cell's.</summary>
     static List<string> Traceback(Exception exception)
     {
         var lines = exception.ToString().Split('\n').Select(line => line.TrimEnd('\r'))
-            .TakeWhile(line => !line.Contains(" Microsoft.CodeAnalysis.Scripting.", StringComparison.Ordinal))
+            .TakeWhile(line => !line.Contains(" Microsoft.CodeAnalysis.Scripting.", StringComparison.Ordinal)
+                               && !line.Contains(" Microsoft.DotNet.Interactive.", StringComparison.Ordinal))
             .ToList();
         if (lines is [.., "--- End of stack trace from previous location ---"])
             lines.RemoveAt(lines.Count - 1);

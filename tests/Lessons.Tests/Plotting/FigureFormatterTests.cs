@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lessons.Plotting;
+using Microsoft.DotNet.Interactive.Formatting;
 
 namespace Lessons.Tests.Plotting;
 
@@ -18,21 +19,22 @@ public class FigureFormatterTests
     }
 
     [Fact]
-    public void Kernel_convention_yields_plotly_json_then_html_then_text()
+    public void Kernel_formatter_yields_plotly_json_then_html_then_text()
     {
-        var result = ConventionFormatter.Format(Sample);
+        // .NET Interactive's Formatter finds the formatter source by the attribute's name, as the kernel does.
+        var preferred = Formatter.GetPreferredMimeTypesFor(typeof(Figure)).ToList();
+        var formatted = preferred.ToDictionary(m => m, m => Sample.ToDisplayString(m));
 
-        Assert.Equal(["application/vnd.plotly.v1+json", "text/html", "text/plain"], result.PreferredMimeTypes);
-        Assert.All(result.PreferredMimeTypes, m => Assert.Contains(m, result.Formatted.Keys));
+        Assert.Equal(["application/vnd.plotly.v1+json", "text/html", "text/plain"], preferred);
 
-        using var plotly = JsonDocument.Parse(result.Formatted["application/vnd.plotly.v1+json"]);
-        Assert.Equal(Sample.ToJson(), result.Formatted["application/vnd.plotly.v1+json"]);
+        using var plotly = JsonDocument.Parse(formatted["application/vnd.plotly.v1+json"]);
+        Assert.Equal(Sample.ToJson(), formatted["application/vnd.plotly.v1+json"]);
         Assert.Equal(JsonValueKind.Array, plotly.RootElement.GetProperty("data").ValueKind);
         Assert.Equal("Sample", plotly.RootElement.GetProperty("layout").GetProperty("title").GetProperty("text").GetString());
 
-        Assert.StartsWith("<div id=\"plot-", result.Formatted["text/html"]);
-        Assert.Contains("Plotly.newPlot", result.Formatted["text/html"]);
-        Assert.Equal(Sample.ToString(), result.Formatted["text/plain"]);
+        Assert.StartsWith("<div id=\"plot-", formatted["text/html"]);
+        Assert.Contains("Plotly.newPlot", formatted["text/html"]);
+        Assert.Equal(Sample.ToString(), formatted["text/plain"]);
     }
 
     [Fact]
