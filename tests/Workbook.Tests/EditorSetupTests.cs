@@ -32,13 +32,13 @@ public sealed class EditorSetupTests
     }
 
     [Fact]
-    public void The_dev_container_has_NET_10_the_NET_9_the_kernel_needs_and_WX_off()
+    public void The_dev_container_has_only_NET_10_and_WX_off()
     {
         var container = Load(".devcontainer/devcontainer.json");
         var dotnet = container["features"]!["ghcr.io/devcontainers/features/dotnet:2"]!;
 
         Assert.Equal("10.0", (string)dotnet["version"]!);
-        Assert.Equal("9.0", (string)dotnet["additionalVersions"]!);
+        Assert.Null(dotnet["additionalVersions"]);
         Assert.Equal("0", (string)container["containerEnv"]!["DOTNET_EnableWriteXorExecute"]!);
         Assert.Equal([DevKit, Polyglot], Strings(container["customizations"]!["vscode"]!["extensions"]));
     }
