@@ -1,3 +1,4 @@
+using Workbook.Kernel;
 using Workbook.L03_ProgramBreak;
 using Workbook.L04_AnonymousMappings;
 using Workbook.L05_BuildAnAllocator;
@@ -32,6 +33,7 @@ public static class Program
         ["uptime-client"] = new("lesson 10: attach read-only and print the server's up-time once a second (uptime-client --help)", UptimeCommands.Client),
         ["uptime-load"] = new("lesson 10: N client threads read a fast-writing up-time server for S seconds; torn and out-of-order readings counted (uptime-load --help)", UptimeCommands.Load),
         ["uptime-status"] = new("lesson 10: IPC_STAT of the up-time segment: size, mode, creator pid, attach count, times", UptimeCommands.Status),
+        ["kernel"] = new("notebooks in VS Code: pin the .NET Interactive kernel, write its Jupyter spec \".NET (C#)\" (kernel install|uninstall)", KernelCommand.Execute),
         ["run"] = new("run notebooks top to bottom and write executed copies (run --help)", RunCommand.Execute),
     };
 

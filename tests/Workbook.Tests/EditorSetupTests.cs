@@ -11,12 +11,12 @@ public sealed class EditorSetupTests
 
     static string[] Strings(JsonNode? array) => array!.AsArray().Select(n => (string)n!).ToArray();
 
-    const string DevKit = "ms-dotnettools.csdevkit", Polyglot = "ms-dotnettools.dotnet-interactive-vscode";
+    const string DevKit = "ms-dotnettools.csdevkit", Jupyter = "ms-toolsai.jupyter", Renderers = "ms-toolsai.vscode-jupyter-renderers";
 
     [Fact]
-    public void Extensions_recommend_the_CSharp_Dev_Kit_and_Polyglot_Notebooks()
+    public void Extensions_recommend_the_CSharp_Dev_Kit_and_the_Jupyter_extension_with_its_renderers()
     {
-        Assert.Equal([DevKit, Polyglot], Strings(Load(".vscode/extensions.json")["recommendations"]));
+        Assert.Equal([DevKit, Jupyter, Renderers], Strings(Load(".vscode/extensions.json")["recommendations"]));
     }
 
     [Fact]
@@ -32,14 +32,17 @@ public sealed class EditorSetupTests
     }
 
     [Fact]
-    public void The_dev_container_has_NET_10_the_NET_9_the_kernel_needs_and_WX_off()
+    public void The_dev_container_has_only_NET_10_WX_off_the_Jupyter_extension_and_installs_the_kernel()
     {
         var container = Load(".devcontainer/devcontainer.json");
         var dotnet = container["features"]!["ghcr.io/devcontainers/features/dotnet:2"]!;
 
         Assert.Equal("10.0", (string)dotnet["version"]!);
-        Assert.Equal("9.0", (string)dotnet["additionalVersions"]!);
+        Assert.Null(dotnet["additionalVersions"]);
         Assert.Equal("0", (string)container["containerEnv"]!["DOTNET_EnableWriteXorExecute"]!);
-        Assert.Equal([DevKit, Polyglot], Strings(container["customizations"]!["vscode"]!["extensions"]));
+        Assert.Equal([DevKit, Jupyter, Renderers], Strings(container["customizations"]!["vscode"]!["extensions"]));
+        var postCreate = (string)container["postCreateCommand"]!;
+        Assert.EndsWith("dotnet build Lessons.sln && dotnet run --project lessons/Workbook -- kernel install", postCreate);
+        Assert.Contains("kernel", Program.Commands.Keys);
     }
 }
