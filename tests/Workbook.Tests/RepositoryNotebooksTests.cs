@@ -44,27 +44,10 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
     [Fact]
     public void Every_claim_a_notebook_checks_holds()
     {
-        // The lessons print each claim as "yes  <claim>", or "NO   <claim>" when this machine's run contradicts it.
         Assert.NotEmpty(run.Executed);
-        var problems = new List<string>();
-        foreach (var path in run.Executed)
-        {
-            var cells = CodeCells(NotebookFile.Load(path));
-            bool checksClaims = cells.Any(cell => Source(cell).Contains("? \"yes\" : \"NO \")", StringComparison.Ordinal));
-            var lines = cells.SelectMany(Outputs)
-                .Select(output => (string?)output["output_type"] == "stream" ? Text(output["text"]) : Text(output["data"]?["text/plain"]))
-                .SelectMany(text => text.Split('\n'))
-                .ToList();
-            problems.AddRange(lines.Where(line => line.StartsWith("NO  ", StringComparison.Ordinal)).Select(line => $"{Path.GetFileName(path)}: {line}"));
-            if (checksClaims && !lines.Any(line => line.StartsWith("yes  ", StringComparison.Ordinal)))
-                problems.Add($"{Path.GetFileName(path)}: its cells check claims, but no claim line was printed");
-        }
+        var problems = run.Executed.SelectMany(NotebookChecks.ClaimProblems).ToList();
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
-
-    static string Text(JsonNode? text) => text is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)text ?? "";
-
-    static string Source(JsonObject cell) => Text(cell["source"]);
 
     [RequiresTool(Tool.Nbformat)]
     public void Every_executed_notebook_is_valid_nbformat()
