@@ -36,8 +36,9 @@ static class NotebookChecks
 
     /// <summary>
     /// Every error output of a code cell not tagged raises-exception, as "NOTEBOOK cells[INDEX]: ENAME: EVALUE" (INDEX
-    /// counts all cells from 0, as in the file), with the cell's first line of stderr, where a compilation error's
-    /// message is; and every tagged cell that raised nothing, as the workbook's runner requires.
+    /// counts all cells from 0, as in the file; EVALUE's first line, as the kernel appends the stack trace), with the
+    /// cell's first line of stderr, where a compilation error's message is; and every tagged cell that raised nothing,
+    /// as the workbook's runner requires.
     /// </summary>
     public static List<string> ErrorProblems(string executedPath)
     {
@@ -63,7 +64,7 @@ static class NotebookChecks
                 .SelectMany(output => Text(output["text"]).Split('\n'))
                 .FirstOrDefault(line => line.Trim().Length > 0);
             problems.AddRange(errors.Select(error =>
-                $"{name} cells[{index}]: {(string?)error["ename"]}: {(string?)error["evalue"]}{(stderr is null ? "" : $" (stderr: {stderr.Trim()})")}"));
+                $"{name} cells[{index}]: {(string?)error["ename"]}: {FirstLine((string?)error["evalue"])}{(stderr is null ? "" : $" (stderr: {stderr.Trim()})")}"));
         }
         return problems;
     }
@@ -75,6 +76,8 @@ static class NotebookChecks
         return string.Join('\n', text.Split('\n').Select(line =>
             Regex.Replace(line.Trim(), @"(?:^\[ |, )(?=(?:yes|NO ) {2})| \]$", "\n").TrimStart('\n')));
     }
+
+    static string FirstLine(string? text) => (text ?? "").Split('\n')[0].TrimEnd();
 
     static string Text(JsonNode? text) => text is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)text ?? "";
 }

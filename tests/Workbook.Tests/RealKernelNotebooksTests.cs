@@ -8,9 +8,9 @@ using static Workbook.Tests.TestSupport;
 namespace Workbook.Tests;
 
 /// <summary>
-/// The notebooks' own kernel: .NET Interactive, pinned, installed with <c>dotnet tool install</c> into the git-ignored
-/// .tools/ (once: later runs reuse it), and run by Jupyter's nbclient through Debian's jupyter-nbconvert. Nothing is
-/// written outside .tools/ and the caller's temporary folder: every Jupyter folder points into it.
+/// The notebooks' own kernel: .NET Interactive, pinned, installed with <c>dotnet tool install</c> into the caller's
+/// temporary folder, and run by Jupyter's nbclient through Debian's jupyter-nbconvert. Nothing is written outside that
+/// folder (but NuGet's package cache): every Jupyter folder points into it.
 /// </summary>
 static class RealKernel
 {
@@ -27,27 +27,16 @@ static class RealKernel
 
     static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(20);
 
-    /// <summary>The folder holding the dotnet-interactive tool, installed there first if it is not yet.</summary>
-    public static string Install()
+    /// <summary>
+    /// Installs the tool into <paramref name="folder"/> (a temporary one: about 3 s from the NuGet package cache, and
+    /// nothing shared to go stale or half-installed) and returns it.
+    /// </summary>
+    public static string Install(string folder)
     {
-        string folder = Path.Combine(TestTool.RepoRoot, ".tools", $"dotnet-interactive-{Version}");
-        if (File.Exists(Path.Combine(folder, "dotnet-interactive")))
-            return folder;
-        if (Directory.Exists(folder))
-            Directory.Delete(folder, recursive: true);
-        // Installed beside and then renamed, so a folder that exists is complete (the tool finds its files relative to itself).
-        string partial = $"{folder}.partial-{Environment.ProcessId}";
         var (exitCode, stdout, stderr) = RunProcess("dotnet",
-            ["tool", "install", Package, "--version", Version, "--tool-path", partial], TestTool.RepoRoot, TimeSpan.FromMinutes(10));
-        Assert.True(exitCode == 0, $"dotnet tool install {Package} --version {Version} exited with {exitCode}\n{stdout}\n{stderr}");
-        try
-        {
-            Directory.Move(partial, folder);
-        }
-        catch (IOException) when (File.Exists(Path.Combine(folder, "dotnet-interactive")))
-        {
-            Directory.Delete(partial, recursive: true); // another run installed it meanwhile
-        }
+            ["tool", "install", Package, "--version", Version, "--tool-path", folder], TestTool.RepoRoot, TimeSpan.FromMinutes(10));
+        Assert.True(exitCode == 0 && File.Exists(Path.Combine(folder, "dotnet-interactive")),
+            $"dotnet tool install {Package} --version {Version} exited with {exitCode}\n{stdout}\n{stderr}");
         return folder;
     }
 
@@ -195,9 +184,10 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
         string folder = Path.Combine(TestTool.RepoRoot, "notebooks");
         var notebooks = Directory.GetFiles(folder, "*.ipynb").Select(path => Path.GetFileName(path)).Order(StringComparer.Ordinal).ToList();
         Assert.NotEmpty(notebooks);
-        string tool = RealKernel.Install();
         using var temp = new TempFolder();
         var stopwatch = Stopwatch.StartNew();
+        string tool = RealKernel.Install(temp.File("dotnet-interactive"));
+        output.WriteLine($"installed .NET Interactive {RealKernel.Version}: {stopwatch.Elapsed.TotalSeconds:F0} s");
         var runs = RealKernel.Execute(tool, folder, notebooks, temp.File("all"), RealKernel.ParallelNotebooks).ToList();
         output.WriteLine($"{runs.Count} notebooks in .NET Interactive {RealKernel.Version}, {RealKernel.ParallelNotebooks} at a time: {stopwatch.Elapsed.TotalSeconds:F0} s");
         foreach (var run in runs)
@@ -241,7 +231,7 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
             new() { ["output_type"] = "error", ["ename"] = name, ["evalue"] = value, ["traceback"] = new JsonArray() };
         static JsonObject Stream(string name, string text) => new() { ["output_type"] = "stream", ["name"] = name, ["text"] = text };
         var thrown = NotebookFile.CodeCell("throw new InvalidOperationException(\"boom\");");
-        thrown["outputs"] = new JsonArray(Error("System.InvalidOperationException", "boom"));
+        thrown["outputs"] = new JsonArray(Error("System.InvalidOperationException", "boom\n   at Submission#1.<<Initialize>>d__0.MoveNext()"));
         var expected = NotebookFile.CodeCell("int x = \"no\";", NotebookRunner.RaisesExceptionTag);
         expected["outputs"] = new JsonArray(Stream("stderr", "(1,9): error CS0029\n"), Error("Error", "compilation error"));
         var quiet = NotebookFile.CodeCell("1", NotebookRunner.RaisesExceptionTag);
