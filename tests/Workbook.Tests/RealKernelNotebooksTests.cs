@@ -188,6 +188,7 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
         var stopwatch = Stopwatch.StartNew();
         string tool = RealKernel.Install(temp.File("dotnet-interactive"));
         output.WriteLine($"installed .NET Interactive {RealKernel.Version}: {stopwatch.Elapsed.TotalSeconds:F0} s");
+        stopwatch.Restart();
         var runs = RealKernel.Execute(tool, folder, notebooks, temp.File("all"), RealKernel.ParallelNotebooks).ToList();
         output.WriteLine($"{runs.Count} notebooks in .NET Interactive {RealKernel.Version}, {RealKernel.ParallelNotebooks} at a time: {stopwatch.Elapsed.TotalSeconds:F0} s");
         foreach (var run in runs)
@@ -204,7 +205,7 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
             var again = RealKernel.Execute(tool, folder, [.. disputed.Select(run => run.Notebook)], temp.File("again"), parallel: 1);
             foreach (var run in again)
                 runs[runs.FindIndex(first => first.Notebook == run.Notebook)] = run;
-            output.WriteLine($"total {stopwatch.Elapsed.TotalSeconds:F0} s");
+            output.WriteLine($"notebooks in all: {stopwatch.Elapsed.TotalSeconds:F0} s");
         }
 
         var problems = new List<string>();
