@@ -2,6 +2,8 @@
 # Installs the tools some tests use, and only what is missing:
 #   - a C compiler (cc), to check the libc constants against the system headers;
 #   - Debian's python3-nbformat, to validate executed notebooks against the official schema;
+#   - Debian's jupyter-nbconvert and python3-nbclient, to execute the notebooks in the real .NET Interactive kernel
+#     (the test installs the kernel itself, with dotnet tool install, into .tools/);
 #   - Chromium from Debian (/usr/bin/chromium), to draw figures headless;
 #   - plotly.js from npm (plotly.js-dist-min) into .tools/ (git-ignored), so no test needs the network.
 # Without them those tests are skipped with a reason naming this script (and fail when CI is set).
@@ -33,6 +35,11 @@ fi
 if ! /usr/bin/python3 -c "import nbformat" 2>/dev/null; then
   echo "setup-test-tools: installing python3-nbformat"
   apt_install python3-nbformat
+fi
+
+if [ ! -x /usr/bin/jupyter-nbconvert ] || ! /usr/bin/python3 -c "import nbclient" 2>/dev/null; then
+  echo "setup-test-tools: installing jupyter-nbconvert and python3-nbclient"
+  apt_install jupyter-nbconvert python3-nbclient
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

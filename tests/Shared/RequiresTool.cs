@@ -19,6 +19,12 @@ public enum Tool
     /// <summary>Debian's python3-nbformat: <c>/usr/bin/python3 -c "import nbformat"</c>.</summary>
     Nbformat,
 
+    /// <summary>
+    /// Debian's jupyter-nbconvert and python3-nbclient, to execute notebooks in a real Jupyter kernel:
+    /// <c>/usr/bin/jupyter-nbconvert</c> and <c>/usr/bin/python3 -c "import nbclient"</c>.
+    /// </summary>
+    Jupyter,
+
     /// <summary>A C compiler (cc, gcc or clang in /usr/bin) with the libc headers.</summary>
     CCompiler,
 
@@ -44,6 +50,8 @@ public static class TestTool
 
     public const string Python = "/usr/bin/python3";
 
+    public const string NbconvertPath = "/usr/bin/jupyter-nbconvert";
+
     /// <summary>The C compiler's path, or null.</summary>
     public static string? CCompilerPath { get; } = new[] { "/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang" }.FirstOrDefault(File.Exists);
 
@@ -53,14 +61,21 @@ public static class TestTool
         : null);
 
     static readonly Lazy<string?> Nbformat = new(() =>
+        PythonImports("nbformat") ? null : $"Debian's python3-nbformat is missing: run {SetupScript}");
+
+    static readonly Lazy<string?> Jupyter = new(() =>
+        File.Exists(NbconvertPath) && PythonImports("nbclient") ? null
+        : $"Debian's jupyter-nbconvert or python3-nbclient is missing ({NbconvertPath}, {Python} -c \"import nbclient\"): run {SetupScript}");
+
+    /// <summary>Whether <see cref="Python"/> can import <paramref name="module"/>.</summary>
+    static bool PythonImports(string module)
     {
-        string install = $"Debian's python3-nbformat is missing: run {SetupScript}";
-        if (!File.Exists(Python)) return install;
-        using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import nbformat"]) { RedirectStandardError = true })!;
+        if (!File.Exists(Python)) return false;
+        using var p = Process.Start(new ProcessStartInfo(Python, ["-c", $"import {module}"]) { RedirectStandardError = true })!;
         p.StandardError.ReadToEnd();
         p.WaitForExit();
-        return p.ExitCode == 0 ? null : install;
-    });
+        return p.ExitCode == 0;
+    }
 
     static readonly Lazy<string?> CCompiler = new(() =>
         CCompilerPath is null ? $"no C compiler (cc, gcc or clang in /usr/bin): run {SetupScript}" : null);
@@ -75,6 +90,7 @@ public static class TestTool
     {
         Tool.Browser => Browser.Value,
         Tool.Nbformat => Nbformat.Value,
+        Tool.Jupyter => Jupyter.Value,
         Tool.CCompiler => CCompiler.Value,
         Tool.MachineCode => MachineCode.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),

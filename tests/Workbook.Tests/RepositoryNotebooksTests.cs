@@ -1,6 +1,4 @@
-using System.Net;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Lessons.Tests.Plotting;
 using TestTools;
 using Workbook.Notebooks;
@@ -46,38 +44,10 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
     [Fact]
     public void Every_claim_a_notebook_checks_holds()
     {
-        // The lessons print each claim as "yes  <claim>", or "NO   <claim>" when this machine's run contradicts it.
         Assert.NotEmpty(run.Executed);
-        var problems = new List<string>();
-        foreach (var path in run.Executed)
-        {
-            var cells = CodeCells(NotebookFile.Load(path));
-            bool checksClaims = cells.Any(cell => Source(cell).Contains("? \"yes\" : \"NO \")", StringComparison.Ordinal));
-            var lines = cells.SelectMany(Outputs)
-                .SelectMany(output => (string?)output["output_type"] == "stream"
-                    ? Text(output["text"]).Split('\n')
-                    : [.. Text(output["data"]?["text/plain"]).Split('\n'), .. KernelListItems(Text(output["data"]?["text/html"]))])
-                .ToList();
-            problems.AddRange(lines.Where(line => line.StartsWith("NO  ", StringComparison.Ordinal)).Select(line => $"{Path.GetFileName(path)}: {line}"));
-            if (checksClaims && !lines.Any(line => line.StartsWith("yes  ", StringComparison.Ordinal)))
-                problems.Add($"{Path.GetFileName(path)}: its cells check claims, but no claim line was printed");
-        }
+        var problems = run.Executed.SelectMany(NotebookChecks.ClaimProblems).ToList();
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
-
-    /// <summary>
-    /// The items of a sequence as the kernel shows a cell's value, "[ a, b ]" in its plain-text HTML; items split where
-    /// a claim line starts (a claim itself may hold ", ").
-    /// </summary>
-    static IEnumerable<string> KernelListItems(string html)
-    {
-        var list = Regex.Match(html, @"^<div class=""dni-plaintext""><pre>\[ (.*) \]</pre></div>", RegexOptions.Singleline);
-        return list.Success ? Regex.Split(WebUtility.HtmlDecode(list.Groups[1].Value), ", (?=yes  |NO   )") : [];
-    }
-
-    static string Text(JsonNode? text) => text is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)text ?? "";
-
-    static string Source(JsonObject cell) => Text(cell["source"]);
 
     [RequiresTool(Tool.Nbformat)]
     public void Every_executed_notebook_is_valid_nbformat()

@@ -26,8 +26,10 @@ static class TestSupport
 
     public static List<JsonObject> Outputs(JsonObject cell) => cell["outputs"]!.AsArray().OfType<JsonObject>().ToList();
 
+    /// <summary>Runs a process to its end, with this process's environment plus <paramref name="environment"/>.</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunProcess(
-        string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
+        string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -37,6 +39,8 @@ static class TestSupport
         };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

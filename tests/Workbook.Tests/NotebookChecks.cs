@@ -1,0 +1,83 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Workbook.Notebooks;
+using static Workbook.Tests.TestSupport;
+
+namespace Workbook.Tests;
+
+/// <summary>
+/// What an executed notebook must show, whichever kernel ran it (the workbook's runner for RepositoryNotebooksTests,
+/// .NET Interactive for RealKernelNotebooksTests): one line per problem, starting with the notebook's file name.
+/// </summary>
+static class NotebookChecks
+{
+    /// <summary>
+    /// The lessons print each claim as "yes  &lt;claim&gt;", or "NO   &lt;claim&gt;" when this machine's run contradicts
+    /// it: every NO line, and a notebook whose cells check claims but printed no claim line. A result with no text/plain
+    /// (.NET Interactive shows a sequence as text/html only, "[ yes  a, yes  b ]") is read from its text/html.
+    /// </summary>
+    public static List<string> ClaimProblems(string executedPath)
+    {
+        var problems = new List<string>();
+        var cells = CodeCells(NotebookFile.Load(executedPath));
+        bool checksClaims = cells.Any(cell => Text(cell["source"]).Contains("? \"yes\" : \"NO \")", StringComparison.Ordinal));
+        var lines = cells.SelectMany(Outputs)
+            .Select(output => (string?)output["output_type"] == "stream" ? Text(output["text"])
+                : output["data"]?["text/plain"] is { } plain ? Text(plain)
+                : HtmlClaims(Text(output["data"]?["text/html"])))
+            .SelectMany(text => text.Split('\n'))
+            .ToList();
+        problems.AddRange(lines.Where(line => line.StartsWith("NO  ", StringComparison.Ordinal)).Select(line => $"{Path.GetFileName(executedPath)}: {line}"));
+        if (checksClaims && !lines.Any(line => line.StartsWith("yes  ", StringComparison.Ordinal)))
+            problems.Add($"{Path.GetFileName(executedPath)}: its cells check claims, but no claim line was printed");
+        return problems;
+    }
+
+    /// <summary>
+    /// Every error output of a code cell not tagged raises-exception, as "NOTEBOOK cells[INDEX]: ENAME: EVALUE" (INDEX
+    /// counts all cells from 0, as in the file; EVALUE's first line, as the kernel appends the stack trace), with the
+    /// cell's first line of stderr, where a compilation error's message is; and every tagged cell that raised nothing,
+    /// as the workbook's runner requires.
+    /// </summary>
+    public static List<string> ErrorProblems(string executedPath)
+    {
+        var problems = new List<string>();
+        string name = Path.GetFileName(executedPath);
+        var cells = NotebookFile.Load(executedPath)["cells"]!.AsArray().OfType<JsonObject>().ToList();
+        for (int index = 0; index < cells.Count; index++)
+        {
+            var cell = cells[index];
+            if ((string?)cell["cell_type"] != "code")
+                continue;
+            bool mayRaise = cell["metadata"]?["tags"] is JsonArray tags && tags.Any(tag => (string?)tag == NotebookRunner.RaisesExceptionTag);
+            var outputs = cell["outputs"]?.AsArray().OfType<JsonObject>().ToList() ?? [];
+            var errors = outputs.Where(output => (string?)output["output_type"] == "error").ToList();
+            if (mayRaise)
+            {
+                if (errors.Count == 0)
+                    problems.Add($"{name} cells[{index}]: tagged {NotebookRunner.RaisesExceptionTag} but raised nothing");
+                continue;
+            }
+            string? stderr = outputs
+                .Where(output => (string?)output["output_type"] == "stream" && (string?)output["name"] == "stderr")
+                .SelectMany(output => Text(output["text"]).Split('\n'))
+                .FirstOrDefault(line => line.Trim().Length > 0);
+            problems.AddRange(errors.Select(error =>
+                $"{name} cells[{index}]: {(string?)error["ename"]}: {FirstLine((string?)error["evalue"])}{(stderr is null ? "" : $" (stderr: {stderr.Trim()})")}"));
+        }
+        return problems;
+    }
+
+    /// <summary>The text of an HTML result, one sequence element a line where the elements are claims.</summary>
+    static string HtmlClaims(string html)
+    {
+        string text = WebUtility.HtmlDecode(Regex.Replace(Regex.Replace(html, "<style[^>]*>.*?</style>", "", RegexOptions.Singleline), "<[^>]*>", ""));
+        return string.Join('\n', text.Split('\n').Select(line =>
+            Regex.Replace(line.Trim(), @"(?:^\[ |, )(?=(?:yes|NO ) {2})| \]$", "\n").TrimStart('\n')));
+    }
+
+    static string FirstLine(string? text) => (text ?? "").Split('\n')[0].TrimEnd();
+
+    static string Text(JsonNode? text) => text is JsonArray parts ? string.Concat(parts.Select(t => (string?)t)) : (string?)text ?? "";
+}
