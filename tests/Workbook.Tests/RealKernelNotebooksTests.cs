@@ -8,16 +8,14 @@ using static Workbook.Tests.TestSupport;
 namespace Workbook.Tests;
 
 /// <summary>
-/// The notebooks' own kernel: .NET Interactive, pinned, installed with <c>dotnet tool install</c> into the caller's
-/// temporary folder, and run by Jupyter's nbclient through Debian's jupyter-nbconvert. Nothing is written outside that
-/// folder (but NuGet's package cache): every Jupyter folder points into it.
+/// The notebooks' own kernel, as students get it: the kernel spec `kernel install` writes (<see cref="Kernel.KernelSpec"/>),
+/// which starts the .NET Interactive tool pinned in the repository's .config/dotnet-tools.json, run by Jupyter's nbclient
+/// through Debian's jupyter-nbconvert. Nothing is written outside the caller's temporary folder (but NuGet's package
+/// cache): every Jupyter folder points into it.
 /// </summary>
 static class RealKernel
 {
-    public const string Package = "Microsoft.dotnet-interactive";
-
-    /// <summary>The last release (it targets net10.0).</summary>
-    public const string Version = "1.0.712001";
+    public static string Version => Kernel.KernelSpec.ToolVersion;
 
     public const int CellTimeoutSeconds = 300;
 
@@ -27,17 +25,11 @@ static class RealKernel
 
     static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(20);
 
-    /// <summary>
-    /// Installs the tool into <paramref name="folder"/> (a temporary one: about 3 s from the NuGet package cache, and
-    /// nothing shared to go stale or half-installed) and returns it.
-    /// </summary>
-    public static string Install(string folder)
+    /// <summary>`dotnet tool restore` in the repository: the pinned tool the spec starts (seconds from NuGet's cache).</summary>
+    public static void Restore()
     {
-        var (exitCode, stdout, stderr) = RunProcess("dotnet",
-            ["tool", "install", Package, "--version", Version, "--tool-path", folder], TestTool.RepoRoot, TimeSpan.FromMinutes(10));
-        Assert.True(exitCode == 0 && File.Exists(Path.Combine(folder, "dotnet-interactive")),
-            $"dotnet tool install {Package} --version {Version} exited with {exitCode}\n{stdout}\n{stderr}");
-        return folder;
+        var (exitCode, stdout, stderr) = RunProcess("dotnet", ["tool", "restore"], TestTool.RepoRoot, TimeSpan.FromMinutes(10));
+        Assert.True(exitCode == 0, $"dotnet tool restore exited with {exitCode}\n{stdout}\n{stderr}");
     }
 
     /// <summary>How one notebook's nbconvert went: the executed copy (null when nbconvert wrote none) and what it said.</summary>
@@ -45,32 +37,28 @@ static class RealKernel
 
     /// <summary>
     /// Executes <paramref name="notebooks"/> (file names in <paramref name="folder"/>, which is the kernels' current
-    /// directory) with nbconvert and the C# kernel of the tool in <paramref name="tool"/>, writing the executed copies
+    /// directory, inside the repository so that `dotnet tool run` finds the pinned tool) with nbconvert and the workbook's
+    /// kernel spec, writing the executed copies
     /// and all Jupyter state under <paramref name="temp"/>. Errors are kept in the copies (--allow-errors), for the
     /// caller to judge.
     /// </summary>
-    public static IReadOnlyList<Run> Execute(string tool, string folder, IReadOnlyList<string> notebooks, string temp, int parallel)
+    public static IReadOnlyList<Run> Execute(string folder, IReadOnlyList<string> notebooks, string temp, int parallel)
     {
         var environment = new Dictionary<string, string?>
         {
             ["JUPYTER_DATA_DIR"] = Directory.CreateDirectory(Path.Combine(temp, "data")).FullName,
             ["JUPYTER_CONFIG_DIR"] = Directory.CreateDirectory(Path.Combine(temp, "config")).FullName,
             ["IPYTHONDIR"] = Directory.CreateDirectory(Path.Combine(temp, "ipython")).FullName,
-            ["PATH"] = $"{tool}{Path.PathSeparator}{Environment.GetEnvironmentVariable("PATH")}",
-            // The lessons fork, which .NET's W^X mode breaks (tests.runsettings sets it for the test host too).
-            ["DOTNET_EnableWriteXorExecute"] = "0",
+            // Unset, so that the test shows the spec's own env turning W^X off for the lessons that fork.
+            ["DOTNET_EnableWriteXorExecute"] = null,
             // The lessons that start the workbook CLI use this build of it (the module initializer sets it here).
             [Lessons.WorkbookCli.LocationVariable] = Environment.GetEnvironmentVariable(Lessons.WorkbookCli.LocationVariable),
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
             ["DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT"] = "1",
         };
 
-        string specs = Directory.CreateDirectory(Path.Combine(temp, "spec", "kernels")).FullName;
-        var (exitCode, stdout, stderr) = RunProcess(Path.Combine(tool, "dotnet-interactive"), ["jupyter", "install", "--path", specs],
-            temp, TimeSpan.FromMinutes(2), environment);
-        string specPath = Path.Combine(specs, NotebookFile.KernelName, "kernel.json");
-        Assert.True(exitCode == 0 && File.Exists(specPath), $"dotnet-interactive jupyter install exited with {exitCode}\n{stdout}\n{stderr}");
-        var spec = JsonNode.Parse(File.ReadAllText(specPath))!.AsObject();
+        var spec = Kernel.KernelSpec.Json();
+        Assert.Equal("0", (string?)spec["env"]?["DOTNET_EnableWriteXorExecute"]);
 
         // Each kernel also serves HTTP on the first free port of its --http-port-range, and two starting at once can
         // both pick the same one (the loser dies: "address already in use"). So each notebook's kernel gets its own
@@ -186,10 +174,10 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
         Assert.NotEmpty(notebooks);
         using var temp = new TempFolder();
         var stopwatch = Stopwatch.StartNew();
-        string tool = RealKernel.Install(temp.File("dotnet-interactive"));
-        output.WriteLine($"installed .NET Interactive {RealKernel.Version}: {stopwatch.Elapsed.TotalSeconds:F0} s");
+        RealKernel.Restore();
+        output.WriteLine($"dotnet tool restore (.NET Interactive {RealKernel.Version}): {stopwatch.Elapsed.TotalSeconds:F0} s");
         stopwatch.Restart();
-        var runs = RealKernel.Execute(tool, folder, notebooks, temp.File("all"), RealKernel.ParallelNotebooks).ToList();
+        var runs = RealKernel.Execute(folder, notebooks, temp.File("all"), RealKernel.ParallelNotebooks).ToList();
         output.WriteLine($"{runs.Count} notebooks in .NET Interactive {RealKernel.Version}, {RealKernel.ParallelNotebooks} at a time: {stopwatch.Elapsed.TotalSeconds:F0} s");
         foreach (var run in runs)
             output.WriteLine($"  {run.Notebook}  {run.Elapsed.TotalSeconds:F0} s");
@@ -202,7 +190,7 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
         {
             foreach (var run in disputed)
                 output.WriteLine($"  {run.Notebook} again, alone, for: {string.Join("; ", NotebookChecks.ClaimProblems(run.Executed!))}");
-            var again = RealKernel.Execute(tool, folder, [.. disputed.Select(run => run.Notebook)], temp.File("again"), parallel: 1);
+            var again = RealKernel.Execute(folder, [.. disputed.Select(run => run.Notebook)], temp.File("again"), parallel: 1);
             foreach (var run in again)
                 runs[runs.FindIndex(first => first.Notebook == run.Notebook)] = run;
             output.WriteLine($"notebooks in all: {stopwatch.Elapsed.TotalSeconds:F0} s");

@@ -54,15 +54,18 @@ public static class Allocators
         [.. All, .. assemblies.Where(a => a != typeof(Allocators).Assembly).SelectMany(Scan)];
 
     /// <summary>
-    /// The one allocator in <paramref name="found"/> called <paramref name="name"/> (case-insensitive): its name, or the
-    /// class name or full class name of an allocator marked on its class. Null when none or several match.
+    /// The allocators in <paramref name="found"/> called <paramref name="name"/> (case-insensitive): by their name, or by
+    /// the class name or full class name of an allocator marked on its class.
     /// </summary>
-    public static AllocatorInfo? Lookup(IEnumerable<AllocatorInfo> found, string name)
+    public static IReadOnlyList<AllocatorInfo> Matches(IEnumerable<AllocatorInfo> found, string name)
     {
         bool Is(string? s) => string.Equals(s, name, StringComparison.OrdinalIgnoreCase);
-        var matches = found.Where(a => Is(a.Name) || a.MarkedOnClass && (Is(a.Type.Name) || Is(a.Type.FullName))).Distinct().ToList();
-        return matches.Count == 1 ? matches[0] : null;
+        return found.Where(a => Is(a.Name) || a.MarkedOnClass && (Is(a.Type.Name) || Is(a.Type.FullName))).ToList();
     }
+
+    /// <summary>The one allocator <see cref="Matches"/> finds, or null when none or several match.</summary>
+    public static AllocatorInfo? Lookup(IEnumerable<AllocatorInfo> found, string name) =>
+        Matches(found, name) is [var one] ? one : null;
 
     /// <summary>A reference allocator over <paramref name="heap"/>.</summary>
     /// <exception cref="ArgumentException">No reference allocator has that name.</exception>

@@ -214,7 +214,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
 
     /// <summary>The block size of a live pointer from <see cref="Malloc"/>.</summary>
     /// <exception cref="HeapMisuseException">p is not a live pointer from malloc.</exception>
-    public long BlockSizeOf(nint p) => BlockSizeOf(p, CFormat.Hex(p));
+    public long BlockSizeOf(nint p) => BlockSizeOf(p, $"BlockSizeOf({CFormat.Hex(p)})");
 
     long BlockSizeOf(nint p, string call) =>
         blocks.TryGetValue((long)p - (long)Heap.HeapLo - HeaderSize, out Block? b) && !b.Free

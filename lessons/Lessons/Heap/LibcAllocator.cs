@@ -6,9 +6,7 @@ namespace Lessons.Heap;
 /// It has no simulated heap, so the driver neither checks bounds nor computes a utilization for it.</summary>
 sealed class LibcAllocator : IAllocator
 {
-    public const string LibcName = "libc";
-
-    public string Name => LibcName;
+    public string Name => MallocLab.LibcName;
 
     public nint Malloc(long size) => Unchecked.Malloc(Checked.Size("malloc", nameof(size), size));
 

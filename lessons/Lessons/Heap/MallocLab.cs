@@ -27,6 +27,9 @@ namespace Lessons.Heap;
 /// </summary>
 public static class MallocLab
 {
+    /// <summary>The name libc\'s own malloc goes by in reports and in <c>malloc-lab --allocator</c>.</summary>
+    public const string LibcName = "libc";
+
     /// <summary>Runs every trace against a fresh allocator from <paramref name="create"/> and against libc.</summary>
     public static MallocLabReport Run(IEnumerable<Trace> traces, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options = null)
     {
@@ -54,7 +57,7 @@ public static class MallocLab
             double libc = check.Valid ? Throughput(trace, null, options, out replays) : 0;
             results.Add(new TraceResult(trace.Name, trace.Ops.Count, check.Valid, null, libc, libc, null, check.Error, replays, trace.UtilizationBound(options.Alignment)));
         }
-        return new MallocLabReport(LibcAllocator.LibcName, options, results);
+        return new MallocLabReport(LibcName, options, results);
     }
 
     /// <summary>One trace: the checking pass, then (if valid) the timed replays of the allocator and of libc, and the score.</summary>

@@ -102,8 +102,6 @@ public sealed record BreakTraceOptions(int Count = 50, long Size = 32 * 1024, in
 public static class BreakTrace
 {
 
-    /// <summary>True on the process's main thread (its thread id equals the process id).</summary>
-    public static bool OnMainThread => Threads.OnMainThread;
 
     /// <summary>Runs the series in this process, on the calling thread, and frees every block afterwards.</summary>
     public static IReadOnlyList<BreakStep> Run(BreakTraceOptions options)
@@ -112,7 +110,7 @@ public static class BreakTrace
         options.Validate();
         if (options.Threshold is int t)
             LibcHeap.Mallopt(MalloptParam.M_MMAP_THRESHOLD, t);
-        bool main = OnMainThread;
+        bool main = Threads.OnMainThread;
         var pointers = new nint[options.Count];
         var before = new nint[options.Count];
         var after = new nint[options.Count];

@@ -16,6 +16,7 @@ static class HeapFuzzCommand
     {
         int ops = 100_000, seed = 1, arenaMib = 4;
         string? name = null;
+        var registry = MallocLabCommand.Registry();
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -26,11 +27,10 @@ static class HeapFuzzCommand
                 case "--allocator" when i + 1 < args.Length: name = args[++i]; break;
                 default:
                     Console.Error.WriteLine(Usage);
-                    Console.Error.WriteLine($"allocators: {string.Join(", ", MallocLabCommand.Registry().Select(a => a.Name))}");
+                    Console.Error.WriteLine($"allocators: {string.Join(", ", registry.Select(a => a.Name))}");
                     return 2;
             }
         }
-        var registry = MallocLabCommand.Registry();
         IReadOnlyList<AllocatorInfo> chosen = Allocators.All;
         if (name is not null)
         {

@@ -16,9 +16,6 @@ static class MallocLabCommand
         "       workbook malloc-lab --list                  (the allocators found)\n" +
         "       workbook malloc-lab --write-traces DIR      (regenerate the bundled traces into DIR)";
 
-    /// <summary>What --allocator takes for libc itself (no simulated break, so no utilization).</summary>
-    internal const string LibcName = "libc";
-
     sealed record Options(string? Allocator, string? WriteTo, bool List, bool Help, IReadOnlyList<string> TracePaths, MallocLabOptions Lab);
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
@@ -48,19 +45,16 @@ static class MallocLabCommand
         if (options.List)
             return List(found, stdout);
 
-        AllocatorInfo? pick = null;
-        if (!string.Equals(options.Allocator, LibcName, StringComparison.OrdinalIgnoreCase)
-            && (pick = Allocators.Lookup(found, options.Allocator!)) is null)
-        {
-            bool several = found.Count(a => a.Name.Equals(options.Allocator, StringComparison.OrdinalIgnoreCase)
-                                            || a.Type.Name.Equals(options.Allocator, StringComparison.OrdinalIgnoreCase)) > 1;
-            stderr.WriteLine(several
-                ? $"malloc-lab: '{options.Allocator}' is ambiguous; give --allocator one of the names in the first column:"
-                : $"malloc-lab: no allocator named '{options.Allocator}'; give --allocator one of the names in the first column:");
-            WriteNames(found, stderr);
-            return 2;
-        }
-        return Run(pick, options, stdout, stderr);
+        if (string.Equals(options.Allocator, MallocLab.LibcName, StringComparison.OrdinalIgnoreCase))
+            return Run(null, options, stdout, stderr);
+        var matches = Allocators.Matches(found, options.Allocator!);
+        if (matches.Count == 1)
+            return Run(matches[0], options, stdout, stderr);
+        stderr.WriteLine(matches.Count > 1
+            ? $"malloc-lab: '{options.Allocator}' is ambiguous; give --allocator one of the names in the first column:"
+            : $"malloc-lab: no allocator named '{options.Allocator}'; give --allocator one of the names in the first column:");
+        WriteNames(found, stderr);
+        return 2;
     }
 
     static Options Parse(string[] args)
@@ -120,7 +114,7 @@ static class MallocLabCommand
 
     static void WriteNames(IReadOnlyList<AllocatorInfo> found, TextWriter writer)
     {
-        writer.WriteLine($"  {LibcName,-20} glibc's malloc, realloc and free (the throughput reference; no utilization)");
+        writer.WriteLine($"  {MallocLab.LibcName,-20} glibc's malloc, realloc and free (the throughput reference; no utilization)");
         foreach (var a in found) writer.WriteLine($"  {a}");
     }
 
@@ -146,7 +140,7 @@ static class MallocLabCommand
         }
 
         var lab = options.Lab;
-        stdout.WriteLine($"allocator:   {(pick is null ? $"{LibcName} (glibc's malloc, realloc and free)" : pick.ToString())}");
+        stdout.WriteLine($"allocator:   {(pick is null ? $"{MallocLab.LibcName} (glibc's malloc, realloc and free)" : pick.ToString())}");
         stdout.WriteLine($"traces:      {string.Join(", ", tracePaths)} ({traces.Count} files)");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"min-seconds: {lab.MinSeconds} per trace and allocator (timed replays without checks, the fastest counts, at most {lab.MaxReplays:N0}), after {lab.WarmUpSeconds} s of untimed replays of all traces (so the JIT has optimized the code)"));
         stdout.WriteLine($"arena:       max({lab.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak)");
