@@ -11,7 +11,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Keep equal to Lessons.Plotting.Figure.PlotlyJsVersion (a test checks).
+# Keep equal to Lessons.Plotting.Charts.PlotlyJsVersion (a test checks).
 PLOTLY_VERSION=4.1.2
 
 sudo=""

@@ -63,7 +63,7 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
         var figures = run.Executed
             .SelectMany(path => NotebookFile.Load(path)["cells"]!.AsArray())
             .SelectMany(cell => cell!["outputs"]?.AsArray() ?? [])
-            .Select(output => output!["data"]?[Lessons.Plotting.Figure.PlotlyMimeType])
+            .Select(output => output!["data"]?[Lessons.Plotting.Charts.PlotlyMimeType])
             .OfType<JsonObject>()
             .ToList();
         Assert.NotEmpty(figures); // lesson 01 plots its layout

@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lessons.Plotting;
 using Lessons.Posix;
+using Plotly.NET;
+using Chart = Plotly.NET.CSharp.Chart;
 
 namespace Lessons.L01_AddressSpace;
 
@@ -109,24 +111,24 @@ public static class AddressSpace
     /// The layout as a chart: each region is a point at its start address (TiB from 0) on its kind's row;
     /// hover shows the exact range, permissions and path.
     /// </summary>
-    public static Figure LayoutFigure(IReadOnlyList<MapsRegion>? regions = null)
+    public static GenericChart LayoutFigure(IReadOnlyList<MapsRegion>? regions = null)
     {
         regions ??= Regions();
-        var fig = new Figure("Where the regions of this process lie");
-        foreach (var group in regions.Where(r => r.Kind != RegionKind.Vsyscall).GroupBy(r => r.Kind).OrderBy(g => g.Key))
-            fig.Scatter(group.Select(r => r.Start / (double)(1UL << 40)), group.Select(r => r.Kind.ToString()),
-                name: group.Key.ToString(),
-                text: group.Select(r => $"0x{r.Start:x}-0x{r.End:x} {r.Permissions} {r.Size / 1024} KiB {r.Path}"));
-        return fig.XAxis("start address (TiB)").YAxis("kind");
+        var groups = regions.Where(r => r.Kind != RegionKind.Vsyscall).GroupBy(r => r.Kind).OrderBy(g => g.Key);
+        return Chart.Combine(groups.Select(group => Chart.Point<double, string, string>(
+                x: group.Select(r => r.Start / (double)(1UL << 40)), y: group.Select(r => r.Kind.ToString()),
+                Name: group.Key.ToString(),
+                MultiText: group.Select(r => $"0x{r.Start:x}-0x{r.End:x} {r.Permissions} {r.Size / 1024} KiB {r.Path}").ToList())))
+            .Titled("Where the regions of this process lie").XAxis("start address (TiB)").YAxis("kind");
     }
 
     /// <summary>How much address space each kind of region covers, on a log scale.</summary>
-    public static Figure SizeFigure(IReadOnlyList<KindTotal>? totals = null)
+    public static GenericChart SizeFigure(IReadOnlyList<KindTotal>? totals = null)
     {
         totals ??= Summary();
-        return new Figure("Address space by kind of region")
-            .Bar(totals.Select(t => t.Kind.ToString()), totals.Select(t => t.Bytes / 1024.0), name: "KiB",
-                text: totals.Select(t => $"{t.Regions} regions"))
-            .XAxis("kind").YAxis("KiB (log scale)", log: true);
+        return Chart.Column<double, string, string>(values: totals.Select(t => t.Bytes / 1024.0),
+                Keys: totals.Select(t => t.Kind.ToString()).ToList(), Name: "KiB",
+                MultiText: totals.Select(t => $"{t.Regions} regions").ToList())
+            .Titled("Address space by kind of region").XAxis("kind").YAxis("KiB (log scale)", log: true);
     }
 }

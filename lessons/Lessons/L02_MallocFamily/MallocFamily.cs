@@ -4,6 +4,8 @@ using Bogus;
 using Lessons.Heap;
 using Lessons.Plotting;
 using Lessons.Posix;
+using Plotly.NET;
+using Chart = Plotly.NET.CSharp.Chart;
 
 namespace Lessons.L02_MallocFamily;
 
@@ -123,11 +125,13 @@ public static class MallocFamily
     }
 
     /// <summary>The staircase as a step chart, with the "usable = requested" diagonal for comparison.</summary>
-    public static Figure StaircaseFigure(Staircase s) =>
-        new Figure($"malloc_usable_size(malloc(n)): steps of {s.Step} bytes")
-            .Step(s.Points.Select(p => p.Request), s.Points.Select(p => p.Usable), name: "usable size")
-            .Line(s.Points.Select(p => p.Request), s.Points.Select(p => p.Request), name: "requested")
-            .XAxis("requested bytes n").YAxis("usable bytes");
+    public static GenericChart StaircaseFigure(Staircase s) =>
+        Chart.Combine([
+                Chart.Line<long, long, string>(x: s.Points.Select(p => p.Request), y: s.Points.Select(p => p.Usable), Name: "usable size")
+                    .SetOnTraces("line", new Dictionary<string, object> { ["shape"] = "hv" }),
+                Chart.Line<long, long, string>(x: s.Points.Select(p => p.Request), y: s.Points.Select(p => p.Request), Name: "requested"),
+            ])
+            .Titled($"malloc_usable_size(malloc(n)): steps of {s.Step} bytes").XAxis("requested bytes n").YAxis("usable bytes");
 
     /// <summary>Bytes a C string takes: its UTF-8 encoding and the terminating 0.</summary>
     public static long CStringSize(string s) => Encoding.UTF8.GetByteCount(s) + 1L;

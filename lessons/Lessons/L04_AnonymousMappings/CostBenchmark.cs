@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Lessons.Plotting;
 using Lessons.Posix;
+using Plotly.NET;
+using Chart = Plotly.NET.CSharp.Chart;
 
 namespace Lessons.L04_AnonymousMappings;
 
@@ -106,13 +108,16 @@ public static class CostBenchmark
     }
 
     /// <summary>Both costs against size on log-log axes.</summary>
-    public static Figure Figure(IReadOnlyList<AllocCost> costs)
+    public static GenericChart Figure(IReadOnlyList<AllocCost> costs)
     {
         var x = costs.Select(c => (double)c.Size).ToList();
-        return new Figure("Allocate + touch + free: malloc vs mmap")
-            .Line(x, costs.Select(c => c.MallocNs), name: "malloc/free", markers: true, text: costs.Select(c => Bytes(c.Size)))
-            .Line(x, costs.Select(c => c.MmapNs), name: "mmap/munmap", markers: true,
-                text: costs.Select(c => $"{Bytes(c.Size)}: mmap/malloc = {c.Ratio:0.0}"))
+        return Chart.Combine([
+                Chart.Line<double, double, string>(x: x, y: costs.Select(c => c.MallocNs), ShowMarkers: true, Name: "malloc/free",
+                    MultiText: costs.Select(c => Bytes(c.Size)).ToList()),
+                Chart.Line<double, double, string>(x: x, y: costs.Select(c => c.MmapNs), ShowMarkers: true, Name: "mmap/munmap",
+                    MultiText: costs.Select(c => $"{Bytes(c.Size)}: mmap/malloc = {c.Ratio:0.0}").ToList()),
+            ])
+            .Titled("Allocate + touch + free: malloc vs mmap")
             .XAxis("block size (bytes)", log: true).YAxis("ns per allocate + touch + free", log: true);
     }
 

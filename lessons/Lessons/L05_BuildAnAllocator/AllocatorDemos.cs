@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Lessons.Heap;
 using Lessons.Plotting;
+using Chart = Plotly.NET.CSharp.Chart;
+using GenericChart = Plotly.NET.GenericChart;
 
 namespace Lessons.L05_BuildAnAllocator;
 
@@ -9,7 +11,7 @@ namespace Lessons.L05_BuildAnAllocator;
 public sealed record ScenarioRun(string Allocator, IReadOnlyList<HeapSnapshot> Snapshots)
 {
     /// <summary>The heap as strips, one per step (<see cref="HeapPicture.Strips"/>).</summary>
-    public Figure Picture() => HeapPicture.Strips(Snapshots, $"{Allocator}: heap blocks after each step");
+    public GenericChart Picture() => HeapPicture.Strips(Snapshots, $"{Allocator}: heap blocks after each step");
 
     public override string ToString() => $"{Allocator}:\n" + string.Join("\n", Snapshots);
 }
@@ -27,10 +29,11 @@ public sealed record UtilizationCurve(string Allocator, string Trace, IReadOnlyL
     public double Utilization => PeakHeap == 0 ? 1 : (double)PeakPayload / PeakHeap;
 
     /// <summary>Two lines over the op index: live payload and heap size.</summary>
-    public Figure Plot() => new Figure($"{Allocator} on {Trace}: live payload vs heap size")
-        .Line(Enumerable.Range(1, HeapSize.Count), HeapSize, name: "heap size (break − HeapLo)")
-        .Line(Enumerable.Range(1, LivePayload.Count), LivePayload, name: "live payload")
-        .XAxis("op").YAxis("bytes");
+    public GenericChart Plot() => Chart.Combine([
+            Chart.Line<int, long, string>(x: Enumerable.Range(1, HeapSize.Count), y: HeapSize, Name: "heap size (break − HeapLo)"),
+            Chart.Line<int, long, string>(x: Enumerable.Range(1, LivePayload.Count), y: LivePayload, Name: "live payload"),
+        ])
+        .Titled($"{Allocator} on {Trace}: live payload vs heap size").XAxis("op").YAxis("bytes");
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Allocator} on {Trace}: {LivePayload.Count:N0} ops, peak payload {PeakPayload:N0} bytes, largest heap {PeakHeap:N0} bytes, utilization {Utilization:P1}");
@@ -40,13 +43,16 @@ public sealed record UtilizationCurve(string Allocator, string Trace, IReadOnlyL
 public sealed record AllocatorComparison(IReadOnlyList<MallocLabReport> Reports)
 {
     /// <summary>Average utilization and score per allocator, as grouped bars.</summary>
-    public Figure Chart()
+    public GenericChart Chart()
     {
         var names = Reports.Select(r => r.Allocator).ToList();
-        return new Figure("average over the bundled traces")
-            .Bar(names, Reports.Select(r => Math.Round(100 * (r.AverageUtilization ?? 0), 1)), name: "utilization (%)")
-            .Bar(names, Reports.Select(r => Math.Round(r.AverageScore ?? 0, 1)), name: "score (0–100)")
-            .YAxis("percent / points");
+        return Plotly.NET.CSharp.Chart.Combine([
+                Plotly.NET.CSharp.Chart.Column<double, string, string>(values: Reports.Select(r => Math.Round(100 * (r.AverageUtilization ?? 0), 1)),
+                    Keys: names, Name: "utilization (%)"),
+                Plotly.NET.CSharp.Chart.Column<double, string, string>(values: Reports.Select(r => Math.Round(r.AverageScore ?? 0, 1)),
+                    Keys: names, Name: "score (0–100)"),
+            ])
+            .Titled("average over the bundled traces").YAxis("percent / points");
     }
 
     /// <summary>A table: one row per trace, utilization of each allocator and the bound no allocator can pass

@@ -194,10 +194,10 @@ public class HeapPictureTests
         a.Malloc(40);
         a.Free(p);
         shots.Add(HeapSnapshot.Of(a, "free first"));
-        var fig = HeapPicture.Strips(shots);
-        Assert.Equal(2, fig.Data.Count);
-        Assert.Equal([88L], fig.Data[0]!["base"]!.AsArray().Select(v => (long)v!)); // the live second block: 24 bytes of pad and prologue, then the first block (64 bytes)
-        Assert.Equal([24L], fig.Data[1]!["base"]!.AsArray().Select(v => (long)v!));
+        var data = Lessons.Tests.Plotting.ChartsTests.Json(HeapPicture.Strips(shots))["data"]!.AsArray();
+        Assert.Equal(2, data.Count);
+        Assert.Equal([88L], data[0]!["base"]!.AsArray().Select(v => (long)v!)); // the live second block: 24 bytes of pad and prologue, then the first block (64 bytes)
+        Assert.Equal([24L], data[1]!["base"]!.AsArray().Select(v => (long)v!));
         Assert.Contains("[24+64 free]", shots[1].ToString());
     }
 }

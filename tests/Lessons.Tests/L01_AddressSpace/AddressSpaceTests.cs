@@ -33,8 +33,8 @@ public class AddressSpaceTests
     {
         var regions = AddressSpace.Regions();
         int kinds = regions.Where(r => r.Kind != RegionKind.Vsyscall).Select(r => r.Kind).Distinct().Count();
-        Assert.Equal(kinds, AddressSpace.LayoutFigure(regions).Data.Count);
-        var bars = AddressSpace.SizeFigure(AddressSpace.Summary(regions)).Data[0]!["x"]!.AsArray();
+        Assert.Equal(kinds, Lessons.Tests.Plotting.ChartsTests.Json(AddressSpace.LayoutFigure(regions))["data"]!.AsArray().Count);
+        var bars = Lessons.Tests.Plotting.ChartsTests.Json(AddressSpace.SizeFigure(AddressSpace.Summary(regions)))["data"]![0]!["x"]!.AsArray();
         Assert.Equal(regions.Select(r => r.Kind).Distinct().Count(), bars.Count);
     }
 

@@ -42,7 +42,7 @@ public class MallocFamilyTests
         Assert.True(s.Points.Zip(s.Points.Skip(1)).All(t => t.First.Usable <= t.Second.Usable));
         if (OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
             Assert.Equal((24L, 16L), (s.SmallestUsable, s.Step));
-        Assert.Contains("\"shape\":\"hv\"", MallocFamily.StaircaseFigure(s).ToJson());
+        Assert.Contains("\"shape\":\"hv\"", Lessons.Plotting.Charts.ToJson(MallocFamily.StaircaseFigure(s)));
     }
 
     [Fact]

@@ -93,9 +93,9 @@ public class CostBenchmarkTests
             Assert.True(c.MallocNs > 0 && c.MmapNs > 0 && c.MallocOps >= 1 && c.MmapOps >= 1, c.ToString());
             Assert.Equal(c.MmapNs / c.MallocNs, c.Ratio);
         });
-        var fig = CostBenchmark.Figure(costs);
-        Assert.Equal(2, fig.Data.Count);
-        Assert.Contains("\"log\"", fig.ToJson());
+        var fig = Lessons.Tests.Plotting.ChartsTests.Json(CostBenchmark.Figure(costs));
+        Assert.Equal(2, fig["data"]!.AsArray().Count);
+        Assert.Equal("log", (string?)fig["layout"]!["xaxis"]!["type"]);
     }
 
     [Fact]

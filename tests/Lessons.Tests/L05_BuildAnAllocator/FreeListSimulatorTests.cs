@@ -103,7 +103,9 @@ public class AllocatorDemosTests
         Assert.Empty(run.Snapshots[0].Blocks);
         // after free(p1), malloc(60) lands where p1 was: the break does not move
         Assert.Equal(run.Snapshots[5].Break, run.Snapshots[6].Break);
-        Assert.NotNull(run.Picture().ToJson());
+        var picture = Lessons.Tests.Plotting.ChartsTests.Json(run.Picture());
+        Assert.Equal("first-fit: heap blocks after each step", (string?)picture["layout"]!["title"]!["text"]);
+        Assert.Equal(run.Snapshots.Sum(s => s.Blocks.Count), picture["data"]!.AsArray().Sum(t => t!["x"]!.AsArray().Count));
     }
 
     [Fact]
@@ -126,6 +128,8 @@ public class AllocatorDemosTests
         var c = AllocatorDemos.Compare(traces, ["first-fit", "buddy"], minSeconds: 0);
         Assert.Equal(["first-fit", "buddy"], c.Reports.Select(r => r.Allocator));
         Assert.Contains("average utilization", c.Table());
-        Assert.Equal(2, c.Chart().Data.Count);
+        var bars = Lessons.Tests.Plotting.ChartsTests.Json(c.Chart())["data"]!.AsArray();
+        Assert.Equal(2, bars.Count);
+        Assert.All(bars, b => Assert.Equal(["first-fit", "buddy"], b!["x"]!.AsArray().Select(v => (string?)v)));
     }
 }

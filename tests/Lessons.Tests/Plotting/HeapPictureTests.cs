@@ -17,14 +17,18 @@ public class HeapPictureTests
         a.Free(p);
         snapshots.Add(HeapSnapshot.Of(a, "free first"));
 
-        var fig = HeapPicture.Strips(snapshots);
+        var fig = ChartsTests.Json(HeapPicture.Strips(snapshots));
+        var data = fig["data"]!.AsArray();
 
-        Assert.Equal(2, fig.Data.Count);
-        var live = fig.Data[0]!.AsObject();
+        Assert.Equal(2, data.Count);
+        var live = data[0]!.AsObject();
         Assert.Equal("h", (string?)live["orientation"]);
         Assert.Equal(["two", "two", "free first"], live["y"]!.AsArray().Select(v => (string?)v));
         Assert.Equal([0L, 128L, 128L], live["base"]!.AsArray().Select(v => (long)v!));
-        Assert.Equal([0L], fig.Data[1]!["base"]!.AsArray().Select(v => (long)v!)); // the freed block; the top one is live, so the break stays
+        Assert.Equal([0L], data[1]!["base"]!.AsArray().Select(v => (long)v!)); // the freed block; the top one is live, so the break stays
+        Assert.Equal("reversed", (string?)fig["layout"]!["yaxis"]!["autorange"]);
+        Assert.True((bool)fig["layout"]!["yaxis"]!["automargin"]!); // the strips' names stay readable
+        Assert.Equal("overlay", (string?)fig["layout"]!["barmode"]);
         Assert.Equal("free first", snapshots[2].Step);
         Assert.Contains("[0+128 free]", snapshots[2].ToString());
     }
