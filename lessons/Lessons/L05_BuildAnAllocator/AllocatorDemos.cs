@@ -172,12 +172,14 @@ public static class AllocatorDemos
     }
 
     /// <summary>Runs <see cref="MallocLab"/> for each named allocator on <paramref name="traces"/>, with a short time budget
-    /// (<paramref name="minSeconds"/> per trace) so that a notebook stays quick; throughput figures are rough at that budget.</summary>
-    public static AllocatorComparison Compare(IReadOnlyList<Trace> traces, IEnumerable<string>? allocators = null, double minSeconds = 0.05)
+    /// (<paramref name="minSeconds"/> per trace) so that a notebook stays quick; throughput figures are rough at that budget.
+    /// libc is timed once per trace and its figure shared by every allocator's report.</summary>
+    public static AllocatorComparison Compare(IReadOnlyList<Trace> traces, IEnumerable<string>? allocators = null, double minSeconds = 0.02)
     {
         ArgumentNullException.ThrowIfNull(traces);
         var options = new MallocLabOptions { MinSeconds = minSeconds, WarmUpSeconds = Math.Min(0.3, 2 * minSeconds) };
         var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy"]).ToList();
-        return new AllocatorComparison(names.Select(n => MallocLab.Run(traces, h => Allocators.Create(n, h), options)).ToList());
+        var libc = MallocLab.RunLibc(traces, options);
+        return new AllocatorComparison(names.Select(n => MallocLab.Run(traces, h => Allocators.Create(n, h), options, libc)).ToList());
     }
 }
