@@ -9,7 +9,9 @@ namespace Lessons.Heap;
 /// <see cref="MinBlockSize"/> bytes, placed at an offset that is a multiple of its size; the buddy of the block at
 /// offset o of size s is at <c>o ^ s</c>. Malloc splits a larger free block in halves, or grows the break when no
 /// free block is large enough; Free merges a block with its free buddy, again and again, and shrinks the break
-/// while the top block is free. Each block starts with a <see cref="HeaderSize"/>-byte header (size | allocated bit),
+/// while the top block is free. Every operation costs O(log n): the blocks are found by offset in a hash table, the
+/// lowest free block of an order in a sorted set per order, and the top block by trying each order that divides the
+/// break (at most log2 of the heap's maximum). Each block starts with a <see cref="HeaderSize"/>-byte header (size | allocated bit),
 /// so payloads are 16-byte aligned. The bookkeeping itself lives in managed memory, so a bad free cannot corrupt it.
 /// Lesson 03 shows it; lesson 05 runs it on traces as one of its reference allocators (<see cref="IAllocator"/>).
 /// Not thread-safe; nobody else may move the break.
@@ -24,9 +26,9 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
     const int MinOrder = 5;
 
     readonly int maxOrder;
-    readonly SortedDictionary<long, Block> blocks = new(); // by offset; tiles [0, Heap.Size)
-    readonly SortedSet<long>[] free;                        // free block offsets by order
-    long liveRequested;
+    readonly Dictionary<long, Block> blocks = new(); // by offset; tiles [0, Heap.Size)
+    readonly SortedSet<long>[] free;                  // free block offsets by order
+    long liveRequested, liveAllocated;
 
     sealed class Block(int order) { public int Order = order; public bool Free; public long Requested; }
 
@@ -99,6 +101,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
         b.Free = false;
         b.Requested = size;
         liveRequested += size;
+        liveAllocated += blockSize;
         WriteHeader(offset, blockSize, allocated: true);
         return Heap.HeapLo + (nint)(offset + HeaderSize);
     }
@@ -165,6 +168,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
         if (b.Free)
             throw new HeapMisuseException($"{call}: double free (the block at offset {offset} is already free)");
         liveRequested -= b.Requested;
+        liveAllocated -= 1L << b.Order;
         b.Requested = 0;
         blocks.Remove(offset);
         AddFree(offset, b.Order);
@@ -193,9 +197,9 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
     void TrimTop()
     {
         long top = Heap.Size;
-        while (blocks.Count > 0)
+        while (top > 0)
         {
-            var (offset, b) = blocks.Last();
+            long offset = TopBlock(top, out Block b);
             if (!b.Free) break;
             blocks.Remove(offset);
             free[b.Order].Remove(offset);
@@ -205,12 +209,27 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
             Heap.Sbrk(top - Heap.Size);
     }
 
+    // The block that ends at top (> 0): it is aligned to its size, so its order is one whose power of two divides top.
+    long TopBlock(long top, out Block block)
+    {
+        for (int order = Math.Min(maxOrder, BitOperations.TrailingZeroCount(top)); order >= MinOrder; order--)
+        {
+            long offset = top - (1L << order);
+            if (blocks.TryGetValue(offset, out Block? b) && b.Order == order)
+            {
+                block = b;
+                return offset;
+            }
+        }
+        throw new InvalidOperationException($"buddy bookkeeping: no block ends at offset {top}");
+    }
+
     void WriteHeader(long offset, long blockSize, bool allocated) =>
         Marshal.WriteInt64(Heap.HeapLo + (nint)offset, blockSize | (allocated ? 1L : 0L));
 
     /// <summary>Every block in address order; together they tile [HeapLo, Break) exactly.</summary>
     public IReadOnlyList<BlockInfo> Blocks() =>
-        blocks.Select(kv => new BlockInfo(kv.Key, 1L << kv.Value.Order, !kv.Value.Free)).ToList();
+        blocks.OrderBy(kv => kv.Key).Select(kv => new BlockInfo(kv.Key, 1L << kv.Value.Order, !kv.Value.Free)).ToList();
 
     /// <summary>The block size of a live pointer from <see cref="Malloc"/>.</summary>
     /// <exception cref="HeapMisuseException">p is not a live pointer from malloc.</exception>
@@ -225,7 +244,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
     public long Requested => liveRequested;
 
     /// <summary>Bytes in live blocks (headers included).</summary>
-    public long Allocated => blocks.Values.Where(b => !b.Free).Sum(b => 1L << b.Order);
+    public long Allocated => liveAllocated;
 
     /// <summary>Internal fragmentation: bytes of live blocks that were not asked for (rounding and headers).</summary>
     public long InternalFragmentation => Allocated - liveRequested;

@@ -31,14 +31,24 @@ public static class MallocLab
     public const string LibcName = "libc";
 
     /// <summary>Runs every trace against a fresh allocator from <paramref name="create"/> and against libc.</summary>
-    public static MallocLabReport Run(IEnumerable<Trace> traces, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options = null)
+    public static MallocLabReport Run(IEnumerable<Trace> traces, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options = null) =>
+        Run(traces, create, options, libc: null);
+
+    /// <summary>
+    /// The same, with libc's throughput on each trace already measured (<paramref name="libc"/>, from
+    /// <see cref="RunLibc"/> on the same traces and options; null: measure it here), so that a comparison of several
+    /// allocators times libc once instead of once per allocator.
+    /// </summary>
+    internal static MallocLabReport Run(IEnumerable<Trace> traces, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options, MallocLabReport? libc)
     {
         ArgumentNullException.ThrowIfNull(traces);
         ArgumentNullException.ThrowIfNull(create);
         options ??= new MallocLabOptions();
         var list = traces.ToList();
+        if (libc is not null && libc.Results.Count != list.Count)
+            throw new ArgumentException($"libc was measured on {libc.Results.Count} traces, not on these {list.Count}", nameof(libc));
         WarmUp(list, create, options);
-        var results = list.Select(t => Run(t, create, options)).ToList();
+        var results = list.Select((t, i) => Run(t, create, options, libc?.Results[i].OpsPerSecond)).ToList();
         return new MallocLabReport(AllocatorName(create), options, results);
     }
 
@@ -61,7 +71,11 @@ public static class MallocLab
     }
 
     /// <summary>One trace: the checking pass, then (if valid) the timed replays of the allocator and of libc, and the score.</summary>
-    public static TraceResult Run(Trace trace, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options = null)
+    public static TraceResult Run(Trace trace, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options = null) =>
+        Run(trace, create, options, libcOpsPerSecond: null);
+
+    // libcOpsPerSecond: libc's throughput on this trace, already measured (null: measure it now).
+    static TraceResult Run(Trace trace, Func<SimulatedBreak, IAllocator> create, MallocLabOptions? options, double? libcOpsPerSecond)
     {
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(create);
@@ -91,8 +105,7 @@ public static class MallocLab
             return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0,
                 $"a timed replay (without checks) threw {e.GetType().Name}: {e.Message}", 0, bound);
         }
-        var libcCheck = Check(trace, new LibcAllocator(), null, options.Alignment);
-        double libc = libcCheck.Valid ? Throughput(trace, null, options, out _) : 0;
+        double libc = libcOpsPerSecond ?? (Check(trace, new LibcAllocator(), null, options.Alignment).Valid ? Throughput(trace, null, options, out _) : 0);
         double util = check.Utilization ?? 0;
         double ratio = libc > 0 ? Math.Min(1, mine / libc) : 1;
         double score = 100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio);
