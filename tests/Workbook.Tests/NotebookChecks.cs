@@ -63,6 +63,10 @@ static class NotebookChecks
                 .Where(output => (string?)output["output_type"] == "stream" && (string?)output["name"] == "stderr")
                 .SelectMany(output => Text(output["text"]).Split('\n'))
                 .FirstOrDefault(line => line.Trim().Length > 0);
+            // A Plotly.NET chart the library's formatters missed shows as .NET Interactive's object tree.
+            if (outputs.Any(output => output["data"]?["text/html"] is { } html && !(output["data"]!.AsObject().ContainsKey(Lessons.Plotting.Charts.PlotlyMimeType))
+                    && Text(html).Contains("Plotly.NET.Trace", StringComparison.Ordinal)))
+                problems.Add($"{name} cells[{index}]: a chart shown as an object tree, not as {Lessons.Plotting.Charts.PlotlyMimeType}");
             problems.AddRange(errors.Select(error =>
                 $"{name} cells[{index}]: {(string?)error["ename"]}: {FirstLine((string?)error["evalue"])}{(stderr is null ? "" : $" (stderr: {stderr.Trim()})")}"));
         }

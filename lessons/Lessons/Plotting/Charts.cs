@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using System.Text;
@@ -29,6 +28,7 @@ public static class Charts
     internal const string PlotlyCdnUrl = "https://cdn.plot.ly/plotly-" + PlotlyJsVersion + ".min.js";
 
     // Runs before any code of this library: the lessons' charts come from its methods, or from cells run after them.
+    // Cheap outside a notebook (a CLI command, a test): the formatters wait for the kernel's Formatting assembly.
 #pragma warning disable CA2255 // a library module initializer is the point: the kernel loads #r assemblies without a hook
     [ModuleInitializer]
     internal static void Register()
@@ -40,6 +40,20 @@ public static class Charts
         AssemblyLoadContext.Default.Resolving += (_, name) => name.Name == "FSharp.Core"
             ? AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == "FSharp.Core")
             : null;
+        if (AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.DotNet.Interactive.Formatting"))
+            RegisterFormatters();
+    }
+
+    static int registered;
+
+    /// <summary>
+    /// Registers the chart formatters with .NET Interactive's Formatter (once; the library does it itself when it
+    /// is loaded into a kernel) and sets the default chart size.
+    /// </summary>
+    public static void RegisterFormatters()
+    {
+        if (Interlocked.Exchange(ref registered, 1) == 1)
+            return;
         Defaults.DefaultWidth = 760;
         Defaults.DefaultHeight = 460;
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(ToJson(chart)), PlotlyMimeType);
@@ -47,9 +61,6 @@ public static class Charts
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(Describe(chart)), PlainTextMimeType);
         Formatter.SetPreferredMimeTypesFor(typeof(GenericChart), PlotlyMimeType, HtmlMimeType, PlainTextMimeType);
     }
-
-    /// <summary>Makes sure the formatters are registered (running the module initializer if nothing else has).</summary>
-    public static void EnsureRegistered() => RuntimeHelpers.RunModuleConstructor(typeof(Charts).Module.ModuleHandle);
 
     /// <summary>The chart as plotly.js JSON: <c>{"data":[…],"layout":{…}}</c> (Plotly.NET's <c>toFigureJson</c>).</summary>
     public static string ToJson(GenericChart chart) => GenericChart.toFigureJson(chart);
