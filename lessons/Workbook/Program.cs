@@ -39,7 +39,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        if (WriteXorExecute.NeedsRestart)
+        if (WriteXorExecute.NeedsRestart(args))
             return WriteXorExecute.RestartWithItOff(args);
         // Notebooks and lesson code that start the CLI as a child find this build, whatever its configuration.
         Environment.SetEnvironmentVariable(Lessons.WorkbookCli.LocationVariable, typeof(Program).Assembly.Location);

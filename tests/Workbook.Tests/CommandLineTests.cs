@@ -95,6 +95,23 @@ public class CommandLineTests
         Assert.False(File.Exists(temp.File("out/b-next.ipynb")));
     }
 
+    [Fact]
+    public void Run_restarts_itself_with_dynamic_PGO_off()
+    {
+        using var temp = new TempFolder();
+        NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(
+                NotebookFile.CodeCell("Console.WriteLine($\"PGO={Environment.GetEnvironmentVariable(\"DOTNET_TieredPGO\") ?? \"unset\"}\");")),
+            temp.File("pgo.ipynb"));
+        var environment = new Dictionary<string, string?> { ["DOTNET_TieredPGO"] = null, [Lessons.Posix.Fork.WriteXorExecuteVariable] = "0" };
+
+        var run = RunProcess("dotnet", [WorkbookDll, "run", temp.File("pgo.ipynb"), "--out", temp.File("out")],
+            AppContext.BaseDirectory, TimeSpan.FromMinutes(1), environment);
+        var printed = Outputs(CodeCells(NotebookFile.Load(temp.File("out/pgo.ipynb")))[0]).Single()["text"]!.ToString();
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("PGO=0\n", printed); // restarted although W^X was already off
+    }
+
     static (int ExitCode, string Stdout, string Stderr) RunWorkbook(params string[] args) =>
         RunProcess("dotnet", [WorkbookDll, .. args], AppContext.BaseDirectory, TimeSpan.FromMinutes(1));
 

@@ -56,6 +56,9 @@ public static class Charts
             return;
         Defaults.DefaultWidth = 760;
         Defaults.DefaultHeight = 460;
+        // White plot, axis lines, plotly.js's own grid and colours. Plotly.NET's default "plotly" template adds 8 KB to
+        // every chart (twice per output: JSON and HTML) and takes Newtonsoft ~200 ms to serialize; this one 0.8 ms.
+        Defaults.DefaultTemplate = ChartTemplates.light;
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(ToJson(chart)), PlotlyMimeType);
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(ToHtml(chart)), HtmlMimeType);
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(Describe(chart)), PlainTextMimeType);

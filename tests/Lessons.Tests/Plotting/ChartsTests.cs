@@ -32,6 +32,16 @@ public class ChartsTests
     }
 
     [Fact]
+    public void Charts_carry_a_small_white_template_not_plotly_nets_8_kb_default()
+    {
+        Charts.RegisterFormatters();
+        var json = Charts.ToJson(Sample());
+
+        Assert.True(json.Length < 2000, $"the chart's JSON is {json.Length} characters");
+        Assert.Equal("white", (string?)JsonNode.Parse(json)!["layout"]!["template"]!["layout"]!["plot_bgcolor"]);
+    }
+
+    [Fact]
     public void Axis_titles_make_room_for_their_labels_and_log_axes_say_so()
     {
         var layout = Json(Sample())["layout"]!;
