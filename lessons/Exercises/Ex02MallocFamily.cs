@@ -58,6 +58,8 @@ public static class Ex02MallocFamily
     /// min(old size, newSize) bytes are the old contents, every byte past the old size is <paramref name="fill"/>, and the
     /// result is true. When the heap has no memory for newSize bytes, the result is false and <paramref name="buffer"/>
     /// still points to the old, unchanged, still allocated block (the classic bug <c>p = realloc(p, n)</c> loses it).
+    /// A newSize of 0 frees the block, sets <paramref name="buffer"/> to 0 and returns true (do not leave it to realloc:
+    /// glibc's realloc(p, 0) frees and returns NULL, just as it returns NULL on failure, and C23 makes it undefined).
     /// A negative newSize throws ArgumentOutOfRangeException (paramName "newSize") and changes nothing.
     /// </summary>
     public static bool TryGrow(CheckingHeap heap, ref nint buffer, long newSize, byte fill)
@@ -65,6 +67,12 @@ public static class Ex02MallocFamily
         // BEGIN SOLUTION
         ArgumentNullException.ThrowIfNull(heap);
         ArgumentOutOfRangeException.ThrowIfNegative(newSize);
+        if (newSize == 0)
+        {
+            heap.Free(buffer);
+            buffer = 0;
+            return true;
+        }
         long oldSize = heap.SizeOf(buffer);
         nint grown = heap.TryRealloc(buffer, newSize);
         if (grown == 0) return false;

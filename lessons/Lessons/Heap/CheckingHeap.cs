@@ -81,8 +81,9 @@ public sealed class CheckingHeap : IDisposable
 
     /// <summary>
     /// realloc: a new block of <paramref name="size"/> bytes holding the old contents (up to the smaller size); the old block
-    /// is freed (poisoned, quarantined). Realloc(0, n) is Malloc(n). Realloc(p, 0) frees p and returns a fresh 0-byte block.
-    /// On failure it throws and the old block is untouched and still allocated.
+    /// is freed (poisoned, quarantined). Realloc(0, n) is Malloc(n). Realloc(p, 0) frees p and returns 0, as glibc's realloc
+    /// does (C23 leaves realloc(p, 0) undefined: portable code calls free). On failure it throws and the old block is
+    /// untouched and still allocated.
     /// </summary>
     public nint Realloc(nint ptr, long size, [CallerMemberName] string member = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
@@ -91,8 +92,9 @@ public sealed class CheckingHeap : IDisposable
     }
 
     /// <summary>
-    /// realloc as C has it: returns 0 on failure (and then the old block is untouched and still yours to free).
-    /// Misuse (a pointer this heap did not return, a negative size) still throws.
+    /// realloc as C has it: returns 0 on failure (and then the old block is untouched and still yours to free). With size 0
+    /// it frees the block and also returns 0, as glibc does: the caller cannot tell the two apart from the result, one
+    /// reason C23 made realloc(p, 0) undefined. Misuse (a pointer this heap did not return, a negative size) still throws.
     /// </summary>
     public nint TryRealloc(nint ptr, long size, [CallerMemberName] string member = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
@@ -251,6 +253,12 @@ public sealed class CheckingHeap : IDisposable
         {
             ThrowIfDisposed();
             var old = Find("realloc", ptr);
+            if (size == 0)
+            {
+                live.Remove(ptr);
+                Retire(old, site);
+                return 0;
+            }
             nint p;
             try { p = Allocate(call, size, zero: false, site); }
             catch (PosixException e) { error = new PosixException(call, e.ErrorNumber, "the old block is unchanged and still yours to free"); return 0; }

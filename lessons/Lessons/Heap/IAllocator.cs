@@ -9,7 +9,7 @@ namespace Lessons.Heap;
 /// <item><c>Malloc(0)</c> returns 0 (NULL), as the malloc lab's mm_malloc does (glibc would return a unique pointer);</item>
 /// <item>out of memory (the simulated break cannot grow far enough) returns 0, like C's NULL, and changes nothing;</item>
 /// <item><c>Calloc</c> zeroes the block and returns 0 when count × size overflows;</item>
-/// <item><c>Realloc(0, n)</c> is <c>Malloc(n)</c>; <c>Realloc(p, 0)</c> frees p and returns 0 (glibc's choice);
+/// <item><c>Realloc(0, n)</c> is <c>Malloc(n)</c>; <c>Realloc(p, 0)</c> frees p and returns 0 (glibc's choice; C23 leaves it undefined);
 /// otherwise the first min(old, new) bytes are kept, and on failure 0 is returned with p untouched;</item>
 /// <item><c>Free(0)</c> does nothing; freeing a pointer that is not a live block (never returned, already
 /// freed, or pointing inside a block) throws <see cref="Posix.HeapMisuseException"/> and changes nothing;</item>

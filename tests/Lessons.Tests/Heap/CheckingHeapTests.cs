@@ -185,6 +185,23 @@ public class CheckingHeapTests
     }
 
     [Fact]
+    public void ReallocToZeroFreesAndReturnsNullAsGlibcDoes()
+    {
+        using var heap = new CheckingHeap();
+        nint p = heap.Strdup("bye"), q = heap.Malloc(8);
+
+        Assert.Equal(0, heap.Realloc(p, 0));
+        Assert.Equal(0, heap.TryRealloc(q, 0));
+
+        Assert.False(heap.IsLive(p));
+        Assert.False(heap.IsLive(q));
+        Assert.Throws<HeapMisuseException>(() => heap.Free(p)); // freed by the realloc: a second free is a double free
+        var rep = heap.Report();
+        Assert.Equal((2L, 2L, 0, 0L), (rep.Allocs, rep.Frees, rep.InUseBlocks, rep.InUseBytes));
+        Assert.Equal(0, LibcHeap.Realloc(LibcHeap.Malloc(8), 0)); // what glibc itself does
+    }
+
+    [Fact]
     public void StrdupStoresUtf8AndATerminator()
     {
         using var heap = new CheckingHeap();
