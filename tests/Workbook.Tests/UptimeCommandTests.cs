@@ -85,6 +85,7 @@ public class UptimeCommandTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (UptimeProcesses.Status(key)?.Attachments < 2 && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
         Assert.Equal(2, UptimeProcesses.Status(key)?.Attachments);
+        Thread.Sleep(500); // five of the client's intervals: it has printed readings, even on a loaded machine
 
         Assert.Equal(0, server.Stop(signal));
         Assert.Contains($"uptime-server: {signal}: detaching and removing the segment", server.Output);

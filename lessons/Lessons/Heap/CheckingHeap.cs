@@ -16,6 +16,12 @@ namespace Lessons.Heap;
 /// <item>double free and freeing a pointer it never returned throw <see cref="HeapMisuseException"/> and change nothing;</item>
 /// <item><see cref="Report"/> prints the HEAP SUMMARY and LEAK SUMMARY.</item>
 /// </list>
+/// Poison and guard bytes catch bad <i>writes</i>, and only when <see cref="Check"/> looks; a bad <i>read</i> changes
+/// nothing they could see. With <c>pageGuards</c> on (Electric Fence's technique) each block gets pages of its own from
+/// mmap, ending just before a PROT_NONE page, and free turns its pages PROT_NONE: a read or write after free, or past the
+/// end of the block's 16-byte-rounded size, is a segmentation fault at the faulty instruction (run such code in a forked
+/// child). It costs at least two pages per block, and the few slack bytes between the size and the 16-byte boundary
+/// are only checked for writes.
 /// Size 0 is allowed, as in glibc: <c>Malloc(0)</c> returns a unique pointer that must be freed.
 /// <see cref="Realloc"/> always moves the block (as Valgrind's does), so a stale pointer to the old block is caught.
 /// Dispose really frees everything, leaks included.
@@ -34,13 +40,16 @@ public sealed class CheckingHeap : IDisposable
     readonly Queue<HeapBlock> quarantine = new();
     readonly HashSet<nint> released = new();
     readonly List<HeapProblem> foundOnRelease = new();
+    readonly Dictionary<nint, Mapping> pagesOf = new(); // with page guards: each block's own mapping
     long allocs, frees, bytesAllocated, quarantineBytes;
     HeapReport? final;
 
     /// <param name="quarantineLimit">How many freed bytes to keep poisoned before really freeing the oldest (FIFO); 0 frees at once.</param>
-    /// <param name="guardBytes">Guard bytes after each block (0 for none).</param>
-    public CheckingHeap(long quarantineLimit = 1 << 20, int guardBytes = 16)
+    /// <param name="guardBytes">Guard bytes after each block (0 for none; with page guards, the slack up to 16 bytes).</param>
+    /// <param name="pageGuards">Each block on pages of its own before a PROT_NONE page, PROT_NONE once freed.</param>
+    public CheckingHeap(long quarantineLimit = 1 << 20, int guardBytes = 16, bool pageGuards = false)
     {
+        PageGuards = pageGuards;
         ArgumentOutOfRangeException.ThrowIfNegative(quarantineLimit);
         ArgumentOutOfRangeException.ThrowIfNegative(guardBytes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(guardBytes, 4096);
@@ -53,6 +62,9 @@ public sealed class CheckingHeap : IDisposable
 
     /// <summary>Guard bytes after each block.</summary>
     public int GuardBytes { get; }
+
+    /// <summary>Blocks live on their own pages, followed by a PROT_NONE page, and freed blocks' pages are PROT_NONE.</summary>
+    public bool PageGuards { get; }
 
     /// <summary>Freed bytes now held in quarantine.</summary>
     public long QuarantineBytes { get { lock (gate) return quarantineBytes; } }
@@ -180,6 +192,7 @@ public sealed class CheckingHeap : IDisposable
                 if (GuardProblem(b) is { } g) problems.Add(g);
             foreach (var b in quarantine)
             {
+                if (PageGuards) continue; // PROT_NONE: any access faults, so nothing can have changed them
                 if (PoisonProblem(b) is { } p) problems.Add(p);
                 if (GuardProblem(b) is { } g) problems.Add(g);
             }
@@ -207,8 +220,8 @@ public sealed class CheckingHeap : IDisposable
         {
             if (final is not null) return;
             final = Report();
-            foreach (var b in quarantine) Unchecked.Free(b.Address);
-            foreach (var b in live.Values) Unchecked.Free(b.Address);
+            foreach (var b in quarantine) Release(b.Address);
+            foreach (var b in live.Values) Release(b.Address);
             quarantine.Clear();
             quarantined.Clear();
             live.Clear();
@@ -226,10 +239,9 @@ public sealed class CheckingHeap : IDisposable
         lock (gate)
         {
             ThrowIfDisposed();
-            nuint total = (nuint)(size + GuardBytes);
-            nint p = zero ? Unchecked.Calloc(1, total) : Unchecked.Malloc(total);
+            nint p = PageGuards ? AllocatePages(call, size) : zero ? Unchecked.Calloc(1, (nuint)(size + GuardBytes)) : Unchecked.Malloc((nuint)(size + GuardBytes));
             if (p == 0) throw PosixException.FromLastError(call);
-            Fill(p + (nint)size, GuardBytes, GuardByte);
+            Fill(p + (nint)size, GuardLength(size), GuardByte);
             var block = new HeapBlock(p, size, site, null);
             live.Add(p, block);
             released.Remove(p);
@@ -269,11 +281,49 @@ public sealed class CheckingHeap : IDisposable
         }
     }
 
+    // Pages that end where the block ends (rounded up to 16), then one PROT_NONE page. mmap zeroes them.
+    nint AllocatePages(string call, long size)
+    {
+        long page = SysConf.PageSize, rounded = (size + 15) & ~15L;
+        if (rounded > long.MaxValue - 2 * page)
+            throw new PosixException(call, (int)Errno.ENOMEM, "no heap can hold that many bytes");
+        long data = Math.Max(page, (rounded + page - 1) / page * page);
+        var mapping = Mman.MapAnonymous(data + page);
+        try
+        {
+            Mman.Protect(mapping.Address + (nint)data, page, Prot.PROT_NONE);
+        }
+        catch
+        {
+            mapping.Dispose();
+            throw;
+        }
+        nint p = mapping.Address + (nint)(data - rounded);
+        pagesOf.Add(p, mapping);
+        return p;
+    }
+
+    long GuardLength(long size) => PageGuards ? Math.Min(GuardBytes, ((size + 15) & ~15L) - size) : GuardBytes;
+
+    // Gives a block's memory back: to libc, or (page guards) its mapping to munmap.
+    void Release(nint address)
+    {
+        if (pagesOf.Remove(address, out var mapping)) mapping.Dispose();
+        else Unchecked.Free(address);
+    }
+
     void Retire(HeapBlock block, CallSite freedAt)
     {
         var freed = block with { FreedAt = freedAt };
         frees++;
-        Fill(freed.Address, freed.Size, FreedByte);
+        if (PageGuards)
+        {
+            if (GuardProblem(freed) is { } overflow) foundOnRelease.Add(overflow); // last chance to read it
+            var mapping = pagesOf[freed.Address];
+            Mman.Protect(mapping.Address, mapping.Length - SysConf.PageSize, Prot.PROT_NONE);
+        }
+        else
+            Fill(freed.Address, freed.Size, FreedByte);
         quarantine.Enqueue(freed);
         quarantined.Add(freed.Address, freed);
         quarantineBytes += freed.Size;
@@ -282,9 +332,9 @@ public sealed class CheckingHeap : IDisposable
             var oldest = quarantine.Dequeue();
             quarantined.Remove(oldest.Address);
             quarantineBytes -= oldest.Size;
-            if (PoisonProblem(oldest) is { } p) foundOnRelease.Add(p);
-            if (GuardProblem(oldest) is { } g) foundOnRelease.Add(g);
-            Unchecked.Free(oldest.Address);
+            if (!PageGuards && PoisonProblem(oldest) is { } p) foundOnRelease.Add(p);
+            if (!PageGuards && GuardProblem(oldest) is { } g) foundOnRelease.Add(g);
+            Release(oldest.Address);
             if (released.Count > 100_000) released.Clear();
             released.Add(oldest.Address);
         }
@@ -318,7 +368,7 @@ public sealed class CheckingHeap : IDisposable
             ? new HeapProblem(HeapProblemKind.WriteAfterFree, b, offset, (int)Math.Min(count, int.MaxValue), found) : null;
 
     HeapProblem? GuardProblem(HeapBlock b) =>
-        Damage(b.Address + (nint)b.Size, GuardBytes, GuardByte) is var (offset, count, found) && count > 0
+        Damage(b.Address + (nint)b.Size, GuardLength(b.Size), GuardByte) is var (offset, count, found) && count > 0
             ? new HeapProblem(HeapProblemKind.Overflow, b, b.Size + offset, (int)count, found) : null;
 
     const int Chunk = 1 << 30;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lessons.Heap;
 using Lessons.Posix;
 
@@ -199,6 +200,43 @@ public class CheckingHeapTests
         var rep = heap.Report();
         Assert.Equal((2L, 2L, 0, 0L), (rep.Allocs, rep.Frees, rep.InUseBlocks, rep.InUseBytes));
         Assert.Equal(0, LibcHeap.Realloc(LibcHeap.Malloc(8), 0)); // what glibc itself does
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int ReadByteAt(nint p) => *(byte*)p;
+
+    [Fact]
+    public void PageGuardsTurnAReadAfterFreeAndAReadPastTheEndIntoAFault()
+    {
+        using var heap = new CheckingHeap(pageGuards: true);
+        nint p = heap.Malloc(100), q = heap.Calloc(1, 4000);
+        heap.Span(p).Fill(42);
+
+        Assert.Equal(42, Fork.Run(ReadByteAt, p).ExitCode); // a live block reads fine
+        Assert.Equal(0, Fork.Run(ReadByteAt, q + 3999).ExitCode); // calloc'ed: zero
+        Assert.Equal(Signal.SIGSEGV, Fork.Run(ReadByteAt, p + 112).KilledBy); // past the 16-byte-rounded end
+        heap.Free(p);
+        Assert.Equal(Signal.SIGSEGV, Fork.Run(ReadByteAt, p).KilledBy); // read after free
+        Assert.Throws<HeapMisuseException>(() => heap.Free(p));
+        heap.Free(q);
+        Assert.Empty(heap.Check());
+    }
+
+    [Fact]
+    public void PageGuardsStillFindAWriteIntoTheSlackAndFreedPagesAreProtNone()
+    {
+        using var heap = new CheckingHeap(pageGuards: true);
+        nint p = heap.Malloc(10), live = heap.Malloc(1);
+        heap.Span(p)[..10].Fill(1);
+        unsafe { ((byte*)p)[12] = 7; } // inside the 16-byte rounding, before the guard page: no fault
+
+        var problem = Assert.Single(heap.Check());
+        Assert.Equal((HeapProblemKind.Overflow, 12L), (problem.Kind, problem.Offset));
+        Assert.True(ProcMaps.Find(live)!.Writable);
+        heap.Free(p);
+        var freed = ProcMaps.Find(p)!;
+        Assert.False(freed.Readable || freed.Writable, freed.ToString());
+        heap.Free(live);
     }
 
     [Fact]
