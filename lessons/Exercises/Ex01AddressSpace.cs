@@ -53,7 +53,9 @@ public static class Ex01AddressSpace
     /// Exercise 01.2: the kind of region one line describes, given the path of the running program:
     /// [heap] → Heap, [stack] → Stack, [vdso] → Vdso, [vvar] or [vvar_vclock] → Vvar, [vsyscall] → Vsyscall;
     /// no path, or [anon:NAME] (anonymous memory a program named) → Anonymous; another [name] → Other; the program's own file → Text if executable, else Data if writable, else ReadOnlyData;
-    /// /SYSV… or /dev/shm/… → SharedMemory; a shared library (name ending in .so or .so.N…, maybe " (deleted)") →
+    /// /SYSV… or /dev/shm/… → SharedMemory; "/dev/zero (deleted)" on a shared ('s') line → SharedMemory too (that is how
+    /// MAP_SHARED|MAP_ANONYMOUS memory shows: the kernel backs it with a shmem object, like a System V segment, so it is
+    /// shared anonymous memory, not a file); a shared library (name ending in .so or .so.N…, maybe " (deleted)") →
     /// SharedLibrary; any other file → FileBacked. (Bss needs the line before it, so it is not asked here.)
     /// </summary>
     public static RegionKind Classify(MapsLine line, string executablePath)
@@ -73,7 +75,8 @@ public static class Ex01AddressSpace
         if (path.StartsWith('[')) return RegionKind.Other;
         if (path == executablePath)
             return line.Permissions[2] == 'x' ? RegionKind.Text : line.Permissions[1] == 'w' ? RegionKind.Data : RegionKind.ReadOnlyData;
-        if (path.StartsWith("/SYSV", StringComparison.Ordinal) || path.StartsWith("/dev/shm/", StringComparison.Ordinal))
+        if (path.StartsWith("/SYSV", StringComparison.Ordinal) || path.StartsWith("/dev/shm/", StringComparison.Ordinal)
+            || (path == "/dev/zero (deleted)" && line.Permissions[3] == 's'))
             return RegionKind.SharedMemory;
         string name = path.EndsWith(" (deleted)", StringComparison.Ordinal) ? path[..^" (deleted)".Length] : path;
         int so = name.LastIndexOf(".so", StringComparison.Ordinal);

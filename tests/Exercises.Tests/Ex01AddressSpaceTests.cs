@@ -40,6 +40,14 @@ public class Ex01AddressSpaceTests
     public void ClassifiesTheCommonKinds(string? path, string perms, RegionKind expected) =>
         Assert.Equal(expected, Ex01AddressSpace.Classify(new MapsLine(0x1000, 0x2000, perms, 0, "00:00", 0, path), Exe));
 
+    [Fact, Graded(lesson: 1, points: 1)]
+    public void ClassifiesSharedAnonymousMemoryAsSharedMemory()
+    {
+        var l = Ex01AddressSpace.ParseLine("7f3a1c5e6000-7f3a1c5e7000 rw-s 00000000 00:01 2051                       /dev/zero (deleted)");
+        Assert.Equal("/dev/zero (deleted)", l.Path);
+        Assert.Equal(RegionKind.SharedMemory, Ex01AddressSpace.Classify(l, Exe));
+    }
+
     // BEGIN HIDDEN TESTS
     [Fact, Graded(lesson: 1, points: 2, Hidden = true)]
     public void KeepsSpacesInPathsAndTheDeletedMark()
@@ -64,6 +72,7 @@ public class Ex01AddressSpaceTests
     [InlineData("/usr/lib/libfoo.so", RegionKind.SharedLibrary)]
     [InlineData("/home/me/notes.sonnet", RegionKind.FileBacked)]
     [InlineData("/memfd:doublemapper (deleted)", RegionKind.FileBacked)]
+    [InlineData("/dev/zero (deleted)", RegionKind.SharedMemory)]
     [InlineData("[vvar]", RegionKind.Vvar)]
     [InlineData("[vvar_vclock]", RegionKind.Vvar)]
     [InlineData("[anon:GC heap]", RegionKind.Anonymous)]
@@ -75,9 +84,13 @@ public class Ex01AddressSpaceTests
     public void AgreesWithTheKernelOnEveryLineOfThisProcess()
     {
         string exe = ProcMaps.ExecutablePath();
+        using var sharedAnonymous = Mman.MapAnonymous(SysConf.PageSize, shared: true); // so a "/dev/zero (deleted)" line is there
         var lines = File.ReadAllLines("/proc/self/maps");
-        var reference = ProcMaps.Classify(lines, exe);
+        // The lesson's classifier: the kernel's lines, with shared anonymous memory as SharedMemory.
+        var reference = ProcMaps.Classify(lines, exe)
+            .Select(r => Lessons.L01_AddressSpace.AddressSpace.IsSharedAnonymous(r) ? r with { Kind = RegionKind.SharedMemory } : r).ToList();
         Assert.True(lines.Length > 10);
+        Assert.Contains(reference, r => r.Kind == RegionKind.SharedMemory && r.Path == "/dev/zero (deleted)");
         foreach (var (text, r) in lines.Zip(reference))
         {
             var l = Ex01AddressSpace.ParseLine(text);

@@ -32,7 +32,11 @@ public static class MallocFamily
         finally { LibcHeap.Free(second); }
     }
 
-    /// <summary>Frees a block full of 0xFF, then callocs the same size: calloc must hand back zeros, even in a reused block.</summary>
+    /// <summary>
+    /// Frees a block full of 0xFF, then callocs the same size once: calloc must hand back zeros. For a small size
+    /// (up to glibc's tcache limit, 1032 bytes) the freed block sits in the thread's tcache, which glibc's calloc does not
+    /// look in, so calloc returns another block.
+    /// </summary>
     public static CallocDemo CallocZeroes(long size = 256)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
@@ -43,6 +47,49 @@ public static class MallocFamily
         nint zeroed = LibcHeap.Calloc(1, size);
         try { return new CallocDemo(size, dirty, zeroed, size - Bytes(zeroed, size).Count((byte)0)); }
         finally { LibcHeap.Free(zeroed); }
+    }
+
+    /// <summary>
+    /// calloc really reusing a dirty block: a block of <paramref name="size"/> bytes (above the tcache limit, so when freed
+    /// it goes to a bin that calloc searches), followed by a fence that keeps it from merging into the top of the heap, is
+    /// filled with 0xFF and freed; calloc of the same size then gets that very block and must clear it. Retries (up to 16
+    /// times) when another allocation took the block first; the result says how many tries it took.
+    /// </summary>
+    public static CallocDemo CallocReusesDirtyBlock(long size = 2000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1100);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, 64 * 1024);
+        var warmUp = TryCallocReuse(size, out nint warmFence); // the JIT mallocs while it compiles the code on the way
+        LibcHeap.Free(warmUp.Zeroed);
+        LibcHeap.Free(warmFence);
+        var held = new List<nint>();
+        try
+        {
+            CallocDemo? last = null;
+            for (int attempt = 1; attempt <= 16; attempt++)
+            {
+                last = TryCallocReuse(size, out nint fence) with { Attempts = attempt };
+                held.Add(fence);
+                if (last.SameAddress) break;
+                held.Add(last.Zeroed); // keep a block that was not the reused one, so the next try gets fresh neighbours
+            }
+            if (last!.SameAddress) LibcHeap.Free(last.Zeroed);
+            return last;
+        }
+        finally
+        {
+            foreach (nint p in held) LibcHeap.Free(p);
+        }
+    }
+
+    static CallocDemo TryCallocReuse(long size, out nint fence)
+    {
+        nint dirty = LibcHeap.Malloc(size);
+        fence = LibcHeap.Malloc(32);
+        Bytes(dirty, size).Fill(0xFF);
+        LibcHeap.Free(dirty);
+        nint zeroed = LibcHeap.Calloc(1, size);
+        return new CallocDemo(size, dirty, zeroed, size - Bytes(zeroed, size).Count((byte)0));
     }
 
     /// <summary>

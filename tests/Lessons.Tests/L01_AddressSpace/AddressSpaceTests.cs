@@ -15,7 +15,40 @@ public class AddressSpaceTests
         Assert.Equal(RegionKind.SharedLibrary, byWhat["libc's malloc function (machine code)"].Kind);
         Assert.Contains(byWhat["malloc(64)"].Kind, new RegionKind?[] { RegionKind.Heap, RegionKind.Anonymous });
         Assert.All(byWhat.Values, l => Assert.NotNull(l.Kind)); // every address is mapped
-        Assert.Equal('x', byWhat["this C# method's entry point (JIT-made code)"].Permissions![2]);
+        // W^X off (as the tests and notebooks run): the JIT's code is writable and executable at once; on: r-x.
+        Assert.Equal(AddressSpace.WriteXorExecuteOff ? "rwxp" : "r-xp", byWhat["this C# method's entry point (JIT-made code)"].Permissions);
+        Assert.Equal(MallocFlags.IsMmapped, byWhat["malloc(64 MiB)"].SizeField!.Value & 3);
+        Assert.Equal(MallocFlags.PrevInUse, byWhat["malloc(64)"].SizeField!.Value & 3);
+    }
+
+    [Fact]
+    public void SharedAnonymousMemoryIsSharedMemoryNotAFile()
+    {
+        var (line, region) = AddressSpace.SharedAnonymousPage();
+        Assert.Equal("rw-s", line.Split(' ')[1]);
+        Assert.EndsWith("/dev/zero (deleted)", line, StringComparison.Ordinal);
+        Assert.Equal(RegionKind.SharedMemory, region.Kind);
+        Assert.True(AddressSpace.IsSharedAnonymous(region));
+    }
+
+    [Fact]
+    public void TheVsyscallPageCannotBeReadButGettimeofdayThereWorks()
+    {
+        var (outcome, seconds) = AddressSpace.CallVsyscallInChild();
+        Assert.Equal(0, outcome.ExitCode);
+        Assert.InRange(seconds, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+        Assert.Equal(Signal.SIGSEGV, AddressSpace.TouchInChild(unchecked((nint)AddressSpace.VsyscallGettimeofday)).KilledBy);
+    }
+
+    [Fact]
+    public void SummaryTableHasAHeaderALinePerKindAndATotal()
+    {
+        var totals = AddressSpace.Summary();
+        var lines = AddressSpace.SummaryTable(totals).Split('\n');
+        Assert.Equal(totals.Count + 2, lines.Length);
+        Assert.StartsWith("kind", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("total", lines[^1], StringComparison.Ordinal);
+        Assert.All(AddressSpace.HugePageSizesKiB(), kib => Assert.True(kib > AddressSpace.PageSize / 1024));
     }
 
     [Fact]

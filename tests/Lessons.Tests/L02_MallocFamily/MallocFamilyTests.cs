@@ -7,8 +7,15 @@ namespace Lessons.Tests.L02_MallocFamily;
 public class MallocFamilyTests
 {
     [Fact]
-    public void CallocHandsBackZerosEvenInAReusedBlock() =>
-        Assert.Equal(0, MallocFamily.CallocZeroes(256).NonZeroBytes);
+    public void CallocHandsBackZerosEvenInAReusedBlock()
+    {
+        var reused = MallocFamily.CallocReusesDirtyBlock(2000);
+        Assert.True(reused.SameAddress, reused.ToString());
+        Assert.Equal(0, reused.NonZeroBytes);
+        var small = MallocFamily.CallocZeroes(256);
+        Assert.Equal(0, small.NonZeroBytes);
+        Assert.False(small.SameAddress, $"glibc's calloc skips the tcache: {small}");
+    }
 
     [Fact]
     public void GarbageDemoReportsWhatItSaw()
