@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools some tests use, and only what is missing:
-#   - a C compiler (cc), to check the libc constants against the system headers;
+#   - a C compiler (cc), to check the libc constants against the system headers, and Valgrind and strace, which
+#     lessons 02 and 03 run the lecture's C programs under;
 #   - Debian's python3-nbformat, to validate executed notebooks against the official schema;
 #   - Debian's jupyter-nbconvert and python3-nbclient, to execute the notebooks in the real .NET Interactive kernel
 #     (the test installs the kernel itself, with dotnet tool install, into .tools/);
@@ -31,6 +32,14 @@ if ! command -v cc >/dev/null; then
   echo "setup-test-tools: installing gcc"
   apt_install gcc libc6-dev
 fi
+
+# Lessons 02 and 03 run the lecture's C programs under Valgrind and strace.
+for tool in valgrind strace; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "setup-test-tools: installing $tool"
+    apt_install "$tool"
+  fi
+done
 
 if ! /usr/bin/python3 -c "import nbformat" 2>/dev/null; then
   echo "setup-test-tools: installing python3-nbformat"
