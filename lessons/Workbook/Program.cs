@@ -19,6 +19,7 @@ public static class Program
     internal static readonly IReadOnlyDictionary<string, Command> Commands = new Dictionary<string, Command>
     {
         ["alloc-cost"] = new("lesson 04 benchmark: allocate + touch + free via malloc vs mmap, 16 B to 64 MiB, with ratios (--budget-ms)", AllocCostCommand.Execute),
+        ["mmap-probe"] = new("lesson 04: which malloc sizes get a mapping of their own, in a fresh process, then again after freeing them", MmapProbeCommand.Execute),
         ["malloc-lab"] = new("lesson 05: replay .rep traces against an allocator and libc; check, utilization, throughput, score (malloc-lab --help)", MallocLabCommand.Execute),
         ["heap-fuzz"] = new("lesson 05: random operations on each reference allocator, heap checker after each (heap-fuzz --help)", HeapFuzzCommand.Execute),
         ["help"] = new("list the commands", _ => Help(Console.Out, 0)),

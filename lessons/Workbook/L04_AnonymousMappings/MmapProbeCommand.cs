@@ -1,0 +1,24 @@
+using Lessons.L04_AnonymousMappings;
+
+namespace Workbook.L04_AnonymousMappings;
+
+/// <summary>
+/// `mmap-probe`: lesson 04's mmap-threshold probe in a fresh process (nothing has moved glibc's dynamic threshold
+/// yet), then the same probe once more: the first probe's free of its mapped blocks has raised the threshold.
+/// One tab-separated line per block (<see cref="MmapThreshold.ToLine"/>).
+/// </summary>
+static class MmapProbeCommand
+{
+    public static int Execute(string[] args)
+    {
+        if (args.Length != 0)
+        {
+            Console.Error.WriteLine("usage: mmap-probe   (no options; prints phase, request, chunk, own mapping per block)");
+            return 2;
+        }
+        foreach (var phase in new[] { MmapThreshold.FreshPhase, MmapThreshold.AgainPhase })
+            foreach (var p in MmapThreshold.Probe())
+                Console.WriteLine(MmapThreshold.ToLine(phase, p));
+        return 0;
+    }
+}
