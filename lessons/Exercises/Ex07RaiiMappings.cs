@@ -13,9 +13,9 @@ namespace Exercises;
 /// <para>
 /// The state is one field, <c>address</c>: the mapping's first byte while the box owns it, 0 once it is released
 /// (and also when the constructor failed, since the finalizer runs even for an object whose constructor threw).
-/// Map and unmap with <see cref="Mman.MapRaw"/> and <see cref="Mman.Unmap"/>, which work on bare addresses. Do not
-/// use <see cref="Mman.MapAnonymous"/> here: it returns a <see cref="Mapping"/> that owns the region itself, and if
-/// you kept only its address, that handle's finalizer would unmap the memory under your box.
+/// The box is the only owner of its region: map and unmap through calls that work on bare addresses and own
+/// nothing themselves. If some other object owned the region and the box kept only its address, that object's own
+/// clean-up would unmap the memory under the box.
 /// </para>
 /// </summary>
 /// <typeparam name="T">An unmanaged type: plain bytes, no references the garbage collector would have to find.</typeparam>
@@ -35,13 +35,13 @@ public sealed class MappedBox<T> : IDisposable where T : unmanaged
     public bool IsDisposed => Volatile.Read(ref address) == 0;
 
     /// <summary>
-    /// Exercise 07.1 — the placement-new step: maps <see cref="Size"/> bytes with <see cref="Mman.MapRaw"/>, readable and
-    /// writable (PROT_READ|PROT_WRITE), private and anonymous (MAP_PRIVATE|MAP_ANONYMOUS), copies
+    /// Exercise 07.1 — the placement-new step: maps <see cref="Size"/> bytes of fresh memory that only this process
+    /// sees (private, anonymous, no file), readable and writable, copies
     /// <paramref name="value"/> to the first byte of the mapping, and returns the mapping's address. The kernel rounds
     /// the length up to whole pages, so a value larger than a page gets several. Should anything fail after the mmap,
     /// unmap before the exception leaves (the caller has no address to release yet).
     /// </summary>
-    /// <exception cref="PosixException">mmap failed (let MapRaw's exception through).</exception>
+    /// <exception cref="PosixException">the mapping failed (let that exception through unchanged).</exception>
     static nint MapAndConstruct(in T value)
     {
         // BEGIN SOLUTION
@@ -94,8 +94,8 @@ public sealed class MappedBox<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
-    /// Exercise 07.4 — unmaps the region now, with <see cref="Release"/>, and tells the garbage collector that the
-    /// finalizer has nothing left to do (<see cref="GC.SuppressFinalize"/>). A second Dispose does nothing: above all it
+    /// Exercise 07.4 — unmaps the region now, through <see cref="Release"/>, and tells the garbage collector that the
+    /// finalizer has nothing left to do for this box. A second Dispose does nothing: above all it
     /// must not unmap again, because by then the kernel may have handed the same address to another mapping.
     /// </summary>
     public void Dispose()
@@ -109,8 +109,8 @@ public sealed class MappedBox<T> : IDisposable where T : unmanaged
     /// <summary>
     /// Exercise 07.5 — the one place that ends ownership, used by <see cref="Dispose"/> and by the finalizer: takes the
     /// address out of the box, leaving 0, and unmaps <see cref="Size"/> bytes there; returns true when it unmapped,
-    /// false when the box owned nothing (released already, or the constructor failed). Take the address with
-    /// <see cref="Interlocked.Exchange(ref nint, nint)"/>, so that two threads disposing at once cannot both unmap.
+    /// false when the box owned nothing (released already, or the constructor failed). Taking the address and
+    /// leaving 0 must be one indivisible step, so that two threads disposing at once cannot both unmap.
     /// </summary>
     bool Release()
     {

@@ -59,9 +59,9 @@ public static class MessageExchange
     }
 
     /// <summary>
-    /// Exercise 08.2 — the parent's side: maps a fresh shared page (<see cref="Mman.MapAnonymous"/> with
-    /// <c>shared: true</c>), writes <paramref name="toChild"/> into it as the protocol says, runs <see cref="Reply"/> in a
-    /// forked child (<see cref="Fork.Run"/>), and after the child exited returns the reply it left in the page. The page
+    /// Exercise 08.2 — the parent's side: maps a fresh page that a child forked afterwards shares with this process,
+    /// writes <paramref name="toChild"/> into it as the protocol says, runs <see cref="Reply"/> in a forked child (the
+    /// workbook's safe way, lesson 08), and after the child exited returns the reply it left in the page. The page
     /// is unmapped before returning, also when something failed.
     /// </summary>
     /// <exception cref="ArgumentNullException">toChild is null.</exception>
@@ -124,8 +124,8 @@ public sealed class SharedCounter : IDisposable
     }
 
     /// <summary>
-    /// Exercise 08.4 — adds <paramref name="delta"/> to the long at <paramref name="counter"/> as one indivisible step
-    /// (<see cref="Interlocked.Add(ref long, long)"/>), so that no concurrent addition from another process is lost, and
+    /// Exercise 08.4 — adds <paramref name="delta"/> to the long at <paramref name="counter"/> as one indivisible
+    /// read-modify-write, so that no concurrent addition from another process is lost, and
     /// returns the new value. Runs in forked children: static, AggressiveOptimization, no allocation.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -141,8 +141,8 @@ public sealed class SharedCounter : IDisposable
     public long Add(long delta) => AddAt(Address, delta);
 
     /// <summary>
-    /// Exercise 08.5 — the current value, read with <see cref="Volatile.Read(ref long)"/> (a plain read could be served from
-    /// a register and never see the children's additions).
+    /// Exercise 08.5 — the current value, as it is in memory now: a read the compiler may neither cache in a register
+    /// nor leave out, so that it sees the children's additions.
     /// </summary>
     /// <exception cref="ObjectDisposedException">the counter was disposed.</exception>
     public unsafe long Value

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Lessons.L09_PosixShm;
@@ -47,8 +49,8 @@ public static class ShmProtocol
     }
 
     /// <summary>
-    /// Writes the message and its length, then the magic (with a release barrier, so a reader that sees the magic
-    /// also sees the bytes before it). Throws ArgumentException, leaving the region untouched, when the message
+    /// Writes the message and its length, then the magic with a release store (<see cref="Volatile.Write(ref uint, uint)"/>),
+    /// so a reader that sees the magic with an acquire load (<see cref="ReadMagic"/>) also sees the bytes before it. Throws ArgumentException, leaving the region untouched, when the message
     /// does not fit.
     /// </summary>
     public static void Write(Span<byte> region, string message)
@@ -60,9 +62,20 @@ public static class ShmProtocol
                 $"(its first {HeaderSize} bytes are the header): use a larger --size", nameof(message));
         StrictUtf8.GetBytes(message, region[HeaderSize..]);
         BinaryPrimitives.WriteInt32LittleEndian(region[LengthOffset..], bytes);
-        Thread.MemoryBarrier();
-        BinaryPrimitives.WriteUInt32LittleEndian(region[MagicOffset..], Magic);
+        // A release store: no write above may become visible after it. A reader that sees the magic (with an acquire
+        // load) therefore sees the length and the message as well.
+        Volatile.Write(ref Unsafe.As<byte, uint>(ref region[MagicOffset]), LittleEndian(Magic));
     }
+
+    /// <summary>
+    /// The magic, read with acquire semantics (<see cref="Volatile.Read(ref readonly uint)"/>): no read after it can
+    /// be served from before it, so when it says <see cref="Magic"/>, the length and the message read next are the
+    /// ones the producer wrote before its release store.
+    /// </summary>
+    public static uint ReadMagic(ReadOnlySpan<byte> region) =>
+        LittleEndian(Volatile.Read(ref Unsafe.As<byte, uint>(ref MemoryMarshal.GetReference(region[MagicOffset..]))));
+
+    static uint LittleEndian(uint value) => BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value);
 
     /// <summary>
     /// Reads a message written by <see cref="Write"/>. InvalidDataException (with what was found) when the region
@@ -73,8 +86,7 @@ public static class ShmProtocol
     {
         if (region.Length < HeaderSize)
             throw new InvalidDataException($"the object has {region.Length} bytes, fewer than the {HeaderSize}-byte header: the producer has not sized it yet, or it is not a workbook message");
-        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(region[MagicOffset..]);
-        Thread.MemoryBarrier();
+        uint magic = ReadMagic(region); // acquire: the reads below come after it
         if (magic != Magic)
             throw new InvalidDataException($"no complete message: the magic is 0x{magic:x8}, not 0x{Magic:x8} (the producer has not finished writing, or another program made this object)");
         int length = BinaryPrimitives.ReadInt32LittleEndian(region[LengthOffset..]);

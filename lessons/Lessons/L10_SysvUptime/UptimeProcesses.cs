@@ -77,7 +77,11 @@ public sealed class ServerProcess : IDisposable
     public int Key { get; }
     public int Pid => process.Id;
     public bool HasExited => process.HasExited;
-    public int ExitCode => process.ExitCode;
+    /// <summary>The exit code once the server has exited; null while it runs (Process.ExitCode would throw then).</summary>
+    public int? ExitCode => process.HasExited ? process.ExitCode : null;
+
+    /// <summary>What a notebook shows of the server: pid, key and whether it runs (no Process object, no output log).</summary>
+    public ServerSummary Summary => new(Pid, CFormat.Hex(Key), !process.HasExited, ExitCode);
 
     /// <summary>Every line the server printed so far (stderr lines start with "stderr: ").</summary>
     public IReadOnlyList<string> Output { get { lock (output) return output.ToArray(); } }
@@ -109,4 +113,11 @@ public sealed class ServerProcess : IDisposable
     }
 
     public override string ToString() => $"uptime-server pid {Pid} key {CFormat.Hex(Key)}{(process.HasExited ? $" (exited with {process.ExitCode})" : " (running)")}";
+}
+
+/// <summary>A server handle as a notebook displays it: pid, key, running, and the exit code once it ended.</summary>
+public sealed record ServerSummary(int Pid, string Key, bool Running, int? ExitCode)
+{
+    public override string ToString() =>
+        $"uptime-server pid {Pid} key {Key}{(Running ? " (running)" : $" (exited with {ExitCode})")}";
 }

@@ -8,6 +8,15 @@ namespace Lessons.Tests.L09_PosixShm;
 
 public class ShmProtocolTests
 {
+    [Fact]
+    public void ReadMagic_sees_the_magic_only_once_Write_has_stored_it()
+    {
+        var region = new byte[64];
+        Assert.Equal(0u, ShmProtocol.ReadMagic(region));
+        ShmProtocol.Write(region, "m");
+        Assert.Equal(ShmProtocol.Magic, ShmProtocol.ReadMagic(region));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("hello")]

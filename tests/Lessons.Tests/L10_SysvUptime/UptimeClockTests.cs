@@ -5,6 +5,13 @@ namespace Lessons.Tests.L10_SysvUptime;
 
 public class UptimeClockTests
 {
+    [Fact]
+    public void A_server_summary_shows_pid_key_and_state_only()
+    {
+        Assert.Equal("uptime-server pid 42 key 0x5a000001 (running)", new ServerSummary(42, "0x5a000001", true, null).ToString());
+        Assert.Equal("uptime-server pid 42 key 0x5a000001 (exited with 0)", new ServerSummary(42, "0x5a000001", false, 0).ToString());
+    }
+
     [Theory]
     [InlineData(0, "00:00:00")]
     [InlineData(59, "00:00:59")]
