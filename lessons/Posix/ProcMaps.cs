@@ -26,7 +26,7 @@ public enum RegionKind
     Vsyscall,
     /// <summary>Any part of a shared library (*.so).</summary>
     SharedLibrary,
-    /// <summary>Shared memory: a System V segment (/SYSV…) or a POSIX object (/dev/shm/…).</summary>
+    /// <summary>Shared memory: a System V segment (/SYSV…), a POSIX object (/dev/shm/…) or MAP_SHARED|MAP_ANONYMOUS memory (/dev/zero (deleted), shared).</summary>
     SharedMemory,
     /// <summary>Any other mapped file.</summary>
     FileBacked,
@@ -125,6 +125,8 @@ public static class ProcMaps
         _ when path.StartsWith('[') => RegionKind.Other,
         _ when path == executable => perms[2] == 'x' ? RegionKind.Text : perms[1] == 'w' ? RegionKind.Data : RegionKind.ReadOnlyData,
         _ when path.StartsWith("/SYSV", StringComparison.Ordinal) || path.StartsWith("/dev/shm/", StringComparison.Ordinal) => RegionKind.SharedMemory,
+        // MAP_SHARED|MAP_ANONYMOUS: the kernel backs it with a shmem object named "dev/zero", unlinked from the start.
+        "/dev/zero (deleted)" when perms[3] == 's' => RegionKind.SharedMemory,
         _ when SharedObject.IsMatch(path) => RegionKind.SharedLibrary,
         _ => RegionKind.FileBacked,
     };

@@ -61,10 +61,7 @@ public static class AddressSpace
     /// Every region of this process, from /proc/self/maps, classified; shared anonymous memory (see
     /// <see cref="IsSharedAnonymous"/>) counts as <see cref="RegionKind.SharedMemory"/>, not as a file.
     /// </summary>
-    public static IReadOnlyList<MapsRegion> Regions() => Refine(ProcMaps.Read());
-
-    static List<MapsRegion> Refine(IEnumerable<MapsRegion> regions) =>
-        regions.Select(r => IsSharedAnonymous(r) ? r with { Kind = RegionKind.SharedMemory } : r).ToList();
+    public static IReadOnlyList<MapsRegion> Regions() => ProcMaps.Read();
 
     /// <summary>
     /// The path the kernel prints for MAP_SHARED|MAP_ANONYMOUS memory: no file of yours is behind it, but the kernel backs
@@ -81,7 +78,7 @@ public static class AddressSpace
     {
         using var page = Mman.MapAnonymous(PageSize, shared: true);
         var lines = File.ReadAllLines("/proc/self/maps");
-        var regions = Refine(ProcMaps.Classify(lines, ProcMaps.ExecutablePath()));
+        var regions = ProcMaps.Classify(lines, ProcMaps.ExecutablePath());
         int i = regions.Select((r, k) => (r, k)).First(x => x.r.Contains(page.Address)).k;
         return (lines[i], regions[i]);
     }

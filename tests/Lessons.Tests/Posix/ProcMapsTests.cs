@@ -45,6 +45,15 @@ public class ProcMapsTests
     }
 
     [Fact]
+    public void SharedAnonymousMemoryIsSharedMemoryAndAPrivateDevZeroMappingIsAFile()
+    {
+        var r = ProcMaps.Classify(
+            ["7f1e2a500000-7f1e2a501000 rw-s 00000000 00:01 1031   /dev/zero (deleted)",
+             "7f1e2a600000-7f1e2a601000 rw-p 00000000 00:05 4      /dev/zero"], Exe);
+        Assert.Equal([RegionKind.SharedMemory, RegionKind.FileBacked], r.Select(x => x.Kind));
+    }
+
+    [Fact]
     public void ALineInAnotherFormatIsAFormatExceptionQuotingIt()
     {
         var e = Assert.Throws<FormatException>(() => ProcMaps.Parse("hello world", Exe));
