@@ -30,6 +30,12 @@ public enum Tool
 
     /// <summary>A processor lesson 06 writes machine code for: x86-64 or arm64.</summary>
     MachineCode,
+
+    /// <summary>Valgrind (valgrind on PATH), which lesson 02 runs the lecture's C programs under.</summary>
+    Valgrind,
+
+    /// <summary>strace (strace on PATH), which lesson 03 runs the lecture's C program under.</summary>
+    Strace,
 }
 
 /// <summary>Where the tools are, and why one is missing.</summary>
@@ -80,6 +86,17 @@ public static class TestTool
     static readonly Lazy<string?> CCompiler = new(() =>
         CCompilerPath is null ? $"no C compiler (cc, gcc or clang in /usr/bin): run {SetupScript}" : null);
 
+    /// <summary>The first file named <paramref name="tool"/> in a folder of PATH, or null.</summary>
+    public static string? OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, tool)).FirstOrDefault(File.Exists);
+
+    static readonly Lazy<string?> Valgrind = new(() =>
+        OnPath("valgrind") is null ? $"valgrind is not on PATH: run {SetupScript}" : null);
+
+    static readonly Lazy<string?> Strace = new(() =>
+        OnPath("strace") is null ? $"strace is not on PATH: run {SetupScript}" : null);
+
     static readonly Lazy<string?> MachineCode = new(() =>
         RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64 ? null
         : $"lesson 06 writes machine code for x86-64 and arm64 only; this is {RuntimeInformation.ProcessArchitecture} " +
@@ -93,6 +110,8 @@ public static class TestTool
         Tool.Jupyter => Jupyter.Value,
         Tool.CCompiler => CCompiler.Value,
         Tool.MachineCode => MachineCode.Value,
+        Tool.Valgrind => Valgrind.Value,
+        Tool.Strace => Strace.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

@@ -14,6 +14,12 @@ public sealed record ValgrindRun(string Name, string? Missing, string Stdout, IR
 {
     public bool Ran => Missing is null;
 
+    /// <summary>The program's exit status (0 when it did not run).</summary>
+    public int ExitCode { get; init; }
+
+    /// <summary>What the program wrote to its standard error (Valgrind writes to its log file, not here).</summary>
+    public string Stderr { get; init; } = "";
+
     /// <summary>"definitely lost: N bytes in M blocks" from the LEAK SUMMARY; (0, 0) when there is none.</summary>
     public (long Bytes, int Blocks) DefinitelyLost
     {
@@ -30,7 +36,10 @@ public sealed record ValgrindRun(string Name, string? Missing, string Stdout, IR
 
     public override string ToString() => Missing is not null
         ? $"{Name}: not run: {Missing}"
-        : $"{Name}: the program printed:\n{Stdout.TrimEnd()}\nValgrind:\n  {string.Join("\n  ", Report)}";
+        : $"{Name}: the program printed:\n{Stdout.TrimEnd()}\n" +
+          (Stderr.Length > 0 ? $"and on stderr:\n{Stderr.TrimEnd()}\n" : "") +
+          (ExitCode != 0 ? $"exit status {ExitCode}\n" : "") +
+          $"Valgrind:\n  {string.Join("\n  ", Report)}";
 }
 
 /// <summary>The course's concat4 and dangling programs in C, run under Valgrind where gcc and valgrind exist.</summary>
@@ -94,6 +103,21 @@ public static class ValgrindDemo
         }
         """;
 
+    /// <summary>The lecture's exercise: concatenate the two strings given on the command line.</summary>
+    public const string ConcatArgs = Concatenate + """
+        int main(int argc, char *argv[])
+        {
+            if (argc != 3) {
+                fprintf(stderr, "usage: %s S1 S2\n", argv[0]);
+                return EXIT_FAILURE;
+            }
+            char *s = concatenate(argv[1], argv[2]);
+            printf("%s + %s = %s\n", argv[1], argv[2], s);
+            free(s);
+            return 0;
+        }
+        """;
+
     /// <summary>The concat4 strings.</summary>
     public static readonly string[] Concat4Words = ["You ", "shall ", "not ", "pass."];
 
@@ -102,8 +126,11 @@ public static class ValgrindDemo
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, tool)).FirstOrDefault(File.Exists);
 
-    /// <summary>Compiles <paramref name="source"/> with gcc -g -O0 and runs it under valgrind --leak-check=full.</summary>
-    public static ValgrindRun Run(string name, string source)
+    /// <summary>
+    /// Compiles <paramref name="source"/> with gcc -g -O0 and runs it under valgrind --leak-check=full, with
+    /// <paramref name="arguments"/> as its command line.
+    /// </summary>
+    public static ValgrindRun Run(string name, string source, params string[] arguments)
     {
         string? gcc = FindTool("gcc"), valgrind = FindTool("valgrind");
         if (gcc is null || valgrind is null)
@@ -116,8 +143,8 @@ public static class ValgrindDemo
             var compiled = Exec(gcc, ["-g", "-O0", "-o", exe, c]);
             if (compiled.Code != 0)
                 return new ValgrindRun(name, $"gcc failed: {compiled.Stderr.Trim()}", "", []);
-            var run = Exec(valgrind, ["--leak-check=full", $"--log-file={log}", exe]);
-            return new ValgrindRun(name, null, run.Stdout, ReportLines(File.ReadAllLines(log)));
+            var run = Exec(valgrind, ["--leak-check=full", $"--log-file={log}", exe, .. arguments]);
+            return new ValgrindRun(name, null, run.Stdout, ReportLines(File.ReadAllLines(log))) { ExitCode = run.Code, Stderr = run.Stderr };
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -1,4 +1,5 @@
 using Lessons.L02_MallocFamily;
+using Lessons.Posix;
 using TestTools;
 
 namespace Lessons.Tests.L02_MallocFamily;
@@ -41,22 +42,41 @@ public class ValgrindDemoTests
         Assert.Equal(1, run.InvalidReads);
     }
 
-    [RequiresTool(Tool.CCompiler)]
-    public void ValgrindFindsTheSameLeakOrTheRunSaysItIsMissing()
+    [RequiresTool(Tool.CCompiler, Tool.Valgrind)]
+    public void ValgrindFindsTheSameLeakAndTheInvalidRead()
     {
         var run = ValgrindDemo.Run("concat4", ValgrindDemo.Concat4);
-        if (ValgrindDemo.FindTool("valgrind") is null)
-        {
-            Assert.False(run.Ran);
-            Assert.Contains("valgrind is not installed", run.Missing, StringComparison.Ordinal);
-            Assert.Empty(run.Report);
-            return;
-        }
         Assert.True(run.Ran, run.Missing);
         Assert.Contains("You shall not pass.", run.Stdout, StringComparison.Ordinal);
         Assert.Equal((21L, 2), run.DefinitelyLost);
         var dangling = ValgrindDemo.Run("dangling", ValgrindDemo.Dangling);
         Assert.True(dangling.InvalidReads > 0, dangling.ToString());
         Assert.Equal((0L, 0), dangling.DefinitelyLost);
+    }
+
+    [RequiresTool(Tool.CCompiler, Tool.Valgrind)]
+    public void TheLecturesExerciseTakesItsStringsFromTheCommandLineWithoutLeakOrError()
+    {
+        var run = ValgrindDemo.Run("concat-args", ValgrindDemo.ConcatArgs, "memory ", "management");
+        Assert.True(run.Ran, run.Missing);
+        Assert.Equal("memory  + management = memory management", run.Stdout.Trim());
+        Assert.Equal((0L, 0), run.DefinitelyLost);
+        Assert.Contains(run.Report, l => l.StartsWith("ERROR SUMMARY: 0 errors", StringComparison.Ordinal));
+        Assert.Equal(0, run.ExitCode);
+        var noArguments = ValgrindDemo.Run("concat-args", ValgrindDemo.ConcatArgs);
+        Assert.Equal(1, noArguments.ExitCode);
+        Assert.StartsWith("usage: ", noArguments.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PageGuardsTurnDanglingsReadAfterFreeIntoAFault()
+    {
+        var run = PageGuardDemo.Dangling();
+        Assert.Equal(PageGuardDemo.Text.Length + 1, run.Size);
+        Assert.Equal((int)'a', run.LiveRead.ExitCode);
+        Assert.Equal("---p", run.GuardPermissions);
+        Assert.Equal(Signal.SIGSEGV, run.ReadPastEnd.KilledBy);
+        Assert.Equal("---p", run.FreedPermissions);
+        Assert.Equal(Signal.SIGSEGV, run.ReadAfterFree.KilledBy);
     }
 }
