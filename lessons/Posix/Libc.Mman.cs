@@ -18,6 +18,11 @@ static partial class Libc
     [LibraryImport(Name, SetLastError = true)]
     public static partial int munmap(nint addr, nuint length);
 
+    // void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ... /* void *new_address */);
+    // Variadic in C; glibc's mremap is a plain system-call stub, so passing new_address always is the same call.
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint mremap(nint old_address, nuint old_size, nuint new_size, int flags, nint new_address);
+
     // int mprotect(void *addr, size_t len, int prot);
     [LibraryImport(Name, SetLastError = true)]
     public static partial int mprotect(nint addr, nuint len, int prot);

@@ -15,7 +15,7 @@ public abstract class MemoryHandle : SafeHandle
     public nint Address => IsClosed ? throw new ObjectDisposedException(GetType().Name, $"the memory was released: {this}") : handle;
 
     /// <summary>How many bytes were asked for; the kernel works in whole pages.</summary>
-    public long Length { get; }
+    public long Length { get; private protected set; }
 
     public override bool IsInvalid => handle == Libc.MAP_FAILED || handle == 0;
 

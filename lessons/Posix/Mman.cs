@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lessons.Posix;
@@ -37,6 +38,29 @@ public static class Mman
             throw PosixException.FromLastError(call);
     }
 
+    /// <summary>
+    /// mremap: resizes the mapping at <paramref name="address"/> (page-aligned) from <paramref name="oldLength"/> to
+    /// <paramref name="newLength"/> bytes and returns its address. Without MREMAP_MAYMOVE it grows only in place and
+    /// fails with ENOMEM when the pages after it are taken; with MREMAP_MAYMOVE the kernel may move it (the page
+    /// contents go with it, and the old addresses become unmapped).
+    /// </summary>
+    public static nint Remap(nint address, long oldLength, long newLength, MremapFlags flags, nint newAddress = 0)
+    {
+        string call = $"mremap(old_address={CFormat.Hex(address)}, old_size={oldLength}, new_size={newLength}, flags={CFormat.Flags(flags)}" +
+            ((flags & MremapFlags.MREMAP_FIXED) != 0 ? $", new_address={CFormat.Hex(newAddress)})" : ")");
+        Checked.RequireLinux("mremap");
+        nuint oldSize = Checked.Size(call, nameof(oldLength), oldLength), newSize = Checked.Size(call, nameof(newLength), newLength);
+        nint p = Libc.mremap(address, oldSize, newSize, (int)flags, newAddress);
+        if (p == Libc.MAP_FAILED)
+        {
+            var e = PosixException.FromLastError(call);
+            throw e.Errno == Errno.ENOMEM && (flags & MremapFlags.MREMAP_MAYMOVE) == 0
+                ? new PosixException(call, e.ErrorNumber, "the pages after the mapping are taken and MREMAP_MAYMOVE was not given")
+                : e;
+        }
+        return p;
+    }
+
     /// <summary>mprotect: changes the protection of whole pages; the address must be page-aligned.</summary>
     public static void Protect(nint address, long length, Prot prot)
     {
@@ -69,6 +93,18 @@ public static class Mman
     }
 }
 
+/// <summary>The flags of mremap (&lt;sys/mman.h&gt;, Linux); 0 (<c>default</c>) grows or shrinks in place only.</summary>
+[Flags]
+public enum MremapFlags
+{
+    /// <summary>The kernel may move the mapping to another address.</summary>
+    MREMAP_MAYMOVE = 1,
+    /// <summary>Move to exactly new_address (needs MREMAP_MAYMOVE).</summary>
+    MREMAP_FIXED = 2,
+    /// <summary>Move the pages but leave the old range mapped, empty (Linux 5.7+).</summary>
+    MREMAP_DONTUNMAP = 4,
+}
+
 /// <summary>An owned mapping: Dispose (or the finalizer, as a safety net) munmaps it.</summary>
 public sealed class Mapping : MemoryHandle
 {
@@ -83,6 +119,22 @@ public sealed class Mapping : MemoryHandle
 
     public MapFlags Flags { get; }
 
+    /// <summary>
+    /// mremap over the whole mapping: afterwards <see cref="MemoryHandle.Address"/> and <see cref="MemoryHandle.Length"/>
+    /// describe the resized mapping (the address changes only when <paramref name="flags"/> holds MREMAP_MAYMOVE and
+    /// the kernel moved it). On failure nothing changes.
+    /// </summary>
+    public void Resize(long newLength, MremapFlags flags = MremapFlags.MREMAP_MAYMOVE)
+    {
+        if ((flags & MremapFlags.MREMAP_FIXED) != 0)
+            throw new ArgumentException("MREMAP_FIXED needs a target address: call Mman.Remap", nameof(flags));
+        if ((flags & MremapFlags.MREMAP_DONTUNMAP) != 0)
+            throw new ArgumentException("MREMAP_DONTUNMAP leaves the old range mapped, which this handle would not own: call Mman.Remap", nameof(flags));
+        nint p = Mman.Remap(Address, Length, newLength, flags);
+        SetHandle(p);
+        Length = newLength;
+    }
+
     /// <summary>mprotect over the whole mapping.</summary>
     public void Protect(Prot prot)
     {
@@ -96,3 +148,30 @@ public sealed class Mapping : MemoryHandle
         IsClosed ? "Mapping (unmapped)" : $"Mapping {CFormat.Hex(handle)}..{CFormat.Hex(handle + (nint)Length)} ({Length} bytes, {CFormat.Flags(Protection)}, {CFormat.Flags(Flags)})";
 }
 
+
+/// <summary>
+/// munmap and free as a forked child may call them (see <see cref="ChildSafe"/>): bare function pointers without a GC
+/// transition, resolved in the parent when this class is first used, plus errno. Lesson 04's children use them to show
+/// what happens when memory is released through the wrong call.
+/// </summary>
+public static unsafe class MmanChildSafe
+{
+    static readonly nint Library = NativeLibrary.Load("libc.so.6");
+
+    static nint Export(string name) => NativeLibrary.GetExport(Library, name);
+
+    // int munmap(void *addr, size_t length);
+    /// <summary>munmap(addr, length): 0, or -1 with errno set (read it with <see cref="ErrnoLocation"/>).</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, nuint, int> Munmap =
+        (delegate* unmanaged[SuppressGCTransition]<nint, nuint, int>)Export("munmap");
+
+    // void free(void *ptr);
+    /// <summary>free(ptr): glibc aborts the process when ptr is not a block malloc returned.</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, void> Free =
+        (delegate* unmanaged[SuppressGCTransition]<nint, void>)Export("free");
+
+    // int *__errno_location(void);  (what the errno macro expands to in glibc)
+    /// <summary>The calling thread's errno variable.</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<int*> ErrnoLocation =
+        (delegate* unmanaged[SuppressGCTransition]<int*>)Export("__errno_location");
+}
