@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Lessons.L09_PosixShm;
 using Lessons.Posix;
@@ -6,8 +7,10 @@ using Lessons.Posix;
 namespace Exercises;
 
 /// <summary>
-/// Exercise 09.1–09.2 — a producer and a consumer that meet through a POSIX shared memory object, as library
-/// functions. Write the bodies of <see cref="Produce"/> and <see cref="Consume"/>;
+/// Exercise 09.1–09.2 — a producer and a consumer that meet through a POSIX shared memory object, written from the
+/// calls themselves: shm_open, ftruncate, mmap, munmap, close and shm_unlink, through the workbook's checked layer
+/// (<see cref="PosixShm"/>, <see cref="FileDescriptors"/>, <see cref="Mman"/>; not the lesson's ready-made
+/// ShmExchange or ShmProtocol.Write/Read: that is what you are writing).
 /// `dotnet test tests/Exercises.Tests --filter Lesson=09` grades them.
 /// <para>
 /// The layout is lesson 09's <see cref="ShmProtocol"/> (so your producer talks to <c>workbook shm-consumer</c> and
@@ -17,65 +20,59 @@ namespace Exercises;
 /// <item>at <see cref="ShmProtocol.LengthOffset"/> (4): the message's length in bytes, an int;</item>
 /// <item>at <see cref="ShmProtocol.HeaderSize"/> (8): the message, UTF-8, no terminating NUL.</item>
 /// </list>
-/// Write and read the header yourself with <see cref="BinaryPrimitives"/> (do not call ShmProtocol.Write/Read:
-/// that is what you are writing). The tools: <see cref="OwnedShmName.Create"/>, <see cref="PosixShm.Open"/>,
-/// <see cref="PosixShm.Unlink"/>, <see cref="FileDescriptors.Size"/>, <see cref="Mman.Map"/> with
-/// <see cref="MapFlags.MAP_SHARED"/>, and <see cref="Encoding.UTF8"/>.
+/// The other side may look at the object at any moment: make sure that whoever sees the magic also sees the length
+/// and the message (the lesson's notebook says which kind of store and load that takes).
 /// </para>
 /// </summary>
 public static class ShmMessages
 {
     /// <summary>
-    /// Exercise 09.1 — the producer. Creates <paramref name="name"/> with <see cref="OwnedShmName.Create"/> (which is
-    /// shm_open(O_CREAT|O_EXCL|O_RDWR, 0600) + ftruncate(<paramref name="size"/>)), maps the whole object
-    /// readable and writable with MAP_SHARED, writes the message, then its length, then the magic, unmaps it,
-    /// closes the descriptor and returns the owned name: the object (and the message) stays in /dev/shm until the
-    /// consumer unlinks it or the caller disposes the returned name.
+    /// Exercise 09.1 — the producer. Creates a NEW object <paramref name="name"/> (it must fail with the EEXIST of
+    /// shm_open when the name exists, leaving that object untouched), readable and writable by its owner only
+    /// (0600), of <paramref name="size"/> bytes; maps all of it shared, writes the message, its length and the
+    /// magic, and releases everything it opened in this process (the mapping and the descriptor) before it returns.
+    /// The object, with the message, stays in /dev/shm for the consumer, which unlinks it.
     /// <para>
     /// Bad input throws BEFORE anything is created: a bad name → ArgumentException (let
     /// <see cref="PosixShm.ValidateName"/> throw), a null message → ArgumentNullException, a size below
-    /// <see cref="ShmProtocol.HeaderSize"/> or above <see cref="ShmProtocol.MaxSize"/> → ArgumentOutOfRangeException, a message whose
-    /// UTF-8 bytes exceed size − 8 → ArgumentException. A name that exists → the PosixException (EEXIST) of
-    /// shm_open, the existing object untouched. If anything fails after the object was created, unlink it before
-    /// the exception leaves.
+    /// <see cref="ShmProtocol.HeaderSize"/> or above <see cref="ShmProtocol.MaxSize"/> → ArgumentOutOfRangeException, a
+    /// message whose UTF-8 bytes exceed size − 8 → ArgumentException. If anything fails after the object was created,
+    /// remove its name before the exception leaves.
     /// </para>
     /// </summary>
-    public static OwnedShmName Produce(string name, string message, long size = ShmProtocol.DefaultSize)
+    public static void Produce(string name, string message, long size = ShmProtocol.DefaultSize)
     {
         // BEGIN SOLUTION
         PosixShm.ValidateName(name);
         ArgumentNullException.ThrowIfNull(message);
         if (size < ShmProtocol.HeaderSize || size > ShmProtocol.MaxSize)
             throw new ArgumentOutOfRangeException(nameof(size), size, $"size must be {ShmProtocol.HeaderSize} to {ShmProtocol.MaxSize} bytes");
-        byte[] bytes = Encoding.UTF8.GetBytes(message);
+        byte[] bytes = new UTF8Encoding(false, throwOnInvalidBytes: true).GetBytes(message);
         if (bytes.Length > size - ShmProtocol.HeaderSize)
             throw new ArgumentException($"{bytes.Length} bytes do not fit in {size - ShmProtocol.HeaderSize}", nameof(message));
-        var (owned, fd) = OwnedShmName.Create(name, size);
+        using var fd = PosixShm.Open(name, OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_RDWR, 0x180 /* 0600 */);
         try
         {
-            using (fd)
-            using (var mapping = Mman.Map(size, Prot.PROT_READ | Prot.PROT_WRITE, MapFlags.MAP_SHARED, fd))
-            {
-                var region = mapping.Span;
-                bytes.CopyTo(region[ShmProtocol.HeaderSize..]);
-                BinaryPrimitives.WriteInt32LittleEndian(region[ShmProtocol.LengthOffset..], bytes.Length);
-                Thread.MemoryBarrier();
-                BinaryPrimitives.WriteUInt32LittleEndian(region[ShmProtocol.MagicOffset..], ShmProtocol.Magic);
-            }
-            return owned;
+            fd.Truncate(size);
+            using var mapping = Mman.Map(size, Prot.PROT_READ | Prot.PROT_WRITE, MapFlags.MAP_SHARED, fd);
+            var region = mapping.Span;
+            bytes.CopyTo(region[ShmProtocol.HeaderSize..]);
+            BinaryPrimitives.WriteInt32LittleEndian(region[ShmProtocol.LengthOffset..], bytes.Length);
+            uint magic = BitConverter.IsLittleEndian ? ShmProtocol.Magic : BinaryPrimitives.ReverseEndianness(ShmProtocol.Magic);
+            Volatile.Write(ref Unsafe.As<byte, uint>(ref region[ShmProtocol.MagicOffset]), magic); // release: last
         }
         catch
         {
-            owned.Dispose();
+            PosixShm.Unlink(name);
             throw;
         }
         // END SOLUTION
     }
 
     /// <summary>
-    /// Exercise 09.2 — the consumer. Opens <paramref name="name"/> read-only (<see cref="PosixShm.Open"/> with
-    /// O_RDONLY), finds its size (<see cref="FileDescriptors.Size"/>), maps it PROT_READ with MAP_SHARED, reads the
-    /// message, unmaps, closes, unlinks the name and returns the message.
+    /// Exercise 09.2 — the consumer. Opens the existing object <paramref name="name"/> read-only, finds its size,
+    /// maps it read-only and shared, reads the message, releases the mapping and the descriptor, removes the name
+    /// from /dev/shm and returns the message.
     /// <para>
     /// A bad name → ArgumentException; a name that does not exist → the PosixException (ENOENT) of shm_open. An
     /// object that is not a complete message — smaller than the 8-byte header (do not map it then: reading past
@@ -96,8 +93,8 @@ public static class ShmMessages
                 throw new InvalidDataException($"{name} has {size} bytes, fewer than the header");
             using var mapping = Mman.Map(size, Prot.PROT_READ, MapFlags.MAP_SHARED, fd);
             ReadOnlySpan<byte> region = mapping.Span;
-            uint magic = BinaryPrimitives.ReadUInt32LittleEndian(region[ShmProtocol.MagicOffset..]);
-            Thread.MemoryBarrier();
+            uint raw = Volatile.Read(ref Unsafe.As<byte, uint>(ref Unsafe.AsRef(in region[ShmProtocol.MagicOffset]))); // acquire: first
+            uint magic = BitConverter.IsLittleEndian ? raw : BinaryPrimitives.ReverseEndianness(raw);
             if (magic != ShmProtocol.Magic)
                 throw new InvalidDataException($"{name}: magic 0x{magic:x8}, not a complete message");
             int length = BinaryPrimitives.ReadInt32LittleEndian(region[ShmProtocol.LengthOffset..]);

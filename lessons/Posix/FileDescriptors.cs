@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lessons.Posix;
@@ -38,4 +39,73 @@ public static class FileDescriptors
             throw PosixException.FromLastError($"lseek(fd={n}, offset=0, whence=SEEK_END)");
         return size;
     }
+
+    /// <summary>open(path, flags, mode): a descriptor of a regular file (mode 0600 by default, used with O_CREAT).</summary>
+    public static SafeFileHandle Open(string path, OpenFlags flags, int mode = 0x180 /* 0600 */)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.Contains('\0'))
+            throw new ArgumentException($"the path \"{path.Replace("\0", "\\0")}\" contains a NUL character", nameof(path));
+        string call = $"open(path=\"{path}\", flags={CFormat.Flags(flags)}, mode={CFormat.Octal(mode)})";
+        Checked.RequireLinux("open");
+        int fd = Libc.open(path, (int)flags, (uint)mode);
+        if (fd < 0)
+            throw PosixException.FromLastError(call);
+        return Own(fd);
+    }
+
+    /// <summary>read(fd, buffer, count): the number of bytes read (0 at the end of the file).</summary>
+    public static unsafe int Read(this SafeFileHandle fd, Span<byte> buffer)
+    {
+        int n = fd.Number();
+        Checked.RequireLinux("read");
+        nint got;
+        fixed (byte* p = buffer)
+            got = Libc.read(n, (nint)p, (nuint)buffer.Length);
+        if (got < 0)
+            throw PosixException.FromLastError($"read(fd={n}, count={buffer.Length})");
+        return (int)got;
+    }
+
+    /// <summary>write(fd, buffer, count): the number of bytes written.</summary>
+    public static unsafe int Write(this SafeFileHandle fd, ReadOnlySpan<byte> buffer)
+    {
+        int n = fd.Number();
+        Checked.RequireLinux("write");
+        nint put;
+        fixed (byte* p = buffer)
+            put = Libc.write(n, (nint)p, (nuint)buffer.Length);
+        if (put < 0)
+            throw PosixException.FromLastError($"write(fd={n}, count={buffer.Length})");
+        return (int)put;
+    }
+
+    /// <summary>The whole file as plain read() calls see it: opens <paramref name="path"/> O_RDONLY and reads to its end.</summary>
+    public static byte[] ReadAll(string path)
+    {
+        using var fd = Open(path, OpenFlags.O_RDONLY);
+        var content = new MemoryStream();
+        var buffer = new byte[4096];
+        int got;
+        while ((got = fd.Read(buffer)) > 0)
+            content.Write(buffer, 0, got);
+        return content.ToArray();
+    }
+}
+
+// The file calls of <fcntl.h> and <unistd.h> that lesson 09 needs. (They belong with ftruncate in Libc.Unistd.cs;
+// they sit here while that file is another lesson's to edit.)
+static partial class Libc
+{
+    // int open(const char *pathname, int flags, mode_t mode);
+    [LibraryImport(Name, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string pathname, int flags, uint mode);
+
+    // ssize_t read(int fd, void *buf, size_t count);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint read(int fd, nint buf, nuint count);
+
+    // ssize_t write(int fd, const void *buf, size_t count);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint write(int fd, nint buf, nuint count);
 }

@@ -8,10 +8,14 @@ public static class PosixShm
     /// <summary>The longest name glibc accepts (NAME_MAX), without the leading slash.</summary>
     public const int MaxNameLength = 255;
 
-    /// <summary>shm_open. Permissions default to 0600 (owner read and write).</summary>
-    public static SafeFileHandle Open(string name, OpenFlags flags, int mode = 0x180 /* 0600 */)
+    /// <summary>
+    /// shm_open. Permissions default to 0600 (owner read and write). With <paramref name="portableName"/> false the
+    /// name goes to glibc as it is (glibc strips leading slashes, so "OS" and "/OS" are the same object); glibc's own
+    /// refusals come back as the PosixException (EINVAL, ENAMETOOLONG).
+    /// </summary>
+    public static SafeFileHandle Open(string name, OpenFlags flags, int mode = 0x180 /* 0600 */, bool portableName = true)
     {
-        ValidateName(name);
+        Validate(name, portableName);
         string call = $"shm_open(name=\"{name}\", oflag={CFormat.Flags(flags)}, mode={CFormat.Octal(mode)})";
         Checked.RequireLinux("shm_open");
         int fd = Libc.shm_open(name, (int)flags, (uint)mode);
@@ -21,13 +25,25 @@ public static class PosixShm
         return FileDescriptors.Own(fd);
     }
 
-    /// <summary>shm_unlink: removes the name; mappings already made stay valid.</summary>
-    public static void Unlink(string name)
+    /// <summary>shm_unlink: removes the name; mappings already made stay valid. <paramref name="portableName"/> as for <see cref="Open"/>.</summary>
+    public static void Unlink(string name, bool portableName = true)
     {
-        ValidateName(name);
+        Validate(name, portableName);
         Checked.RequireLinux("shm_unlink");
         if (Libc.shm_unlink(name) != 0)
             throw PosixException.FromLastError($"shm_unlink(name=\"{name}\")");
+    }
+
+    static void Validate(string name, bool portable)
+    {
+        if (portable)
+        {
+            ValidateName(name);
+            return;
+        }
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Contains('\0'))
+            throw new ArgumentException($"shared memory name \"{name.Replace("\0", "\\0")}\" contains a NUL character", nameof(name));
     }
 
     /// <summary>A portable name is "/" then 1..255 characters with no other "/".</summary>

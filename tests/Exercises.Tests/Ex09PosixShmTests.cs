@@ -14,6 +14,20 @@ public class Ex09PosixShmTests
 
     static bool Exists(string name) => File.Exists("/dev/shm" + name);
 
+    /// <summary>What this process still holds of /dev/shm/NAME: lines of /proc/self/maps and links in /proc/self/fd.</summary>
+    static List<string> HeldByThisProcess(string name)
+    {
+        string path = "/dev/shm" + name;
+        var held = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains(path, StringComparison.Ordinal)).Select(l => "mapping " + l).ToList();
+        foreach (var link in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            string? target = null;
+            try { target = new FileInfo(link).LinkTarget; } catch (IOException) { }
+            if (target is not null && target.StartsWith(path, StringComparison.Ordinal)) held.Add($"descriptor {Path.GetFileName(link)} -> {target}");
+        }
+        return held;
+    }
+
     /// <summary>Removes the name if a failing solution left it behind.</summary>
     static void Remove(string name)
     {
@@ -26,8 +40,7 @@ public class Ex09PosixShmTests
         string name = FreshName();
         try
         {
-            using var owned = ShmMessages.Produce(name, "hello", 4096);
-            Assert.Equal(name, owned.Name);
+            ShmMessages.Produce(name, "hello", 4096);
             var entry = ShmDemo.Find(name);
             Assert.NotNull(entry);
             Assert.Equal(4096, entry.Size);
@@ -41,15 +54,17 @@ public class Ex09PosixShmTests
     }
 
     [Fact, Graded(lesson: 9, points: 2)]
-    public void DisposingTheProducersNameUnlinksIt()
+    public void TheProducerUnmapsAndClosesWhatItOpenedButLeavesTheName()
     {
         string name = FreshName();
         try
         {
-            ShmMessages.Produce(name, "bye").Dispose();
-            Assert.False(Exists(name));
+            ShmMessages.Produce(name, "bye");
+            Assert.True(Exists(name), "the object must stay in /dev/shm for the consumer");
+            Assert.Empty(HeldByThisProcess(name));
         }
         finally { Remove(name); }
+        Assert.False(Exists(name));
     }
 
     [Fact, Graded(lesson: 9, points: 3)]
@@ -67,7 +82,7 @@ public class Ex09PosixShmTests
         string name = FreshName();
         try
         {
-            using var owned = ShmMessages.Produce(name, "from your producer");
+            ShmMessages.Produce(name, "from your producer");
             Assert.Equal("from your producer", ShmExchange.Consume(name).Message);
             Assert.False(Exists(name));
         }
@@ -105,7 +120,7 @@ public class Ex09PosixShmTests
         string name = FreshName();
         try
         {
-            using var owned = ShmMessages.Produce(name, message);
+            ShmMessages.Produce(name, message);
             Assert.Equal(message, ShmMessages.Consume(name));
             Assert.False(Exists(name));
         }
@@ -119,8 +134,8 @@ public class Ex09PosixShmTests
         try
         {
             string exact = new string('é', 4) + "12"; // 10 bytes of UTF-8 for a 18-byte object
-            using (ShmMessages.Produce(name, exact, 18))
-                Assert.Equal(exact, ShmMessages.Consume(name));
+            ShmMessages.Produce(name, exact, 18);
+            Assert.Equal(exact, ShmMessages.Consume(name));
             Assert.Throws<ArgumentException>(() => ShmMessages.Produce(name, exact + "3", 18));
             Assert.False(Exists(name));
             Assert.Throws<ArgumentOutOfRangeException>(() => ShmMessages.Produce(name, "", 7));
@@ -139,6 +154,38 @@ public class Ex09PosixShmTests
         Assert.Throws<ArgumentException>(() => ShmMessages.Produce(name, "x"));
         Assert.Throws<ArgumentException>(() => ShmMessages.Consume(name));
         Assert.Throws<ArgumentNullException>(() => ShmMessages.Produce(FreshName(), null!));
+    }
+
+    [Fact, Graded(lesson: 9, points: 2, Hidden = true)]
+    public void TheConsumerUnmapsAndClosesWhatItOpened()
+    {
+        string name = FreshName();
+        using (var produced = ShmExchange.Produce(name, "read me"))
+        {
+            produced.Disown();
+            produced.Dispose(); // the workbook's producer holds nothing of it any more
+        }
+        try
+        {
+            Assert.Equal("read me", ShmMessages.Consume(name));
+            Assert.Empty(HeldByThisProcess(name));
+        }
+        finally { Remove(name); }
+    }
+
+    [Fact, Graded(lesson: 9, points: 2, Hidden = true)]
+    public void YourProducerRefusedWithEexistDoesNotRemoveYourFirstObject()
+    {
+        // The cleanup on failure is for an object this call created: shm_open's EEXIST means it created nothing.
+        string name = FreshName();
+        try
+        {
+            ShmMessages.Produce(name, "one");
+            Assert.Equal(Errno.EEXIST, Assert.Throws<PosixException>(() => ShmMessages.Produce(name, "two")).Errno);
+            Assert.Equal("one", ShmMessages.Consume(name));
+            Assert.False(Exists(name));
+        }
+        finally { Remove(name); }
     }
 
     [Fact, Graded(lesson: 9, points: 3, Hidden = true)]
@@ -170,7 +217,7 @@ public class Ex09PosixShmTests
         for (int i = 0; i < 20; i++)
         {
             string name = $"{prefix}-{i}";
-            using var owned = ShmMessages.Produce(name, $"message {i}");
+            ShmMessages.Produce(name, $"message {i}");
             Assert.Equal($"message {i}", ShmMessages.Consume(name));
         }
         Assert.Empty(ShmDemo.List(prefix));
