@@ -4,6 +4,17 @@ namespace Lessons.Posix;
 
 static partial class Libc
 {
+    // <sys/shm.h> (Linux): #define SHM_LOCK 11, #define SHM_UNLOCK 12 (shmctl commands)
+    public const int SHM_LOCK = 11;
+    public const int SHM_UNLOCK = 12;
+
+    // <sys/shm.h> (Linux): #define SHM_REMAP 040000 (shmat: replace what is mapped at shmaddr)
+    public const int SHM_REMAP = 0x4000;
+
+    // <sys/shm.h> (Linux): #define SHM_DEST 01000, #define SHM_LOCKED 02000 (bits of shm_perm.mode in IPC_STAT)
+    public const int SHM_DEST = 0x200;
+    public const int SHM_LOCKED = 0x400;
+
     // int shmget(key_t key, size_t size, int shmflg);
     [LibraryImport(Name, SetLastError = true)]
     public static partial int shmget(int key, nuint size, int shmflg);

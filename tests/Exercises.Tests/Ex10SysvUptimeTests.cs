@@ -1,117 +1,151 @@
+using System.Diagnostics;
 using Exercises;
 using Grading;
+using Lessons;
 using Lessons.L10_SysvUptime;
+using Lessons.Posix;
 
 namespace Exercises.Tests;
 
+/// <summary>
+/// The student's server against the workbook's <c>uptime-client</c>, the student's client against the workbook's
+/// <c>uptime-server</c> (real processes), and after each test no segment with its key in <c>ipcs -m</c>.
+/// </summary>
 public class Ex10SysvUptimeTests
 {
-    static long Sequence(byte[] segment) => BitConverter.ToInt64(segment, UptimeLayout.SequenceOffset);
+    static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "Workbook.dll");
 
-    static void SetSequence(byte[] segment, long value) =>
-        BitConverter.TryWriteBytes(segment.AsSpan(UptimeLayout.SequenceOffset, 8), value);
+    static CliRun Cli(params string[] args) => WorkbookCli.Run(args, Dll);
 
-    [Theory, Graded(lesson: 10, points: 2)]
-    [InlineData(0, "00:00:00")]
-    [InlineData(7, "00:00:07")]
-    [InlineData(3723.9, "01:02:03")]
-    [InlineData(86_399, "23:59:59")]
-    public void FormatUptime_prints_HH_MM_SS(double seconds, string expected) =>
-        Assert.Equal(expected, Ex10SysvUptime.FormatUptime(TimeSpan.FromSeconds(seconds)));
-
-    [Fact, Graded(lesson: 10, points: 2)]
-    public void WriteTick_writes_the_text_a_NUL_and_adds_two_to_the_counter()
+    static int FreshKey()
     {
-        var segment = new byte[256];
-        Array.Fill(segment, (byte)'x', 0, 64);
-        SetSequence(segment, 40);
-        Ex10SysvUptime.WriteTick(segment, TimeSpan.FromSeconds(61));
-        Assert.Equal("00:01:01\0x"u8.ToArray(), segment[..10]);
-        Assert.Equal(42, Sequence(segment));
-        Ex10SysvUptime.WriteTick(segment, TimeSpan.FromSeconds(62));
-        Assert.Equal(44, Sequence(segment));
-        Assert.Equal("00:01:02", UptimeClock.ReadConsistent(segment)?.Text); // the lesson's reader agrees
+        while (true)
+        {
+            int key = UptimeProcesses.UniqueKey();
+            if (!UptimeProcesses.SegmentExists(key)) return key;
+        }
+    }
+
+    // ipcs -m lists no segment with this key (ipcs prints keys as 0x%08x).
+    static void AssertIpcsClean(int key)
+    {
+        var info = new ProcessStartInfo("ipcs", "-m") { RedirectStandardOutput = true, UseShellExecute = false };
+        using var ipcs = Process.Start(info)!;
+        string listing = ipcs.StandardOutput.ReadToEnd();
+        ipcs.WaitForExit();
+        Assert.DoesNotContain($"0x{key:x8}", listing);
+        Assert.False(UptimeProcesses.SegmentExists(key), $"a segment with key 0x{key:x8} was left behind");
+    }
+
+    // Removes what a failing student solution may have left, so a failed test leaks nothing either.
+    static void CleanUp(int key)
+    {
+        try { SysVShm.Remove(SysVShm.Get(key, 0)); }
+        catch (PosixException) { }
+    }
+
+    [Fact, Graded(lesson: 10, points: 3)]
+    public void The_servers_segment_is_read_by_the_workbooks_client_and_removed_on_stop()
+    {
+        int key = FreshKey();
+        try
+        {
+            var server = Ex10SysvUptime.StartServer(key, 256);
+            var st = SysVShm.Stat(server.Id);
+            Assert.Equal((key, 256L, 0x180), (st.Key, st.Size, st.Mode)); // the key, the size and 0600
+            Assert.Equal(1, st.Attachments);
+            Assert.False(server.Attachment.ReadOnly, "the server writes: attach read-write");
+            UptimeClock.WriteTick(server.Attachment.Span, TimeSpan.FromSeconds(3723));
+            var run = Cli("uptime-client", "--key", CFormat.Hex(key), "--count", "1");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Contains("Timer is : [01:02:03]", run.Stdout);
+            Ex10SysvUptime.StopServer(server);
+            Assert.True(server.Attachment.IsClosed, "StopServer detaches (shmdt)");
+            var late = Cli("uptime-client", "--key", CFormat.Hex(key), "--count", "1");
+            Assert.Equal(1, late.ExitCode); // shmget: ENOENT
+            AssertIpcsClean(key);
+        }
+        finally { CleanUp(key); }
+    }
+
+    [Fact, Graded(lesson: 10, points: 3)]
+    public void The_client_reads_the_workbooks_server_read_only_and_detaches()
+    {
+        int key = FreshKey();
+        using (var server = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll))
+        {
+            var client = Ex10SysvUptime.AttachClient(key);
+            Assert.True(client.ReadOnly, "the client attaches with SHM_RDONLY");
+            Assert.Equal(2, UptimeProcesses.Status(key)!.Attachments); // the server and this client
+            var first = UptimeClock.ReadConsistent(client.Span)!;
+            Assert.InRange(first.Seconds, 0, 86_399);
+            var clock = Stopwatch.StartNew();
+            var later = first;
+            while (later.Sequence == first.Sequence && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                Thread.Sleep(20);
+                later = UptimeClock.ReadConsistent(client.Span)!;
+            }
+            Assert.True(later.Sequence > first.Sequence, "the client sees the server's ticks");
+            Ex10SysvUptime.DetachClient(client);
+            Assert.True(client.IsClosed);
+            Assert.Equal(1, UptimeProcesses.Status(key)!.Attachments); // only the server is left
+            Assert.Equal(0, server.Stop());
+        }
+        AssertIpcsClean(key);
     }
 
     [Fact, Graded(lesson: 10, points: 2)]
-    public void ReadConsistent_reads_the_text_and_gives_up_on_an_odd_counter()
+    public void A_taken_key_and_a_missing_key_are_errors()
     {
-        var segment = new byte[256];
-        UptimeClock.WriteTick(segment, TimeSpan.FromSeconds(5));
-        Assert.Equal("00:00:05", Ex10SysvUptime.ReadConsistent(segment));
-        SetSequence(segment, Sequence(segment) + 1); // a server killed mid-write
-        Assert.Null(Ex10SysvUptime.ReadConsistent(segment, maxRetries: 1000));
+        int key = FreshKey();
+        int other = SysVShm.Get(key, 4096, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, 0x180); // another program's segment, another size
+        try
+        {
+            var e = Assert.Throws<PosixException>(() => Ex10SysvUptime.StartServer(key, 256));
+            Assert.Equal(Errno.EEXIST, e.Errno);
+            Assert.Equal(4096, SysVShm.Stat(other).Size); // left alone: not the server's to remove
+        }
+        finally { SysVShm.Remove(other); }
+        var missing = Assert.Throws<PosixException>(() => Ex10SysvUptime.AttachClient(key));
+        Assert.Equal(Errno.ENOENT, missing.Errno);
+        AssertIpcsClean(key);
     }
 
     // BEGIN HIDDEN TESTS
-    [Theory, Graded(lesson: 10, points: 1, Hidden = true)]
-    [InlineData(90_000, "01:00:00")]
-    [InlineData(359_999, "03:59:59")]
-    [InlineData(0.999, "00:00:00")]
-    public void FormatUptime_wraps_hours_and_drops_fractions(double seconds, string expected) =>
-        Assert.Equal(expected, Ex10SysvUptime.FormatUptime(TimeSpan.FromSeconds(seconds)));
-
-    [Fact, Graded(lesson: 10, points: 1, Hidden = true)]
-    public void Bad_input_is_refused_and_changes_nothing()
-    {
-        Assert.Throws<ArgumentOutOfRangeException>(() => Ex10SysvUptime.FormatUptime(TimeSpan.FromSeconds(-1)));
-        var small = new byte[71];
-        Assert.Throws<ArgumentException>(() => Ex10SysvUptime.WriteTick(small, TimeSpan.Zero));
-        Assert.All(small, b => Assert.Equal(0, b));
-        Assert.Throws<ArgumentException>(() => Ex10SysvUptime.ReadConsistent(new byte[71]));
-        Assert.Equal("", Ex10SysvUptime.ReadConsistent(new byte[72])); // all zeros: an empty text, counter 0
-    }
-
-    [Fact, Graded(lesson: 10, points: 1, Hidden = true)]
-    public void ReadConsistent_stops_at_the_NUL_and_at_eight_characters()
-    {
-        var segment = new byte[256];
-        "abc\0zzzzz"u8.CopyTo(segment);
-        Assert.Equal("abc", Ex10SysvUptime.ReadConsistent(segment));
-        "123456789"u8.CopyTo(segment); // no NUL in the first 8 bytes
-        Assert.Equal("12345678", Ex10SysvUptime.ReadConsistent(segment));
-    }
-
     [Fact, Graded(lesson: 10, points: 2, Hidden = true)]
-    public void Under_a_busy_writer_every_reading_is_whole()
+    public void Bad_arguments_create_nothing_and_a_small_segment_is_refused_and_detached()
     {
-        // The student's writer against the lesson's reader, then the lesson's writer against the student's reader.
-        var segment = new byte[256];
-        Assert.Equal(0, Torn(segment, i => Ex10SysvUptime.WriteTick(segment, TimeSpan.FromSeconds(i * 3661 % 86_400)),
-            () => UptimeClock.ReadConsistent(segment)?.Text));
-        Assert.Equal(0, Torn(segment, i => UptimeClock.WriteTick(segment, TimeSpan.FromSeconds(i * 3661 % 86_400)),
-            () => Ex10SysvUptime.ReadConsistent(segment)));
-        Assert.Equal(0, Sequence(segment) & 1);
+        int key = FreshKey();
+        try
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => Ex10SysvUptime.StartServer(key, UptimeLayout.MinimumSize - 1));
+            Assert.False(UptimeProcesses.SegmentExists(key));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Ex10SysvUptime.StartServer(SysVShm.IPC_PRIVATE, 256));
+            using var small = OwnedSegment.Create(key, 16);
+            Assert.Throws<InvalidOperationException>(() => Ex10SysvUptime.AttachClient(key));
+            Assert.Equal(0, small.Stat().Attachments); // it detached again
+        }
+        finally { CleanUp(key); }
+        AssertIpcsClean(key);
     }
 
-    // A writer thread writes value i (i × 3661 s: every field changes) and publishes i when done; a reading is
-    // torn when it is none of the values written between just before and just after it.
-    static int Torn(byte[] segment, Action<long> write, Func<string?> read)
+    [Fact, Graded(lesson: 10, points: 1, Hidden = true)]
+    public void The_workbooks_server_refuses_the_students_live_key_and_a_restart_works()
     {
-        long stop = 0, finished = 0;
-        write(0);
-        var writer = new Thread(() =>
+        int key = FreshKey();
+        try
         {
-            for (long i = 1; Volatile.Read(ref stop) == 0; i++) { write(i); Volatile.Write(ref finished, i); }
-        });
-        writer.Start();
-        int torn = 0, reads = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.ElapsedMilliseconds < 300)
-        {
-            long before = Volatile.Read(ref finished);
-            string? text = read();
-            long after = Volatile.Read(ref finished) + 1;
-            if (text is null || after - before > 64) continue;
-            reads++;
-            bool whole = false;
-            for (long i = before; i <= after && !whole; i++) whole = text == UptimeClock.Format(TimeSpan.FromSeconds(i * 3661 % 86_400));
-            if (!whole) torn++;
+            var server = Ex10SysvUptime.StartServer(key, UptimeLayout.MinimumSize);
+            var clash = Cli("uptime-server", "--key", CFormat.Hex(key), "--ticks", "1");
+            Assert.Equal(1, clash.ExitCode); // this process, the segment's creator, is alive
+            Ex10SysvUptime.StopServer(server);
+            var again = Ex10SysvUptime.StartServer(key, 256); // the key is free again at once
+            Assert.Equal(256, SysVShm.Stat(again.Id).Size);
+            Ex10SysvUptime.StopServer(again);
         }
-        Volatile.Write(ref stop, 1);
-        writer.Join();
-        Assert.True(reads > 0, "no reading succeeded");
-        return torn;
+        finally { CleanUp(key); }
+        AssertIpcsClean(key);
     }
     // END HIDDEN TESTS
 }
