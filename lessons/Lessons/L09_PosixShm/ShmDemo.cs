@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Lessons.L03_ProgramBreak;
 using Lessons.Posix;
 
 namespace Lessons.L09_PosixShm;
