@@ -92,20 +92,3 @@ public static class FileDescriptors
         return content.ToArray();
     }
 }
-
-// The file calls of <fcntl.h> and <unistd.h> that lesson 09 needs. (They belong with ftruncate in Libc.Unistd.cs;
-// they sit here while that file is another lesson's to edit.)
-static partial class Libc
-{
-    // int open(const char *pathname, int flags, mode_t mode);
-    [LibraryImport(Name, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int open(string pathname, int flags, uint mode);
-
-    // ssize_t read(int fd, void *buf, size_t count);
-    [LibraryImport(Name, SetLastError = true)]
-    public static partial nint read(int fd, nint buf, nuint count);
-
-    // ssize_t write(int fd, const void *buf, size_t count);
-    [LibraryImport(Name, SetLastError = true)]
-    public static partial nint write(int fd, nint buf, nuint count);
-}

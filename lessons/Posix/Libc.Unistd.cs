@@ -31,4 +31,16 @@ static partial class Libc
     // pid_t gettid(void);  (glibc 2.30+)
     [LibraryImport(Name)]
     public static partial int gettid();
+
+    // int open(const char *pathname, int flags, mode_t mode);
+    [LibraryImport(Name, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string pathname, int flags, uint mode);
+
+    // ssize_t read(int fd, void *buf, size_t count);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint read(int fd, nint buf, nuint count);
+
+    // ssize_t write(int fd, const void *buf, size_t count);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial nint write(int fd, nint buf, nuint count);
 }

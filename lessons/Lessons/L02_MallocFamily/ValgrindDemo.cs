@@ -121,18 +121,13 @@ public static class ValgrindDemo
     /// <summary>The concat4 strings.</summary>
     public static readonly string[] Concat4Words = ["You ", "shall ", "not ", "pass."];
 
-    /// <summary>The first file named <paramref name="tool"/> in a folder of PATH, or null.</summary>
-    public static string? FindTool(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, tool)).FirstOrDefault(File.Exists);
-
     /// <summary>
     /// Compiles <paramref name="source"/> with gcc -g -O0 and runs it under valgrind --leak-check=full, with
     /// <paramref name="arguments"/> as its command line.
     /// </summary>
     public static ValgrindRun Run(string name, string source, params string[] arguments)
     {
-        string? gcc = FindTool("gcc"), valgrind = FindTool("valgrind");
+        string? gcc = CPrograms.FindTool("gcc"), valgrind = CPrograms.FindTool("valgrind");
         if (gcc is null || valgrind is null)
             return new ValgrindRun(name, $"{(gcc is null ? "gcc" : "valgrind")} is not installed on this machine (Debian: apt-get install gcc valgrind)", "", []);
         string dir = Directory.CreateTempSubdirectory("workbook-valgrind-").FullName;
@@ -140,10 +135,10 @@ public static class ValgrindDemo
         {
             string c = Path.Combine(dir, name + ".c"), exe = Path.Combine(dir, name), log = Path.Combine(dir, "valgrind.log");
             File.WriteAllText(c, source);
-            var compiled = Exec(gcc, ["-g", "-O0", "-o", exe, c]);
+            var compiled = CPrograms.Exec(gcc, ["-g", "-O0", "-o", exe, c], TimeSpan.FromSeconds(60));
             if (compiled.Code != 0)
                 return new ValgrindRun(name, $"gcc failed: {compiled.Stderr.Trim()}", "", []);
-            var run = Exec(valgrind, ["--leak-check=full", $"--log-file={log}", exe, .. arguments]);
+            var run = CPrograms.Exec(valgrind, ["--leak-check=full", $"--log-file={log}", exe, .. arguments], TimeSpan.FromSeconds(60));
             return new ValgrindRun(name, null, run.Stdout, ReportLines(File.ReadAllLines(log))) { ExitCode = run.Code, Stderr = run.Stderr };
         }
         finally { Directory.Delete(dir, recursive: true); }
@@ -206,20 +201,5 @@ public static class ValgrindDemo
         heap.Free(a);
         heap.Free(b);
         return (before, after, heap.Report());
-    }
-
-    static (int Code, string Stdout, string Stderr) Exec(string file, IEnumerable<string> arguments)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var p = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(file)} did not finish within 60 s");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }

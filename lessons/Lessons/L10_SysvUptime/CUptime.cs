@@ -98,8 +98,7 @@ public sealed class CUptime : IDisposable
     public string ClientPath { get; }
 
     /// <summary>gcc on PATH, or null.</summary>
-    public static string? Gcc => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(d => Path.Combine(d, "gcc")).FirstOrDefault(File.Exists);
+    public static string? Gcc => CPrograms.FindTool("gcc");
 
     /// <summary>Compiles both programs; null, with <paramref name="missing"/> saying why, when gcc is missing or fails.</summary>
     public static CUptime? Compile(out string? missing)
@@ -111,7 +110,7 @@ public sealed class CUptime : IDisposable
         foreach (var (name, source) in new[] { ("shm_srv", ServerSource), ("shm_cli", ClientSource) })
         {
             File.WriteAllText(Path.Combine(dir, name + ".c"), source);
-            var (code, _, err) = Exec(gcc, ["-O0", "-Wall", "-o", Path.Combine(dir, name), Path.Combine(dir, name + ".c")], TimeSpan.FromSeconds(60));
+            var (code, _, err) = CPrograms.Exec(gcc, ["-O0", "-Wall", "-o", Path.Combine(dir, name), Path.Combine(dir, name + ".c")], TimeSpan.FromSeconds(60));
             if (code != 0)
             {
                 Directory.Delete(dir, recursive: true);
@@ -129,24 +128,8 @@ public sealed class CUptime : IDisposable
     /// <summary>Runs the C client <paramref name="count"/> times <paramref name="intervalMs"/> apart; its output and exit code.</summary>
     public (int ExitCode, string Output) RunClient(int key, int count = 2, int intervalMs = 1000)
     {
-        var (code, stdout, stderr) = Exec(ClientPath, [CFormat.Hex(key), $"{count}", $"{intervalMs}"], TimeSpan.FromSeconds(30 + count * intervalMs / 1000.0));
+        var (code, stdout, stderr) = CPrograms.Exec(ClientPath, [CFormat.Hex(key), $"{count}", $"{intervalMs}"], TimeSpan.FromSeconds(30 + count * intervalMs / 1000.0));
         return (code, (stdout + (stderr.Length > 0 ? "stderr: " + stderr : "")).TrimEnd());
-    }
-
-    internal static (int Code, string Stdout, string Stderr) Exec(string file, IEnumerable<string> args, TimeSpan timeout)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
-            throw new TimeoutException($"{Path.GetFileName(file)} did not finish within {timeout.TotalSeconds:0} s; it was killed");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
     public void Dispose()
