@@ -1,3 +1,5 @@
+using Lessons.Posix;
+
 namespace Exercises;
 
 /// <summary>Where glibc's malloc gets a block from.</summary>
@@ -10,15 +12,16 @@ public enum AllocationSource
 }
 
 /// <summary>
-/// Exercise 04 — anonymous mappings. Write these three functions; `dotnet test tests/Exercises.Tests --filter Lesson=04`
+/// Exercise 04 — anonymous mappings. Write these four functions; `dotnet test tests/Exercises.Tests --filter Lesson=04`
 /// grades them. Lesson 04's notebook shows each rule on the running machine.
 /// </summary>
 public static class Ex04AnonymousMappings
 {
     /// <summary>
     /// Exercise 04.1: the number of bytes the kernel really maps for an mmap of <paramref name="size"/> bytes:
-    /// <paramref name="size"/> rounded up to a whole number of pages (0 stays 0; 42 with 4096-byte pages is 4096;
-    /// 4096 is 4096; 4097 is 8192).
+    /// <paramref name="size"/> rounded up to a whole number of pages (42 with 4096-byte pages is 4096; 4096 is 4096;
+    /// 4097 is 8192). A size of 0 is refused as mmap refuses it: throw the workbook's <see cref="PosixException"/> with
+    /// errno EINVAL (<c>new PosixException("mmap(length=0)", (int)Errno.EINVAL)</c>), as <c>Mman.MapAnonymous(0)</c> does.
     /// <paramref name="pageSize"/> must be a positive power of two, else ArgumentOutOfRangeException.
     /// A negative <paramref name="size"/> is an ArgumentOutOfRangeException. When the rounded size does not fit in a
     /// long (a size within one page of long.MaxValue), throw OverflowException.
@@ -29,6 +32,8 @@ public static class Ex04AnonymousMappings
         if (pageSize <= 0 || (pageSize & (pageSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "the page size must be a positive power of two");
         ArgumentOutOfRangeException.ThrowIfNegative(size);
+        if (size == 0)
+            throw new PosixException("mmap(length=0)", (int)Errno.EINVAL, "mmap maps at least one page");
         long rest = size & (pageSize - 1);
         return rest == 0 ? size : checked(size + (pageSize - rest));
         // END SOLUTION
@@ -73,6 +78,28 @@ public static class Ex04AnonymousMappings
         if (length == 0) return 0;
         long last = checked(offset + (length - 1));
         return last / pageSize - offset / pageSize + 1;
+        // END SOLUTION
+    }
+
+    /// <summary>
+    /// Exercise 04.4, a measurement: map <paramref name="pages"/> pages of fresh private anonymous read-write memory, ask
+    /// the kernel not to use transparent huge pages for it (so that each page is its own fault), call
+    /// <paramref name="touch"/> with the mapping's first address, and return how many minor page faults the calling
+    /// thread took while <paramref name="touch"/> ran (the lesson's notebook shows how it counts them). The mapping is
+    /// released before returning, also when <paramref name="touch"/> throws. <paramref name="pages"/> must be positive,
+    /// else ArgumentOutOfRangeException. The tests pass touch patterns you do not know in advance.
+    /// </summary>
+    public static long MeasureMinorFaults(long pages, Action<nint> touch)
+    {
+        // BEGIN SOLUTION
+        ArgumentNullException.ThrowIfNull(touch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pages);
+        long length = checked(pages * SysConf.PageSize);
+        using var m = Mman.MapAnonymous(length);
+        Mman.Advise(m.Address, length, Advice.MADV_NOHUGEPAGE);
+        long before = ResourceUsage.Get(RUsageWho.RUSAGE_THREAD).MinorFaults;
+        touch(m.Address);
+        return ResourceUsage.Get(RUsageWho.RUSAGE_THREAD).MinorFaults - before;
         // END SOLUTION
     }
 }

@@ -1,12 +1,13 @@
+using System.Runtime.InteropServices;
 using Exercises;
 using Grading;
+using Lessons.Posix;
 
 namespace Exercises.Tests;
 
 public class Ex04AnonymousMappingsTests
 {
     [Theory, Graded(lesson: 4, points: 2)]
-    [InlineData(0, 4096, 0)]
     [InlineData(1, 4096, 4096)]
     [InlineData(42, 4096, 4096)]
     [InlineData(4096, 4096, 4096)]
@@ -18,6 +19,39 @@ public class Ex04AnonymousMappingsTests
     [Fact, Graded(lesson: 4, points: 1)]
     public void RefusesANegativeSize() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => Ex04AnonymousMappings.RoundToPages(-1, 4096));
+
+    [Fact, Graded(lesson: 4, points: 1)]
+    public void RefusesSizeZeroAsMmapDoes()
+    {
+        var mine = Assert.Throws<PosixException>(() => Ex04AnonymousMappings.RoundToPages(0, 4096));
+        var mmap = Assert.Throws<PosixException>(() => Mman.MapAnonymous(0));
+        Assert.Equal(Errno.EINVAL, mine.Errno);
+        Assert.Equal(mmap.Errno, mine.Errno);
+    }
+
+    static long Page => SysConf.PageSize;
+
+    static void WriteEvery(nint a, long pages, long stride)
+    {
+        for (long i = 0; i < pages; i += stride) Marshal.WriteByte(a, (int)(i * Page), 1);
+    }
+
+    static void ReadEvery(nint a, long pages, long stride)
+    {
+        for (long i = 0; i < pages; i += stride) _ = Marshal.ReadByte(a, (int)(i * Page));
+    }
+
+    [Fact, Graded(lesson: 4, points: 3)]
+    public void MeasuresTheFaultsOfWritingEveryFourthPage()
+    {
+        WriteEvery(0, 0, 1); // compile the helper before measuring
+        long faults = Ex04AnonymousMappings.MeasureMinorFaults(1024, a => WriteEvery(a, 1024, 4));
+        Assert.InRange(faults, 256, 256 + 40);
+    }
+
+    [Fact, Graded(lesson: 4, points: 1)]
+    public void MeasureRefusesNoPages() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ex04AnonymousMappings.MeasureMinorFaults(0, _ => { }));
 
     [Theory, Graded(lesson: 4, points: 2)]
     [InlineData(64, AllocationSource.Heap)]
@@ -81,6 +115,28 @@ public class Ex04AnonymousMappingsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Ex04AnonymousMappings.PagesTouched(0, -1, 4096));
         Assert.Throws<ArgumentOutOfRangeException>(() => Ex04AnonymousMappings.PagesTouched(0, 1, 1000));
         Assert.Throws<OverflowException>(() => Ex04AnonymousMappings.PagesTouched(long.MaxValue, 2, 4096));
+    }
+    [Fact, Graded(lesson: 4, points: 3, Hidden = true)]
+    public void MeasuresReadsAndWritesOfAPatternItDoesNotKnow()
+    {
+        ReadEvery(0, 0, 1);
+        WriteEvery(0, 0, 1);
+        // Reading every page maps the zero page (one fault each); writing 100 of them then faults again (copy from zero).
+        long faults = Ex04AnonymousMappings.MeasureMinorFaults(512, a => { ReadEvery(a, 512, 1); WriteEvery(a, 100, 1); });
+        Assert.InRange(faults, 612, 612 + 40);
+        long once = Ex04AnonymousMappings.MeasureMinorFaults(64, a => { for (int k = 0; k < 1000; k++) WriteEvery(a, 1, 1); });
+        Assert.InRange(once, 1, 20);
+    }
+
+    [Fact, Graded(lesson: 4, points: 2, Hidden = true)]
+    public void UnmapsTheRegionEvenWhenTouchThrows()
+    {
+        nint seen = 0;
+        Assert.Throws<InvalidOperationException>(() =>
+            Ex04AnonymousMappings.MeasureMinorFaults(300, a => { seen = a; throw new InvalidOperationException("touch failed"); }));
+        Assert.NotEqual(0, seen);
+        var region = ProcMaps.Find(seen);
+        Assert.True(region is null || region.Size < 300 * (ulong)Page || region.Start != (ulong)seen, "the 300-page mapping must be gone");
     }
     // END HIDDEN TESTS
 }
