@@ -29,6 +29,17 @@ static partial class Libc
     /// <summary><c>SIG_ERR</c>: what signal() returns on failure.</summary>
     public const nint SIG_ERR = -1;
 
+    // int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    /// <summary><c>PR_SET_PDEATHSIG</c>: the signal this process gets when the thread that created it ends.</summary>
+    public const int PR_SET_PDEATHSIG = 1;
+
+    // pid_t getppid(void);
+    [LibraryImport(Name)]
+    public static partial int getppid();
+
     // int getrusage(int who, struct rusage *usage);
     [LibraryImport(Name, SetLastError = true)]
     public static unsafe partial int getrusage(int who, RUsage* usage);

@@ -4,7 +4,7 @@ namespace Lessons.Posix;
 
 /// <summary>
 /// Runs registered clean-ups (remove owned segments and shm names, kill and reap children) when the process
-/// exits or gets SIGINT/SIGTERM. Finalizers do not run at exit in .NET, so this is what keeps `ipcs -m` and
+/// exits or gets SIGINT, SIGTERM or SIGHUP (a closed terminal). Finalizers do not run at exit in .NET, so this is what keeps `ipcs -m` and
 /// /dev/shm clean after Ctrl+C.
 /// </summary>
 public static class ProcessCleanup
@@ -13,7 +13,7 @@ public static class ProcessCleanup
     static readonly List<PosixSignalRegistration> Registrations = new();
     static bool hooked;
 
-    /// <summary>Runs <paramref name="action"/> at process exit and on SIGINT or SIGTERM, unless it is unregistered first.</summary>
+    /// <summary>Runs <paramref name="action"/> at process exit and on SIGINT, SIGTERM or SIGHUP, unless it is unregistered first.</summary>
     public static void Register(Action action)
     {
         lock (Actions)
@@ -22,7 +22,7 @@ public static class ProcessCleanup
             if (hooked) return;
             hooked = true;
             AppDomain.CurrentDomain.ProcessExit += (_, _) => RunAll();
-            foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP })
                 Registrations.Add(PosixSignalRegistration.Create(sig, _ => RunAll()));
         }
     }

@@ -1,6 +1,6 @@
 namespace Lessons.Posix;
 
-/// <summary>Checked wrappers for kill and waitpid.</summary>
+/// <summary>Checked wrappers for kill, waitpid and the parent-death signal.</summary>
 public static class Signals
 {
     /// <summary>
@@ -40,5 +40,27 @@ public static class Signals
         if (r == 0) return null;
         Fork.Forget(r);
         return ChildOutcome.FromStatus(r, status, 0);
+    }
+
+    /// <summary>getppid(): the parent's pid (1, or a subreaper's, once the parent has died).</summary>
+    public static int ParentPid
+    {
+        get
+        {
+            Checked.RequireLinux("getppid");
+            return Libc.getppid();
+        }
+    }
+
+    /// <summary>
+    /// prctl(PR_SET_PDEATHSIG, sig): the kernel sends <paramref name="sig"/> to this process when the thread that
+    /// created it ends, whatever ended it (SIGKILL included). A parent that died before the call sends nothing: check
+    /// <see cref="ParentPid"/> right after.
+    /// </summary>
+    public static void SetParentDeathSignal(Signal sig)
+    {
+        Checked.RequireLinux("prctl");
+        if (Libc.prctl(Libc.PR_SET_PDEATHSIG, (nuint)(int)sig, 0, 0, 0) != 0)
+            throw PosixException.FromLastError($"prctl(PR_SET_PDEATHSIG, sig={sig})");
     }
 }

@@ -40,6 +40,8 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (WriteXorExecute.TieWorkerToParent() is int orphaned)
+            return orphaned;
         if (WriteXorExecute.NeedsRestart(args))
             return WriteXorExecute.RestartWithItOff(args);
         // Notebooks and lesson code that start the CLI as a child find this build, whatever its configuration.
