@@ -61,6 +61,30 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void A_notebook_that_prints_a_false_claim_fails_and_names_it()
+    {
+        using var temp = new TempFolder();
+        var folder = Directory.CreateDirectory(temp.File("notebooks")).FullName;
+        NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(
+                NotebookFile.MarkdownCell("# claims"),
+                NotebookFile.CodeCell("bool two = 1 + 1 == 2;"),
+                NotebookFile.CodeCell("""
+                    Console.WriteLine($"{(two ? "yes" : "NO ")}  one and one make two");
+                    Console.WriteLine($"{(!two ? "yes" : "NO ")}  one and one make three");
+                    """)),
+            Path.Combine(folder, "claims.ipynb"));
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+
+        var exitCode = RunCommand.Execute([folder, "--out", temp.File("out")], stdout, stderr);
+
+        Assert.Equal(1, exitCode);
+        var lines = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^claims\.ipynb  2 cells  0 errors  1 false claim  \d+\.\d s  -> ", lines[0]);
+        Assert.Matches(@"^total  1 notebook  2 cells  1 error  ", lines[1]);
+        Assert.Equal("claims.ipynb: cell 2: false claim: NO   one and one make three\n", stderr.ToString());
+    }
+
+    [Fact]
     public void After_a_cell_times_out_the_later_notebooks_are_not_run()
     {
         using var temp = new TempFolder();

@@ -1,6 +1,4 @@
-using System.Net;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Workbook.Notebooks;
 using static Workbook.Tests.TestSupport;
 
@@ -12,27 +10,9 @@ namespace Workbook.Tests;
 /// </summary>
 static class NotebookChecks
 {
-    /// <summary>
-    /// The lessons print each claim as "yes  &lt;claim&gt;", or "NO   &lt;claim&gt;" when this machine's run contradicts
-    /// it: every NO line, and a notebook whose cells check claims but printed no claim line. A result with no text/plain
-    /// (.NET Interactive shows a sequence as text/html only, "[ yes  a, yes  b ]") is read from its text/html.
-    /// </summary>
-    public static List<string> ClaimProblems(string executedPath)
-    {
-        var problems = new List<string>();
-        var cells = CodeCells(NotebookFile.Load(executedPath));
-        bool checksClaims = cells.Any(cell => Text(cell["source"]).Contains("? \"yes\" : \"NO \")", StringComparison.Ordinal));
-        var lines = cells.SelectMany(Outputs)
-            .Select(output => (string?)output["output_type"] == "stream" ? Text(output["text"])
-                : output["data"]?["text/plain"] is { } plain ? Text(plain)
-                : HtmlClaims(Text(output["data"]?["text/html"])))
-            .SelectMany(text => text.Split('\n'))
-            .ToList();
-        problems.AddRange(lines.Where(line => line.StartsWith("NO  ", StringComparison.Ordinal)).Select(line => $"{Path.GetFileName(executedPath)}: {line}"));
-        if (checksClaims && !lines.Any(line => line.StartsWith("yes  ", StringComparison.Ordinal)))
-            problems.Add($"{Path.GetFileName(executedPath)}: its cells check claims, but no claim line was printed");
-        return problems;
-    }
+    /// <summary>Every NO claim line, and a notebook whose cells check claims but printed no claim line (<see cref="NotebookClaims"/>).</summary>
+    public static List<string> ClaimProblems(string executedPath) =>
+        NotebookClaims.Problems(NotebookFile.Load(executedPath), Path.GetFileName(executedPath), c => $" cells[{c.Cell}]");
 
     /// <summary>
     /// Every error output of a code cell not tagged raises-exception, as "NOTEBOOK cells[INDEX]: ENAME: EVALUE" (INDEX
@@ -71,14 +51,6 @@ static class NotebookChecks
                 $"{name} cells[{index}]: {(string?)error["ename"]}: {FirstLine((string?)error["evalue"])}{(stderr is null ? "" : $" (stderr: {stderr.Trim()})")}"));
         }
         return problems;
-    }
-
-    /// <summary>The text of an HTML result, one sequence element a line where the elements are claims.</summary>
-    static string HtmlClaims(string html)
-    {
-        string text = WebUtility.HtmlDecode(Regex.Replace(Regex.Replace(html, "<style[^>]*>.*?</style>", "", RegexOptions.Singleline), "<[^>]*>", ""));
-        return string.Join('\n', text.Split('\n').Select(line =>
-            Regex.Replace(line.Trim(), @"(?:^\[ |, )(?=(?:yes|NO ) {2})| \]$", "\n").TrimStart('\n')));
     }
 
     static string FirstLine(string? text) => (text ?? "").Split('\n')[0].TrimEnd();

@@ -250,6 +250,6 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
                 "broken.ipynb cells[4]: Error: compilation error (stderr: (1,9): error CS0029: Cannot convert)",
             ],
             NotebookChecks.ErrorProblems(path));
-        Assert.Equal(["broken.ipynb: NO   two does not", "broken.ipynb: NO   three's"], NotebookChecks.ClaimProblems(path));
+        Assert.Equal(["broken.ipynb cells[5]: NO   two does not", "broken.ipynb cells[6]: NO   three's"], NotebookChecks.ClaimProblems(path));
     }
 }

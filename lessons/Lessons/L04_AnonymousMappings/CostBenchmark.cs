@@ -27,6 +27,10 @@ public static class CostBenchmark
     /// <summary>The column titles matching <see cref="AllocCost"/>'s ToString.</summary>
     public static string Header => $"{"size",9} {"malloc ns/op",14} {"mmap ns/op",14} {"mmap/malloc",12} {"malloc ops",10} {"mmap ops",8}";
 
+    /// <summary>The fewest timed batches per size and way: one slow batch of a single 64 MiB cycle on a busy machine
+    /// would otherwise be the whole measurement.</summary>
+    public const int MinBatches = 3;
+
     /// <summary>16 B, 64 B, … 64 MiB: powers of 4.</summary>
     public static IReadOnlyList<long> DefaultSizes { get; } = Enumerable.Range(0, 12).Select(k => 16L << (2 * k)).ToList();
 
@@ -55,12 +59,13 @@ public static class CostBenchmark
         return results;
     }
 
-    /// <summary>Runs cycles in batches of 1, 2, 4 … until the slice is used up; returns ns per cycle in the fastest
-    /// batch (the machine is shared: a batch that other processes slowed down does not count) and the cycles run.</summary>
+    /// <summary>Runs cycles in batches of 1, 2, 4 … until the slice is used up, and at least <see cref="MinBatches"/>
+    /// batches; returns ns per cycle in the fastest batch (the machine is shared: a batch that other processes slowed
+    /// down does not count) and the cycles run.</summary>
     static (double Ns, long Ops) Measure(Action<long, long> cycle, long size, long page, long slice)
     {
         cycle(size, page); // warm-up: JIT, first touch of the arena
-        long ops = 0, batch = 1;
+        long ops = 0, batch = 1, batches = 0;
         double best = double.MaxValue;
         var sw = Stopwatch.StartNew();
         while (true)
@@ -71,7 +76,8 @@ public static class CostBenchmark
             ops += batch;
             long elapsed = sw.ElapsedTicks;
             best = Math.Min(best, (elapsed - start) * 1e9 / Stopwatch.Frequency / batch);
-            if (elapsed >= slice) break;
+            batches++;
+            if (elapsed >= slice && batches >= MinBatches) break;
             // Next batch: double, but no more than what the rest of the slice holds at the speed so far.
             long fits = (long)((slice - elapsed) / ((double)elapsed / ops));
             batch = Math.Clamp(Math.Min(batch * 2, fits), 1, 1 << 16);

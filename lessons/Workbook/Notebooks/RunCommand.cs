@@ -19,7 +19,7 @@ static class RunCommand
         Each notebook runs its C# cells top to bottom and stops at its first failing cell, like "run all" in
         .NET Interactive; cells tagged raises-exception must fail. Messages number code cells from 1, as their
         execution counts. Source notebooks are never modified.
-        Exit code: 0 no errors, 1 a cell failed, 2 usage error.
+        Exit code: 0 no errors, 1 a cell failed or printed a false claim (a line starting "NO "), 2 usage error.
 
         """;
 
@@ -124,12 +124,12 @@ static class RunCommand
                 errors++;
                 continue;
             }
-            if (RunOne(notebook, outDir, timeout, stdout, stderr) is not { } run)
+            if (RunOne(notebook, outDir, timeout, stdout, stderr) is not var (run, falseClaims))
             {
                 errors++;
                 continue;
             }
-            (cells, errors, elapsed) = (cells + run.CellsRun, errors + run.Errors.Count, elapsed + run.Elapsed);
+            (cells, errors, elapsed) = (cells + run.CellsRun, errors + run.Errors.Count + falseClaims, elapsed + run.Elapsed);
             if (run.TimedOut)
                 hung = name;
         }
@@ -137,8 +137,11 @@ static class RunCommand
         return errors == 0 ? 0 : 1;
     }
 
-    /// <summary>Runs one notebook, saves its executed copy and reports on it; null when it cannot be read.</summary>
-    static NotebookRun? RunOne(string notebook, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// Runs one notebook, saves its executed copy and reports on it, with the number of claim problems (a printed
+    /// "NO" claim is an error: the lesson says something this machine's run contradicts); null when it cannot be read.
+    /// </summary>
+    static (NotebookRun Run, int FalseClaims)? RunOne(string notebook, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
     {
         var name = Path.GetFileName(notebook);
         NotebookRun run;
@@ -156,13 +159,17 @@ static class RunCommand
         NotebookFile.Save(run.Executed, target);
 
         var stopped = run.CellsNotRun > 0 ? $"  stopped at cell {run.CellsRun}, {Count(run.CellsNotRun, "cell")} not run" : "";
-        stdout.WriteLine($"{name}  {Count(run.CellsRun, "cell")}  {Count(run.Errors.Count, "error")}  "
+        var claims = run.CellsNotRun > 0 ? [] : NotebookClaims.Problems(run.Executed, name, c => $": cell {c.CodeCell}: false claim");
+        string claimed = claims.Count > 0 ? $"  {Count(claims.Count, "false claim")}" : "";
+        stdout.WriteLine($"{name}  {Count(run.CellsRun, "cell")}  {Count(run.Errors.Count, "error")}{claimed}  "
                          + $"{run.Elapsed.TotalSeconds:0.0} s{stopped}  -> {Shown(target)}");
         foreach (var warning in NotebookFile.CheckMetadata(run.Executed))
             stderr.WriteLine($"{name}: warning: {warning}");
         foreach (var error in run.Errors)
             stderr.WriteLine($"{name}: {error}");
-        return run;
+        foreach (var claim in claims)
+            stderr.WriteLine(claim);
+        return (run, claims.Count);
     }
 
     /// <summary>
