@@ -24,6 +24,11 @@ public static unsafe class ChildSafe
     public static readonly delegate* unmanaged[SuppressGCTransition]<int> GetPid =
         (delegate* unmanaged[SuppressGCTransition]<int>)Export("getpid");
 
+    // int dup2(int oldfd, int newfd);
+    /// <summary>dup2(oldfd, newfd): makes <c>newfd</c> refer to <c>oldfd</c>'s file (e.g. a child's stderr to a file).</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<int, int, int> Dup2 =
+        (delegate* unmanaged[SuppressGCTransition]<int, int, int>)Export("dup2");
+
     // pid_t getppid(void);
     internal static readonly delegate* unmanaged[SuppressGCTransition]<int> GetPpid =
         (delegate* unmanaged[SuppressGCTransition]<int>)Export("getppid");

@@ -25,7 +25,7 @@ public sealed record RemapReport(
 }
 
 /// <summary>How a forked child that released memory through the wrong call ended, and what the call returned if it did.</summary>
-public sealed record MismatchRun(string What, ChildOutcome Outcome, bool CallReturned, int Result, int Errno)
+public sealed record MismatchRun(string What, ChildOutcome Outcome, bool CallReturned, int Result, int Errno, string Stderr)
 {
     public override string ToString() =>
         $"{What,-58} {Outcome}" + (CallReturned ? $", the call returned {Result}" + (Result != 0 ? $" with errno {PosixException.NameOf(Errno)}" : "") : ", the call never returned");
@@ -74,6 +74,7 @@ public static class Experiments
         public long Done;
         public int Result;
         public int Errno;
+        public int StderrFdPlusOne; // 0: leave stderr alone (the warm-up runs on zeros)
     }
 
     /// <summary>
@@ -125,19 +126,32 @@ public static class Experiments
         return runs;
     }
 
+    /// <summary>Runs <paramref name="body"/> in a child whose stderr goes to a temporary file, and returns what it wrote
+    /// there too (glibc's message before an abort).</summary>
     static MismatchRun Run(string what, ChildBody body, nint target, long length)
     {
-        var (outcome, args) = InChild(body, target, length);
-        return new MismatchRun(what, outcome, args.Done != 0, args.Result, args.Errno);
+        string path = Path.Combine(Path.GetTempPath(), $"workbook-04-stderr-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite, 4096, FileOptions.DeleteOnClose);
+        int fd = (int)file.SafeFileHandle.DangerousGetHandle();
+        var (outcome, args) = InChild(body, target, length, fd);
+        file.Position = 0;
+        string stderr = new StreamReader(file).ReadToEnd().Trim();
+        return new MismatchRun(what, outcome, args.Done != 0, args.Result, args.Errno, stderr);
     }
 
-    static unsafe (ChildOutcome Outcome, ChildArgs Args) InChild(ChildBody body, nint target, long length)
+    static unsafe (ChildOutcome Outcome, ChildArgs Args) InChild(ChildBody body, nint target, long length, int stderrFd = -1)
     {
         using var shared = Mman.MapAnonymous(Page, shared: true);
         var a = (ChildArgs*)shared.Address;
-        *a = new ChildArgs { Target = target, Length = length };
+        *a = new ChildArgs { Target = target, Length = length, StderrFdPlusOne = stderrFd + 1 };
         var outcome = Fork.Run(body, shared.Address);
         return (outcome, *a);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void RedirectStderr(ChildArgs* a)
+    {
+        if (a->StderrFdPlusOne > 0) ChildSafe.Dup2(a->StderrFdPlusOne - 1, 2);
     }
 
     // Child bodies: compiled before the fork, no allocation. The warm-up runs them on zeros: Target 0, where free(NULL)
@@ -157,6 +171,7 @@ public static class Experiments
     static unsafe int FreeTarget(nint arg)
     {
         var a = (ChildArgs*)arg;
+        RedirectStderr(a);
         MmanChildSafe.Free(a->Target);
         a->Done = a->Target == 0 ? 0 : 1;
         return 0;
@@ -166,6 +181,7 @@ public static class Experiments
     static unsafe int UnmapTarget(nint arg)
     {
         var a = (ChildArgs*)arg;
+        RedirectStderr(a);
         int r = MmanChildSafe.Munmap(a->Target, (nuint)a->Length);
         a->Result = r;
         a->Errno = r == 0 ? 0 : *MmanChildSafe.ErrnoLocation();

@@ -29,12 +29,14 @@ public class ExperimentsTests
         var runs = Experiments.ReleaseMismatches();
         Assert.Equal(4, runs.Count);
         Assert.Equal(Signal.SIGABRT, runs[0].Outcome.KilledBy);
+        Assert.Contains("free(): invalid pointer", runs[0].Stderr); // glibc's message, from the child's stderr
         Assert.Equal(Signal.SIGSEGV, runs[1].Outcome.KilledBy);
         foreach (var m in runs.Skip(2))
         {
             Assert.True(m.CallReturned, m.ToString());
             Assert.Equal(-1, m.Result);
             Assert.Equal((int)Errno.EINVAL, m.Errno);
+            Assert.Equal("", m.Stderr);
         }
     }
 
