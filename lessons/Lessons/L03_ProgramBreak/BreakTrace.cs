@@ -147,7 +147,8 @@ public static class BreakTrace
         {
             try { steps = RunHere(options); }
             catch (Exception e) when (e is PosixException or InvalidOperationException) { failure = e; }
-        }) { Name = "break-trace", IsBackground = true };
+        })
+        { Name = "break-trace", IsBackground = true };
         thread.Start();
         thread.Join();
         return failure is null ? steps! : throw new InvalidOperationException($"break-trace on a new thread: {failure.Message}", failure);
@@ -163,6 +164,9 @@ public static class BreakTrace
             LibcHeap.Mallopt(MalloptParam.M_TOP_PAD, pad);
         if (options.TrimThreshold is int trim)
             LibcHeap.Mallopt(MalloptParam.M_TRIM_THRESHOLD, trim);
+        // The first call of each import binds it (dlsym), which may malloc: done here, outside the brackets.
+        LibcHeap.Free(LibcHeap.Malloc(1));
+        _ = FreeTop() + ProgramBreak.Current;
         bool main = Threads.OnMainThread;
         ulong heapStart = ProcMaps.Read().FirstOrDefault(r => r.Kind == RegionKind.Heap)?.Start ?? ulong.MaxValue;
         int n = options.Count;
