@@ -61,9 +61,10 @@ public static class WorkbookCli
 
     static string BinFolder(string libraryFolder) => Path.GetFullPath(Path.Combine(libraryFolder, "..", "..", "Workbook", "bin"));
 
-    /// <summary>How to start <c>workbook ARGS</c> with stdout and stderr redirected.</summary>
+    /// <summary>How to start <c>workbook ARGS</c> with stdout and stderr redirected (and <paramref name="environment"/> added to its environment).</summary>
     /// <exception cref="FileNotFoundException">The workbook is not built (the message says how to build it).</exception>
-    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, string? workbookDll = null)
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, string? workbookDll = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         string dll = Path.GetFullPath(workbookDll ?? Location);
@@ -71,23 +72,26 @@ public static class WorkbookCli
             throw new FileNotFoundException($"the workbook CLI is not built at {dll}: run `dotnet build lessons/Workbook` in the repository", dll);
         var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.Environment[Fork.WriteXorExecuteVariable] = "0";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(dll);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         return start;
     }
 
     /// <summary>Starts <c>workbook ARGS</c>; the caller reads its output, waits for it and disposes it.</summary>
-    public static Process Start(IEnumerable<string> arguments, string? workbookDll = null)
+    public static Process Start(IEnumerable<string> arguments, string? workbookDll = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = StartInfo(arguments, workbookDll);
+        var start = StartInfo(arguments, workbookDll, environment);
         return Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
     }
 
     /// <summary>Runs <c>workbook ARGS</c> to its end (at most <paramref name="timeout"/>, default 60 s; then it is killed).</summary>
     /// <exception cref="TimeoutException">The command did not end in time.</exception>
-    public static CliRun Run(IReadOnlyList<string> arguments, string? workbookDll = null, TimeSpan? timeout = null)
+    public static CliRun Run(IReadOnlyList<string> arguments, string? workbookDll = null, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var child = Start(arguments, workbookDll);
+        using var child = Start(arguments, workbookDll, environment);
         var stdout = child.StandardOutput.ReadToEndAsync();
         var stderr = child.StandardError.ReadToEndAsync();
         if (!child.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))

@@ -28,6 +28,10 @@ static partial class Libc
     [LibraryImport(Name, SetLastError = true)]
     public static partial int mallopt(int param, int value);
 
+    // int malloc_trim(size_t pad);
+    [LibraryImport(Name)]
+    public static partial int malloc_trim(nuint pad);
+
     // struct mallinfo2 mallinfo2(void);
     [LibraryImport(Name)]
     public static partial MallInfo2 mallinfo2();

@@ -87,6 +87,17 @@ public static class LibcHeap
             throw new PosixException($"mallopt(param={param}, value={value})", (int)Errno.EINVAL, "glibc rejected the value");
     }
 
+    /// <summary>
+    /// malloc_trim(pad): gives free memory back to the kernel, keeping <paramref name="pad"/> bytes free at the top of
+    /// the main heap (the break comes down) and releasing whole free pages inside the arenas (madvise). True when
+    /// anything was released. It cannot fail.
+    /// </summary>
+    public static bool Trim(long pad = 0)
+    {
+        Checked.RequireLinux("malloc_trim");
+        return Libc.malloc_trim(Checked.Size($"malloc_trim(pad={pad})", nameof(pad), pad)) == 1;
+    }
+
     /// <summary>mallinfo2: the main arena's statistics.</summary>
     public static MallInfo2 MallInfo()
     {

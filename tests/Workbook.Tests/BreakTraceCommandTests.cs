@@ -70,4 +70,49 @@ public class BreakTraceCommandTests
         Assert.Equal(2, BreakTraceCommand.Execute(args, stdout, stderr));
         Assert.StartsWith($"break-trace: {message}\nusage: workbook break-trace", stderr.ToString());
     }
+
+    [Fact]
+    public void The_last_of_the_frees_lowers_the_break_and_malloc_trim_lowers_it_further()
+    {
+        var (exitCode, stdout, stderr) = Run("--count", "50", "--size", "32768", "--free-all", "--trim", "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        var steps = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(BreakStep.FromJson).ToList();
+        var frees = steps.Where(s => s.Phase == "free").ToList();
+        Assert.Equal(50, frees.Count);
+        Assert.All(frees.SkipLast(1), s => Assert.Equal(0, s.BreakMoved));
+        Assert.True(frees[^1].BreakMoved < 0, frees[^1].ToString());
+        Assert.InRange(frees[^1].FreeTopAfter, 128 * 1024, 128 * 1024 + Environment.SystemPageSize + 32); // M_TOP_PAD kept, less than a page more
+        var trim = steps.Single(s => s.Phase == "trim");
+        Assert.True(trim.BreakMoved < 0 && trim.Pointer == 1, trim.ToString());
+        Assert.InRange(trim.FreeTopAfter, 0, Environment.SystemPageSize + 32);
+    }
+
+    [Fact]
+    public void With_one_arena_a_thread_mallocs_from_the_heap_and_by_default_from_an_arena_of_its_own()
+    {
+        var workbook = CommandLineTests.WorkbookDll;
+        var options = new BreakTraceOptions(Count: 8, Size: 32 * 1024, OnThread: true);
+
+        var own = BreakTrace.RunInChild(options, workbook);
+        var shared = BreakTrace.RunInChild(options, workbook, arenaMax: 1);
+
+        Assert.All(own.Concat(shared), s => Assert.False(s.MainThread));
+        Assert.All(own, s => Assert.Equal(RegionKind.Anonymous, s.Kind));
+        Assert.Equal(0, own.Sum(s => s.BreakMoved));
+        Assert.All(shared, s => Assert.Equal(RegionKind.Heap, s.Kind));
+        Assert.True(shared.Sum(s => s.BreakMoved) > 0);
+    }
+
+    [Fact]
+    public void A_zero_top_pad_makes_each_brk_just_the_page_rounded_shortfall()
+    {
+        var (exitCode, stdout, stderr) = Run("--count", "10", "--size", "32768", "--top-pad", "0", "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        var moves = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(BreakStep.FromJson).Where(s => s.BreakMoved != 0 && s.FreeTopBefore < 32784 + 32).ToList(); // moves this malloc had to make
+        Assert.NotEmpty(moves);
+        long page = Environment.SystemPageSize;
+        Assert.All(moves, s => Assert.Equal((32784 + 32 - s.FreeTopBefore + page - 1) / page * page, s.BreakMoved));
+    }
 }

@@ -11,7 +11,8 @@ namespace Workbook.L03_ProgramBreak;
 /// </summary>
 static class BreakTraceCommand
 {
-    const string Usage = "usage: workbook break-trace [--count N] [--size BYTES] [--threshold BYTES] [--free-and-retry] [--json]";
+    const string Usage = "usage: workbook break-trace [--count N] [--size BYTES] [--threshold BYTES] [--free-and-retry]\n" +
+        "       [--top-pad BYTES] [--trim-threshold BYTES] [--free-all] [--trim] [--on-thread] [--json]";
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
 
@@ -30,6 +31,11 @@ static class BreakTraceCommand
                     case "--size": options = options with { Size = Number<long>(args[i], Value()) }; break;
                     case "--threshold": options = options with { Threshold = Number<int>(args[i], Value()) }; break;
                     case "--free-and-retry": options = options with { FreeAndRetry = true }; break;
+                    case "--top-pad": options = options with { TopPad = Number<int>(args[i], Value()) }; break;
+                    case "--trim-threshold": options = options with { TrimThreshold = Number<int>(args[i], Value()) }; break;
+                    case "--free-all": options = options with { FreeAll = true }; break;
+                    case "--trim": options = options with { Trim = true }; break;
+                    case "--on-thread": options = options with { OnThread = true }; break;
                     case "--json": json = true; break;
                     case "-h" or "--help": stdout.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown option '{args[i]}'");
@@ -49,7 +55,7 @@ static class BreakTraceCommand
         {
             steps = BreakTrace.Run(options);
         }
-        catch (PosixException e)
+        catch (Exception e) when (e is PosixException or InvalidOperationException)
         {
             stderr.WriteLine($"break-trace: {e.Message}");
             return 1;

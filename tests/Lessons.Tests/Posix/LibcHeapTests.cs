@@ -104,4 +104,15 @@ public class LibcHeapTests
         try { Assert.True(LibcHeap.MallInfo().hblkhd >= 64u << 20); }
         finally { LibcHeap.Free(p); }
     }
+
+    [Fact]
+    public void TrimGivesFreePagesBackAndRefusesANegativePad()
+    {
+        // 32 free 32 KiB chunks in a row, held away from the top by a last live block: malloc_trim(0) releases their pages.
+        var blocks = Enumerable.Range(0, 33).Select(_ => LibcHeap.Malloc(32 * 1024)).ToArray();
+        foreach (nint p in blocks[..^1]) LibcHeap.Free(p);
+        try { Assert.True(LibcHeap.Trim(0)); }
+        finally { LibcHeap.Free(blocks[^1]); }
+        Assert.Throws<ArgumentOutOfRangeException>(() => LibcHeap.Trim(-1));
+    }
 }
