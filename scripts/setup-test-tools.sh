@@ -41,6 +41,12 @@ for tool in valgrind strace; do
   fi
 done
 
+# Lesson 10 runs a C program as nobody with util-linux's setpriv (part of a standard Debian install).
+if ! command -v setpriv >/dev/null; then
+  echo "setup-test-tools: installing util-linux"
+  apt_install util-linux
+fi
+
 if ! /usr/bin/python3 -c "import nbformat" 2>/dev/null; then
   echo "setup-test-tools: installing python3-nbformat"
   apt_install python3-nbformat

@@ -36,6 +36,9 @@ public enum Tool
 
     /// <summary>strace (strace on PATH), which lesson 03 runs the lecture's C program under.</summary>
     Strace,
+
+    /// <summary>Root and util-linux's setpriv on PATH: lesson 10 runs a C program as the unprivileged user nobody.</summary>
+    RootSetpriv,
 }
 
 /// <summary>Where the tools are, and why one is missing.</summary>
@@ -97,6 +100,10 @@ public static class TestTool
     static readonly Lazy<string?> Strace = new(() =>
         OnPath("strace") is null ? $"strace is not on PATH: run {SetupScript}" : null);
 
+    static readonly Lazy<string?> RootSetpriv = new(() =>
+        !Environment.IsPrivilegedProcess ? "needs root, to run a program as nobody with setpriv (run the tests as root, as CI does)"
+        : OnPath("setpriv") is null ? "setpriv (util-linux) is not on PATH" : null);
+
     static readonly Lazy<string?> MachineCode = new(() =>
         RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64 ? null
         : $"lesson 06 writes machine code for x86-64 and arm64 only; this is {RuntimeInformation.ProcessArchitecture} " +
@@ -112,6 +119,7 @@ public static class TestTool
         Tool.MachineCode => MachineCode.Value,
         Tool.Valgrind => Valgrind.Value,
         Tool.Strace => Strace.Value,
+        Tool.RootSetpriv => RootSetpriv.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

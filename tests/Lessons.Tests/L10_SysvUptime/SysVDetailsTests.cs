@@ -92,12 +92,13 @@ public class SysVDetailsTests
 
 public class CShmLockTests
 {
-    [TestTools.RequiresTool(TestTools.Tool.CCompiler)]
+    [TestTools.RequiresTool(TestTools.Tool.CCompiler, TestTools.Tool.RootSetpriv)]
     public void As_nobody_SHM_LOCK_works_within_RLIMIT_MEMLOCK_and_fails_with_ENOMEM_beyond_it()
     {
         var rights = SysVDetails.Rights();
-        if (rights.EffectiveUid != 0 || rights.MemlockLimit is not { } limit || limit < SysConf.PageSize)
-            return; // setpriv needs root, and the limit must leave room for a page
+        Assert.True(rights.MemlockLimit is { } l && l >= SysConf.PageSize,
+            $"RLIMIT_MEMLOCK must be finite and at least a page for this test; it is {rights.MemlockLimit?.ToString() ?? "unlimited"}");
+        long limit = rights.MemlockLimit!.Value;
         var outcome = CShmLock.RunAsNobody([SysConf.PageSize, 2 * limit], out var missing) ?? throw new InvalidOperationException(missing);
         Assert.Equal("ok", outcome[SysConf.PageSize]);
         Assert.Equal("ENOMEM", outcome[2 * limit]);
