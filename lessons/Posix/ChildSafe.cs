@@ -24,6 +24,21 @@ public static unsafe class ChildSafe
     public static readonly delegate* unmanaged[SuppressGCTransition]<int> GetPid =
         (delegate* unmanaged[SuppressGCTransition]<int>)Export("getpid");
 
+    // int munmap(void *addr, size_t length);
+    /// <summary>munmap(addr, length): 0, or -1 with errno set (read it with <see cref="ErrnoLocation"/>).</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, nuint, int> Munmap =
+        (delegate* unmanaged[SuppressGCTransition]<nint, nuint, int>)Export("munmap");
+
+    // void free(void *ptr);
+    /// <summary>free(ptr): glibc aborts the process when ptr is not a block malloc returned.</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, void> Free =
+        (delegate* unmanaged[SuppressGCTransition]<nint, void>)Export("free");
+
+    // int *__errno_location(void);  (what the errno macro expands to in glibc)
+    /// <summary>The calling thread's errno variable.</summary>
+    public static readonly delegate* unmanaged[SuppressGCTransition]<int*> ErrnoLocation =
+        (delegate* unmanaged[SuppressGCTransition]<int*>)Export("__errno_location");
+
     // int dup2(int oldfd, int newfd);
     /// <summary>dup2(oldfd, newfd): makes <c>newfd</c> refer to <c>oldfd</c>'s file (e.g. a child's stderr to a file).</summary>
     public static readonly delegate* unmanaged[SuppressGCTransition]<int, int, int> Dup2 =

@@ -147,31 +147,3 @@ public sealed class Mapping : MemoryHandle
     public override string ToString() =>
         IsClosed ? "Mapping (unmapped)" : $"Mapping {CFormat.Hex(handle)}..{CFormat.Hex(handle + (nint)Length)} ({Length} bytes, {CFormat.Flags(Protection)}, {CFormat.Flags(Flags)})";
 }
-
-
-/// <summary>
-/// munmap and free as a forked child may call them (see <see cref="ChildSafe"/>): bare function pointers without a GC
-/// transition, resolved in the parent when this class is first used, plus errno. Lesson 04's children use them to show
-/// what happens when memory is released through the wrong call.
-/// </summary>
-public static unsafe class MmanChildSafe
-{
-    static readonly nint Library = NativeLibrary.Load("libc.so.6");
-
-    static nint Export(string name) => NativeLibrary.GetExport(Library, name);
-
-    // int munmap(void *addr, size_t length);
-    /// <summary>munmap(addr, length): 0, or -1 with errno set (read it with <see cref="ErrnoLocation"/>).</summary>
-    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, nuint, int> Munmap =
-        (delegate* unmanaged[SuppressGCTransition]<nint, nuint, int>)Export("munmap");
-
-    // void free(void *ptr);
-    /// <summary>free(ptr): glibc aborts the process when ptr is not a block malloc returned.</summary>
-    public static readonly delegate* unmanaged[SuppressGCTransition]<nint, void> Free =
-        (delegate* unmanaged[SuppressGCTransition]<nint, void>)Export("free");
-
-    // int *__errno_location(void);  (what the errno macro expands to in glibc)
-    /// <summary>The calling thread's errno variable.</summary>
-    public static readonly delegate* unmanaged[SuppressGCTransition]<int*> ErrnoLocation =
-        (delegate* unmanaged[SuppressGCTransition]<int*>)Export("__errno_location");
-}

@@ -172,7 +172,7 @@ public static class Experiments
     {
         var a = (ChildArgs*)arg;
         RedirectStderr(a);
-        MmanChildSafe.Free(a->Target);
+        ChildSafe.Free(a->Target);
         a->Done = a->Target == 0 ? 0 : 1;
         return 0;
     }
@@ -182,9 +182,9 @@ public static class Experiments
     {
         var a = (ChildArgs*)arg;
         RedirectStderr(a);
-        int r = MmanChildSafe.Munmap(a->Target, (nuint)a->Length);
+        int r = ChildSafe.Munmap(a->Target, (nuint)a->Length);
         a->Result = r;
-        a->Errno = r == 0 ? 0 : *MmanChildSafe.ErrnoLocation();
+        a->Errno = r == 0 ? 0 : *ChildSafe.ErrnoLocation();
         a->Done = a->Target == 0 ? 0 : 1;
         return 0;
     }
