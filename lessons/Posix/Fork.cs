@@ -233,7 +233,18 @@ public static class Fork
             return true;
         }
         if (r < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            lock (LiveChildren)
+            {
+                if (errno == (int)Errno.ECHILD && !LiveChildren.Contains(pid))
+                {
+                    status = (int)Signal.SIGKILL; // KillAll (a clean-up on SIGINT/SIGTERM) killed and reaped it meanwhile
+                    return true;
+                }
+            }
             throw PosixException.FromLastError($"waitpid(pid={pid}, WNOHANG)");
+        }
         status = 0;
         return false;
     }

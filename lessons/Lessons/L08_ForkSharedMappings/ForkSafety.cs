@@ -7,7 +7,7 @@ namespace Lessons.L08_ForkSharedMappings;
 /// <summary>What a run of many forks under allocation load gave: see <see cref="ForkSafety.Stress"/>.</summary>
 public sealed record ForkStressRun(
     int Forks, int AllocatingThreads, long StartRetries, int Errors, IReadOnlyList<string> ErrorMessages,
-    long Counter, int ChildrenLeft, int Collections, TimeSpan Elapsed)
+    long Counter, int ChildrenLeft, int Collections, TimeSpan Elapsed, bool Interrupted = false)
 {
     /// <summary>Every child added its 1, no child failed, none is left behind.</summary>
     public bool Exact => Counter == Forks && Errors == 0 && ChildrenLeft == 0;
@@ -15,7 +15,7 @@ public sealed record ForkStressRun(
     public double ForksPerSecond => Forks / Elapsed.TotalSeconds;
 
     public override string ToString() =>
-        $"forks done:        {Forks} (with {AllocatingThreads} threads allocating meanwhile)\n" +
+        $"forks done:        {Forks} (with {AllocatingThreads} threads allocating meanwhile){(Interrupted ? ", INTERRUPTED before the number asked for" : "")}\n" +
         $"hangs recovered:   {StartRetries} (children killed before their first step and forked again)\n" +
         $"child errors:      {Errors}\n" +
         $"shared counter:    {Counter} (expected {Forks}: {(Counter == Forks ? "exact" : "WRONG")})\n" +
@@ -33,8 +33,9 @@ public static class ForkSafety
     /// <summary>
     /// Runs <paramref name="forks"/> children one after the other while <paramref name="allocatingThreads"/> threads
     /// allocate; reports start retries (children that hung before their first step), errors, the counter, children left.
+    /// <paramref name="cancel"/> stops it after the fork in progress (the run then reports the forks done).
     /// </summary>
-    public static unsafe ForkStressRun Stress(int forks, int allocatingThreads)
+    public static unsafe ForkStressRun Stress(int forks, int allocatingThreads, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(forks);
         ArgumentOutOfRangeException.ThrowIfNegative(allocatingThreads);
@@ -47,9 +48,10 @@ public static class ForkSafety
         long retriesBefore = Fork.StartRetriesTotal;
         int gcBefore = GC.CollectionCount(0), errors = 0;
         var clock = Stopwatch.StartNew();
+        int done = 0;
         try
         {
-            for (int i = 0; i < forks; i++)
+            for (; done < forks && !cancel.IsCancellationRequested; done++)
             {
                 try
                 {
@@ -73,8 +75,9 @@ public static class ForkSafety
             stop.Cancel();
             allocators.ForEach(t => t.Join());
         }
-        return new ForkStressRun(forks, allocatingThreads, Fork.StartRetriesTotal - retriesBefore, errors, messages,
-            Volatile.Read(ref *(long*)shared.Address), ChildrenOfThisProcess(), GC.CollectionCount(0) - gcBefore, clock.Elapsed);
+        return new ForkStressRun(done, allocatingThreads, Fork.StartRetriesTotal - retriesBefore, errors, messages,
+            Volatile.Read(ref *(long*)shared.Address), ChildrenOfThisProcess(), GC.CollectionCount(0) - gcBefore, clock.Elapsed,
+            Interrupted: done < forks);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -8,19 +8,20 @@ namespace Workbook.L04_AnonymousMappings;
 /// </summary>
 static class AllocCostCommand
 {
-    public static int Execute(string[] args)
+    const string Usage = "usage: alloc-cost [--budget-ms MS (0 to 600000; default 5000; every size still gets one timed cycle each way)]";
+
+    public static int Execute(string[] args) => CommandLine.Run("alloc-cost", Usage, args, Parse, Run);
+
+    static int Parse(CommandLine.Arguments a)
     {
         int budgetMs = 5000;
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--budget-ms" when i + 1 < args.Length && int.TryParse(args[i + 1], out budgetMs) && budgetMs >= 0: i++; break;
-                default:
-                    Console.Error.WriteLine("usage: alloc-cost [--budget-ms MS (default 5000; every size still gets one timed cycle each way)]");
-                    return 2;
-            }
-        }
+        while (a.NextOption() is { } option)
+            budgetMs = option == "--budget-ms" ? a.Number(option, 0, 600_000) : throw CommandLine.Arguments.Unknown(option);
+        return budgetMs;
+    }
+
+    static int Run(int budgetMs)
+    {
         Console.WriteLine($"alloc-cost: allocate + write one byte per page + free, raw libc calls, budget {budgetMs} ms, " +
                           $"page {Lessons.Posix.SysConf.PageSize} B, transparent huge pages: {AnonymousMappings.TransparentHugePages()}");
         var started = DateTime.UtcNow;

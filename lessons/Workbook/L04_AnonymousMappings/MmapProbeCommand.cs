@@ -9,13 +9,12 @@ namespace Workbook.L04_AnonymousMappings;
 /// </summary>
 static class MmapProbeCommand
 {
-    public static int Execute(string[] args)
+    public static int Execute(string[] args) =>
+        CommandLine.Run("mmap-probe", "usage: mmap-probe   (no options; prints phase, request, chunk, own mapping per block)", args,
+            a => a.NextOption() is { } option ? throw CommandLine.Arguments.Unknown(option) : 0, _ => Run());
+
+    static int Run()
     {
-        if (args.Length != 0)
-        {
-            Console.Error.WriteLine("usage: mmap-probe   (no options; prints phase, request, chunk, own mapping per block)");
-            return 2;
-        }
         foreach (var phase in new[] { MmapThreshold.FreshPhase, MmapThreshold.AgainPhase })
             foreach (var p in MmapThreshold.Probe())
                 Console.WriteLine(MmapThreshold.ToLine(phase, p));

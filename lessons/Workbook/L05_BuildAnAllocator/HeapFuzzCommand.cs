@@ -10,38 +10,43 @@ namespace Workbook.L05_BuildAnAllocator;
 /// </summary>
 static class HeapFuzzCommand
 {
-    const string Usage = "usage: heap-fuzz [--ops N (default 100000)] [--allocator NAME (default: every reference allocator)] [--seed N (default 1)] [--arena-mib M (default 4)]";
+    const string Usage = "usage: heap-fuzz [--ops N (0 to 10,000,000; default 100000)] [--allocator NAME (default: every reference allocator)]\n" +
+                         "                 [--seed N (any whole number; default 1)] [--arena-mib M (1 to 1024; default 4)]";
+
+    sealed record Options(int Ops, int Seed, int ArenaMib, IReadOnlyList<AllocatorInfo> Chosen);
 
     public static int Execute(string[] args)
     {
-        int ops = 100_000, seed = 1, arenaMib = 4;
-        string? name = null;
         var registry = MallocLabCommand.Registry();
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--ops" when i + 1 < args.Length && int.TryParse(args[i + 1], out ops) && ops >= 0: i++; break;
-                case "--seed" when i + 1 < args.Length && int.TryParse(args[i + 1], out seed): i++; break;
-                case "--arena-mib" when i + 1 < args.Length && int.TryParse(args[i + 1], out arenaMib) && arenaMib is > 0 and <= 1024: i++; break;
-                case "--allocator" when i + 1 < args.Length: name = args[++i]; break;
-                default:
-                    Console.Error.WriteLine(Usage);
-                    Console.Error.WriteLine($"allocators: {string.Join(", ", registry.Select(a => a.Name))}");
-                    return 2;
-            }
-        }
+        return CommandLine.Run("heap-fuzz", $"{Usage}\nallocators: {string.Join(", ", registry.Select(a => a.Name))}", args,
+            a => Parse(a, registry), Run);
+    }
+
+    static Options Parse(CommandLine.Arguments a, IReadOnlyList<AllocatorInfo> registry)
+    {
+        int ops = 100_000, seed = 1, arenaMib = 4;
         IReadOnlyList<AllocatorInfo> chosen = Allocators.All;
-        if (name is not null)
+        while (a.NextOption() is { } option)
         {
-            if (Allocators.Lookup(registry, name) is not { } one)
+            switch (option)
             {
-                Console.Error.WriteLine(Usage);
-                Console.Error.WriteLine($"no single allocator named '{name}'; allocators: {string.Join(", ", registry.Select(a => a.Name))}");
-                return 2;
+                case "--ops": ops = a.Number(option, 0, 10_000_000); break;
+                case "--seed": seed = a.Number(option, int.MinValue, int.MaxValue); break;
+                case "--arena-mib": arenaMib = a.Number(option, 1, 1024); break;
+                case "--allocator":
+                    string name = a.Value(option);
+                    chosen = Allocators.Lookup(registry, name) is { } one
+                        ? [one] : throw new UsageException($"no single allocator named '{name}'");
+                    break;
+                default: throw CommandLine.Arguments.Unknown(option);
             }
-            chosen = [one];
         }
+        return new Options(ops, seed, arenaMib, chosen);
+    }
+
+    static int Run(Options o)
+    {
+        var (ops, seed, arenaMib, chosen) = o;
         Console.WriteLine($"heap-fuzz: ops={ops:N0} seed={seed} arena={arenaMib} MiB, heap checker after every operation");
         int violations = 0;
         foreach (var allocator in chosen)

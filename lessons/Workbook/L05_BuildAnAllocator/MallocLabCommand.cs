@@ -40,7 +40,7 @@ static class MallocLabCommand
             return 0;
         }
         if (options.WriteTo is not null)
-            return WriteTraces(options.WriteTo, stdout);
+            return WriteTraces(options.WriteTo, stdout, stderr);
         var found = Registry();
         if (options.List)
             return List(found, stdout);
@@ -76,7 +76,7 @@ static class MallocLabCommand
                     break;
                 case "--min-seconds":
                     string text = Value();
-                    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || s < 0 || s > 3600)
+                    if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || !(s >= 0 && s <= 3600))
                         throw new ArgumentException($"--min-seconds needs a number of seconds in [0, 3600], not '{text}'");
                     lab = lab with { MinSeconds = s };
                     break;
@@ -94,15 +94,28 @@ static class MallocLabCommand
     /// <summary>The registry with the student's assembly: the reference allocators, then those marked in Exercises.dll.</summary>
     internal static IReadOnlyList<AllocatorInfo> Registry() => Allocators.Find(typeof(Exercises.StudentAllocator).Assembly);
 
-    static int WriteTraces(string folder, TextWriter stdout)
+    static int WriteTraces(string folder, TextWriter stdout, TextWriter stderr)
     {
-        Directory.CreateDirectory(folder);
-        foreach (var t in TraceGenerator.Bundled())
+        if (File.Exists(folder))
         {
-            t.Save(Path.Combine(folder, t.Name));
-            stdout.WriteLine($"wrote {Path.Combine(folder, t.Name)}: {t}");
+            stderr.WriteLine($"malloc-lab: --write-traces needs a folder; {folder} is a file (nothing written)");
+            return 2;
         }
-        return 0;
+        try
+        {
+            Directory.CreateDirectory(folder);
+            foreach (var t in TraceGenerator.Bundled())
+            {
+                t.Save(Path.Combine(folder, t.Name));
+                stdout.WriteLine($"wrote {Path.Combine(folder, t.Name)}: {t}");
+            }
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"malloc-lab: cannot write the traces into {folder}: {e.Message}");
+            return 1;
+        }
     }
 
     static int List(IReadOnlyList<AllocatorInfo> found, TextWriter stdout)

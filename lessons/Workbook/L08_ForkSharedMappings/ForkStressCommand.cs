@@ -1,4 +1,5 @@
 using Lessons.L08_ForkSharedMappings;
+using Lessons.Posix;
 
 namespace Workbook.L08_ForkSharedMappings;
 
@@ -6,29 +7,48 @@ namespace Workbook.L08_ForkSharedMappings;
 /// `fork-stress`: many forks while other threads allocate flat out (so GCs keep suspending threads), each child
 /// adding one to a shared counter (<see cref="ForkSafety.Stress"/>, lesson 08). Prints forks done, children that hung
 /// before their first step and were replaced, children left behind (must be 0), whether the counter is exact, and
-/// forks per second.
+/// forks per second. SIGINT, SIGTERM or SIGHUP stop it after the fork in progress, with the figures so far and exit 1.
 /// </summary>
 static class ForkStressCommand
 {
-    public static int Execute(string[] args)
+    /// <summary>More allocating threads than this only queue for the two or so cores a course machine has.</summary>
+    public const int MaxThreads = 64;
+
+    public const int MaxForks = 1_000_000;
+
+    static readonly string Usage =
+        $"usage: fork-stress [--forks N (1 to {MaxForks:N0}; default 3000)] [--threads T allocating threads (0 to {MaxThreads}; default 3)]";
+
+    public static int Execute(string[] args) => CommandLine.Run("fork-stress", Usage, args, Parse, Run);
+
+    static (int Forks, int Threads) Parse(CommandLine.Arguments a)
     {
         int forks = 3000, threads = 3;
-        for (int i = 0; i < args.Length; i++)
+        while (a.NextOption() is { } option)
         {
-            switch (args[i])
+            switch (option)
             {
-                case "--forks" when i + 1 < args.Length && int.TryParse(args[i + 1], out forks) && forks > 0: i++; break;
-                case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], out threads) && threads >= 0: i++; break;
-                default:
-                    Console.Error.WriteLine("usage: fork-stress [--forks N (default 3000)] [--threads T allocating threads (default 3)]");
-                    return 2;
+                case "--forks": forks = a.Number(option, 1, MaxForks); break;
+                case "--threads": threads = a.Number(option, 0, MaxThreads); break;
+                default: throw CommandLine.Arguments.Unknown(option);
             }
         }
-        Console.WriteLine($"fork-stress: forks={forks} allocating-threads={threads} pid={Environment.ProcessId}");
-        var result = ForkSafety.Stress(forks, threads);
+        return (forks, threads);
+    }
+
+    static int Run((int Forks, int Threads) o)
+    {
+        Console.WriteLine($"fork-stress: forks={o.Forks} allocating-threads={o.Threads} pid={Environment.ProcessId}");
+        using var interrupt = new CancellationTokenSource();
+        using var stop = ProcessCleanup.StopGracefully(signal =>
+        {
+            Console.Error.WriteLine($"fork-stress: {signal}: stopping after the fork in progress (send it again to stop at once)");
+            interrupt.Cancel();
+        });
+        var result = ForkSafety.Stress(o.Forks, o.Threads, interrupt.Token);
         foreach (string message in result.ErrorMessages)
             Console.Error.WriteLine(message);
         Console.WriteLine(result);
-        return result.Exact ? 0 : 1;
+        return result.Exact && !result.Interrupted ? 0 : 1;
     }
 }

@@ -97,18 +97,14 @@ static class UptimeCommands
             stderr.WriteLine($"uptime-server: {e.Message}");
             return 1;
         }
-        // SIGINT (Ctrl+C), SIGTERM and SIGHUP (a closed terminal) end the loop; the segment's own clean-up (ProcessCleanup) removes it as well.
+        // SIGINT (Ctrl+C), SIGTERM and SIGHUP (a closed terminal) end the loop (a second one ends the process at once; ProcessCleanup still removes the segment).
         using var stop = new ManualResetEventSlim();
         string? stoppedBy = null;
-        void OnSignal(PosixSignalContext ctx)
+        using var graceful = ProcessCleanup.StopGracefully(signal => // no abrupt exit: leave the loop, detach, remove, exit 0
         {
-            ctx.Cancel = true; // no abrupt exit: leave the loop, detach, remove, exit 0
-            stoppedBy ??= ctx.Signal switch { PosixSignal.SIGINT => "SIGINT", PosixSignal.SIGHUP => "SIGHUP", _ => "SIGTERM" };
+            stoppedBy = signal switch { PosixSignal.SIGINT => "SIGINT", PosixSignal.SIGHUP => "SIGHUP", _ => "SIGTERM" };
             stop.Set();
-        }
-        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+        });
         using (server)
         {
             stdout.WriteLine($"uptime-server: pid {Environment.ProcessId}: {server.Message}; segment id {server.Id}");

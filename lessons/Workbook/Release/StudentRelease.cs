@@ -50,16 +50,55 @@ public static class StudentRelease
         InstructorOnly.Any(p => p.EndsWith('/') ? path.StartsWith(p, StringComparison.Ordinal) : path == p)
         || path.Split('/').SkipLast(1).Any(NeverCopied.Contains);
 
+    /// <summary>
+    /// <paramref name="path"/> made absolute with every symbolic link along it resolved (the part that does not exist
+    /// yet is kept as given), so a link into the repository is seen for what it is. The BCL resolves only a path's
+    /// last link (FileSystemInfo.ResolveLinkTarget), hence the walk.
+    /// </summary>
+    internal static string RealPath(string path)
+    {
+        var pending = new Queue<string>(Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries));
+        string current = "/";
+        for (int links = 0; pending.TryDequeue(out var part);)
+        {
+            string next = Path.Combine(current, part);
+            if (new FileInfo(next).LinkTarget is not { } target)
+            {
+                current = next;
+                continue;
+            }
+            if (++links > 40)
+                throw new IOException($"{path}: too many levels of symbolic links");
+            var rest = pending.ToArray();
+            pending = new Queue<string>(Path.GetFullPath(target, current).Split('/', StringSplitOptions.RemoveEmptyEntries).Concat(rest));
+            current = "/";
+        }
+        return current;
+    }
+
+    static string? AncestorFile(string path)
+    {
+        for (var dir = Path.GetDirectoryName(path); dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(dir)) return dir;
+        return null;
+    }
+
     /// <summary>Writes the student copy of <paramref name="root"/> into <paramref name="outDir"/> (which must be empty or absent).</summary>
     /// <exception cref="MarkerException">a malformed marker; nothing is written.</exception>
     public static Result Write(string root, string outDir)
     {
-        root = Path.GetFullPath(root);
-        outDir = Path.GetFullPath(outDir);
+        root = RealPath(root);
+        string given = Path.GetFullPath(outDir);
+        outDir = RealPath(outDir);
+        string shown = given == outDir ? given : $"{given} (that is {outDir})";
+        if (File.Exists(outDir))
+            throw new IOException($"{shown} is a file: --out names a new folder");
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-            throw new IOException($"{outDir} is not empty: release writes into a new folder");
+            throw new IOException($"{shown} is not empty: release writes into a new folder");
         if (outDir.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || outDir == root)
-            throw new IOException($"{outDir} is inside the repository: release outside it");
+            throw new IOException($"{shown} is inside the repository: release outside it");
+        if (AncestorFile(outDir) is { } file)
+            throw new IOException($"{shown} cannot be created: {file} is a file");
 
         var files = TrackedFiles(root);
         var leftOut = files.Where(IsInstructorOnly).ToList();

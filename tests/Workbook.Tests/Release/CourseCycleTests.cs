@@ -54,7 +54,7 @@ public sealed class CourseCycleTests : IDisposable
         var solved = JsonNode.Parse(File.ReadAllText(Path.Combine(variables["OUT"], "results.json")))!.AsObject();
         AssertGradescopeShape(solved);
         var tests = solved["tests"]!.AsArray();
-        Assert.All(tests, t => Assert.Equal((int)t!["max_score"]!, (int)t["score"]!));
+        Assert.All(tests, t => Assert.True((int)t!["max_score"]! == (int)t["score"]!, $"{t["name"]}: {t["score"]}/{t["max_score"]}\n{t["output"]}"));
         Assert.Equal(tests.Sum(t => (int)t!["max_score"]!), (int)solved["score"]!);
         Assert.Contains("TAMPERING", (string)solved["output"]!);
         Assert.Contains($"changed: tests/Exercises.Tests/{Path.GetFileName(changed)}", (string)solved["output"]!);
