@@ -20,6 +20,10 @@ static partial class Libc
     [LibraryImport(Name, SetLastError = true)]
     public static partial int kill(int pid, int sig);
 
+    // int setpgid(pid_t pid, pid_t pgid);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int setpgid(int pid, int pgid);
+
     // sighandler_t signal(int signum, sighandler_t handler);
     [LibraryImport(Name, SetLastError = true)]
     public static partial nint signal(int signum, nint handler);

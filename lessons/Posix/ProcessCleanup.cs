@@ -13,6 +13,13 @@ public static class ProcessCleanup
     static readonly List<PosixSignalRegistration> Registrations = new();
     static bool hooked;
     static Action<PosixSignal>? graceful;
+    static long gracefulStop; // when the graceful stop began (a Stopwatch timestamp), 0 before
+
+    /// <summary>
+    /// Signals this close together are one request to stop: Ctrl+C reaches a command and the child it restarted itself
+    /// as, which also gets it passed on, and a killed parent's death signal came twice in 2 of 8 runs.
+    /// </summary>
+    public static readonly TimeSpan SameStop = TimeSpan.FromSeconds(1);
 
     /// <summary>Runs <paramref name="action"/> at process exit and on SIGINT, SIGTERM or SIGHUP, unless it is unregistered first.</summary>
     public static void Register(Action action)
@@ -26,7 +33,8 @@ public static class ProcessCleanup
 
     /// <summary>
     /// Until disposed, the first SIGINT, SIGTERM or SIGHUP calls <paramref name="onStop"/> instead of ending the process
-    /// (the caller winds down and the clean-ups run at its normal exit); a second one runs the clean-ups and ends it.
+    /// (the caller winds down and the clean-ups run at its normal exit); a second one, <see cref="SameStop"/> or more
+    /// later, runs the clean-ups and ends it.
     /// Commands with a loop to leave use this, so that no clean-up pulls a child or a segment from under the loop.
     /// </summary>
     public static IDisposable StopGracefully(Action<PosixSignal> onStop)
@@ -59,7 +67,13 @@ public static class ProcessCleanup
         if (Interlocked.Exchange(ref graceful, null) is { } onStop)
         {
             context.Cancel = true;
+            Interlocked.Exchange(ref gracefulStop, System.Diagnostics.Stopwatch.GetTimestamp());
             onStop(context.Signal);
+            return;
+        }
+        if (Interlocked.Read(ref gracefulStop) is not 0 and var since && System.Diagnostics.Stopwatch.GetElapsedTime(since) < SameStop)
+        {
+            context.Cancel = true; // the same stop, delivered twice
             return;
         }
         RunAll();

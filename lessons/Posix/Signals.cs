@@ -26,6 +26,27 @@ public static class Signals
             throw PosixException.FromLastError($"kill(pid={pid}, sig={sig})");
     }
 
+    /// <summary>
+    /// setpgid(0, 0): this process leads a new process group, numbered with its pid, so that whoever started it can
+    /// signal it and everything it forked at once (<see cref="KillGroup"/>).
+    /// </summary>
+    public static void LeadNewProcessGroup()
+    {
+        Checked.RequireLinux("setpgid");
+        if (Libc.setpgid(0, 0) != 0)
+            throw PosixException.FromLastError("setpgid(pid=0, pgid=0)");
+    }
+
+    /// <summary>kill(-pgid, sig): every process of the group; false when none is left (ESRCH).</summary>
+    public static bool KillGroup(int pgid, Signal sig)
+    {
+        if (pgid <= 1) throw new ArgumentOutOfRangeException(nameof(pgid), pgid, "a process group id is above 1");
+        Checked.RequireLinux("kill");
+        if (Libc.kill(-pgid, (int)sig) == 0) return true;
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno == (int)Errno.ESRCH ? false : throw new PosixException($"kill(pid=-{pgid}, sig={sig})", errno);
+    }
+
     /// <summary>waitpid(pid, &amp;status, 0 or WNOHANG): how the child ended, or null with WNOHANG when it still runs.</summary>
     public static unsafe ChildOutcome? Waitpid(int pid, bool noHang = false)
     {

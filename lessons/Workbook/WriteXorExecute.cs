@@ -65,15 +65,29 @@ static class WriteXorExecute
 
     static bool IsRun(string[] args) => args.Length > 0 && args[0] == "run";
 
+    /// <summary>
+    /// How to start this CLI again with <paramref name="args"/>, tied to this process (<see cref="TieWorkerToParent"/>):
+    /// its own executable, or the dotnet host with Workbook.dll (as `dotnet Workbook.dll`, or from a test host).
+    /// </summary>
+    public static ProcessStartInfo StartSelf(IEnumerable<string> args)
+    {
+        string dll = typeof(WriteXorExecute).Assembly.Location;
+        string? host = Environment.ProcessPath;
+        bool ownExecutable = host is not null && Path.GetFileName(host) == Path.GetFileNameWithoutExtension(dll);
+        if (!ownExecutable && (host is null || Path.GetFileNameWithoutExtension(host) != "dotnet"))
+            host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet"; // e.g. a test host
+        var start = new ProcessStartInfo(host!) { UseShellExecute = false };
+        if (!ownExecutable)
+            start.ArgumentList.Add(dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment[ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return start;
+    }
+
     public static int RestartWithItOff(string[] args)
     {
-        string host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the running program's path");
-        var start = new ProcessStartInfo(host) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") // started as `dotnet Workbook.dll`
-            start.ArgumentList.Add(typeof(WriteXorExecute).Assembly.Location);
-        foreach (var a in args) start.ArgumentList.Add(a);
+        var start = StartSelf(args);
         start.Environment[Fork.WriteXorExecuteVariable] = "0";
-        start.Environment[ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (IsRun(args) && Environment.GetEnvironmentVariable(TieredPgoVariable) is null)
             start.Environment[TieredPgoVariable] = "0";
 

@@ -28,10 +28,20 @@ public static class NotebookFile
     public static JsonObject Load(string path)
     {
         var node = JsonNode.Parse(File.ReadAllText(path));
-        if (node is not JsonObject notebook || notebook["cells"] is not JsonArray)
+        if (node is not JsonObject notebook || notebook["cells"] is not JsonArray cells)
             throw new InvalidDataException($"{path} is not a Jupyter notebook: expected a JSON object with a \"cells\" array");
+        for (var i = 0; i < cells.Count; i++)
+        {
+            if (cells[i] is not JsonObject cell || !IsString(cell["cell_type"]))
+                throw new InvalidDataException($"{path}: cell {i + 1} (of all cells) is not an object with a string \"cell_type\"");
+            var source = cell["source"];
+            if (!(source is null || IsString(source) || source is JsonArray lines && lines.All(IsString)))
+                throw new InvalidDataException($"{path}: cell {i + 1} (of all cells): \"source\" must be a string or a list of strings");
+        }
         return notebook;
     }
+
+    static bool IsString(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String;
 
     /// <summary>Writes the notebook as Jupyter does: indent 1, trailing newline.</summary>
     public static void Save(JsonObject notebook, string path)

@@ -15,7 +15,8 @@ public sealed record CellError(int Cell, string Message, bool TimedOut = false)
 
 /// <summary>The outcome of running one notebook: the executed copy (not yet saved) and what went wrong.</summary>
 public sealed record NotebookRun(
-    string SourcePath, JsonObject Executed, int CellsRun, int CellsNotRun, IReadOnlyList<CellError> Errors, TimeSpan Elapsed)
+    string SourcePath, JsonObject Executed, int CellsRun, int CellsNotRun, IReadOnlyList<CellError> Errors, TimeSpan Elapsed,
+    IReadOnlyList<string> Warnings)
 {
     public bool Succeeded => Errors.Count == 0;
 
@@ -47,9 +48,12 @@ public static class NotebookRunner
         public Exception? FormattingError { get; set; }
     }
 
-    /// <summary>Runs the notebook at <paramref name="notebookPath"/>; the source file is only read.</summary>
+    /// <summary>
+    /// Runs the notebook at <paramref name="notebookPath"/>; the source file is only read. <paramref name="beforeCell"/>
+    /// gets each code cell's number and the executed copy so far just before the cell runs.
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is not a notebook.</exception>
-    public static NotebookRun Run(string notebookPath, TimeSpan? cellTimeout = null)
+    public static NotebookRun Run(string notebookPath, TimeSpan? cellTimeout = null, Action<int, JsonObject>? beforeCell = null)
     {
         var timeout = cellTimeout ?? DefaultCellTimeout;
         var path = Path.GetFullPath(notebookPath);
@@ -64,6 +68,7 @@ public static class NotebookRunner
         }
 
         var errors = new List<CellError>();
+        var warnings = new List<string>();
         var cellsRun = 0;
         lock (OneAtATime)
         {
@@ -82,10 +87,13 @@ public static class NotebookRunner
                 foreach (var cell in codeCells)
                 {
                     var events = new CellEvents(++cellsRun);
+                    beforeCell?.Invoke(events.Number, executed);
                     Volatile.Write(ref current, events);
                     var error = RunCell(kernel, cell, events, timeout, out var timedOut);
                     cell["execution_count"] = events.Number;
                     cell["outputs"] = events.Outputs.ToJson();
+                    if (events.Outputs.Dropped > 0)
+                        warnings.Add($"cell {events.Number}: output cut at {CellOutputs.MaxChars:N0} characters ({events.Outputs.Dropped:N0} not kept)");
                     if (error is not null)
                     {
                         errors.Add(new CellError(events.Number, error, timedOut));
@@ -107,7 +115,7 @@ public static class NotebookRunner
                 Directory.SetCurrentDirectory(directory);
             }
         }
-        return new NotebookRun(path, executed, cellsRun, codeCells.Count - cellsRun, errors, stopwatch.Elapsed);
+        return new NotebookRun(path, executed, cellsRun, codeCells.Count - cellsRun, errors, stopwatch.Elapsed, warnings);
     }
 
     /// <summary>Runs one cell; returns the error that stops the notebook, if any.</summary>

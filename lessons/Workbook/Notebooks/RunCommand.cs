@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.CodeAnalysis.CSharp.Scripting;
 using Microsoft.CodeAnalysis.Scripting;
 using Microsoft.DotNet.Interactive.Formatting;
@@ -16,9 +17,11 @@ static class RunCommand
           PATH       a notebook, or a folder whose *.ipynb run in name order (default: notebooks/ of the repository)
           --out      where the executed copies go (default: executed/ at the repository root)
           --timeout  how long one cell may run, in seconds (default: 120)
-        Each notebook runs its C# cells top to bottom and stops at its first failing cell, like "run all" in
-        .NET Interactive; cells tagged raises-exception must fail. Messages number code cells from 1, as their
-        execution counts. Source notebooks are never modified.
+        Each notebook runs in a process of its own, its C# cells top to bottom, and stops at its first failing
+        cell, like "run all" in .NET Interactive; cells tagged raises-exception must fail. A cell that ends the
+        process, or does not end, fails its notebook and the next one still runs; nothing a notebook started
+        outlives it. Messages number code cells from 1, as their execution counts. A cell keeps at most 1 Mi
+        characters of output. Source notebooks are never modified.
         Exit code: 0 no errors, 1 a cell failed or printed a false claim (a line starting "NO "), 2 usage error.
 
         """;
@@ -38,18 +41,22 @@ static class RunCommand
             paths.Add(Path.Combine(root, "notebooks"));
         }
         var outDir = Path.GetFullPath(options.OutDir ?? Path.Combine(root ?? Environment.CurrentDirectory, "executed"));
+        if (options.Report is { } report) // the process of one notebook (NotebookProcess)
+            return paths.Count == 1 ? NotebookProcess.RunAsChild(paths[0], outDir, options.Timeout, report)
+                : UsageError(stderr, $"{NotebookProcess.ReportOption} runs one notebook");
         if (FindNotebooks(paths, stderr, out exit) is not { } notebooks) return exit;
         return RunAll(notebooks, outDir, options.Timeout, stdout, stderr);
     }
 
     /// <summary>The PATHs and options given (PATHs empty when none was).</summary>
-    sealed record Options(List<string> Paths, string? OutDir, TimeSpan Timeout);
+    sealed record Options(List<string> Paths, string? OutDir, TimeSpan Timeout, string? Report);
 
     /// <summary>The options, or null with the exit code when the arguments end the command (--help, a usage error).</summary>
     static Options? ParseOptions(string[] args, TextWriter stdout, TextWriter stderr, out int exit)
     {
         var paths = new List<string>();
         string? outDir = null;
+        string? report = null;
         var timeout = NotebookRunner.DefaultCellTimeout;
         for (var i = 0; i < args.Length; i++)
         {
@@ -61,6 +68,9 @@ static class RunCommand
                     return null;
                 case "--out" when i + 1 < args.Length:
                     outDir = args[++i];
+                    break;
+                case NotebookProcess.ReportOption when i + 1 < args.Length: // not in the usage: the runner's own
+                    report = args[++i];
                     break;
                 case "--timeout" when i + 1 < args.Length:
                     if (!double.TryParse(args[++i], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
@@ -82,7 +92,7 @@ static class RunCommand
             }
         }
         exit = 0;
-        return new Options(paths, outDir, timeout);
+        return new Options(paths, outDir, timeout, report);
     }
 
     /// <summary>The notebooks the paths name (a folder's in name order), or null with the exit code when a path names nothing.</summary>
@@ -107,53 +117,47 @@ static class RunCommand
         return notebooks;
     }
 
-    /// <summary>Runs the notebooks in turn and prints the totals; the exit code.</summary>
+    /// <summary>Runs the notebooks in turn, each in a process of its own, and prints the totals; the exit code.</summary>
     static int RunAll(List<string> notebooks, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
     {
         var (cells, errors, elapsed) = (0, 0, TimeSpan.Zero);
-        string? hung = null;
-        WarmUp();
+        using var supervisor = new NotebookProcess.Supervisor();
         foreach (var notebook in notebooks)
         {
             var name = Path.GetFileName(notebook);
-            if (hung is not null)
+            if (supervisor.StoppedBy is { } signal)
             {
-                // The timed-out cell still runs and writes to the process's console: later notebooks would catch its output.
                 stdout.WriteLine($"{name}  not run");
-                stderr.WriteLine($"{name}: not run: a cell of {hung} timed out and is still running; run this notebook on its own");
+                stderr.WriteLine($"{name}: not run: the run was stopped by {signal}");
                 errors++;
                 continue;
             }
-            if (RunOne(notebook, outDir, timeout, stdout, stderr) is not var (run, falseClaims))
-            {
-                errors++;
-                continue;
-            }
-            (cells, errors, elapsed) = (cells + run.CellsRun, errors + run.Errors.Count + falseClaims, elapsed + run.Elapsed);
-            if (run.TimedOut)
-                hung = name;
+            var outcome = NotebookProcess.Run(notebook, outDir, timeout, stdout, stderr, supervisor);
+            (cells, errors, elapsed) = (cells + outcome.CellsRun, errors + outcome.Errors, elapsed + outcome.Elapsed);
         }
         stdout.WriteLine($"total  {Count(notebooks.Count, "notebook")}  {Count(cells, "cell")}  {Count(errors, "error")}  {elapsed.TotalSeconds:0.0} s");
         return errors == 0 ? 0 : 1;
     }
 
     /// <summary>
-    /// Runs one notebook, saves its executed copy and reports on it, with the number of claim problems (a printed
-    /// "NO" claim is an error: the lesson says something this machine's run contradicts); null when it cannot be read.
+    /// Runs one notebook in this process, saves its executed copy and reports on it; its errors count the claim problems
+    /// (a printed "NO" claim is an error: the lesson says something this machine's run contradicts).
     /// </summary>
-    static (NotebookRun Run, int FalseClaims)? RunOne(string notebook, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr)
+    internal static NotebookOutcome RunOne(string notebook, string outDir, TimeSpan timeout, TextWriter stdout, TextWriter stderr,
+        Action<int, JsonObject>? beforeCell = null)
     {
         var name = Path.GetFileName(notebook);
         NotebookRun run;
+        WarmUp();
         try
         {
-            run = NotebookRunner.Run(notebook, timeout);
+            run = NotebookRunner.Run(notebook, timeout, beforeCell);
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or IOException or UnauthorizedAccessException)
         {
             stdout.WriteLine($"{name}  not run");
             stderr.WriteLine($"{name}: cannot read the notebook: {e.Message}");
-            return null;
+            return new NotebookOutcome(0, 1, TimeSpan.Zero);
         }
         var target = Path.Combine(outDir, name);
         NotebookFile.Save(run.Executed, target);
@@ -163,13 +167,13 @@ static class RunCommand
         string claimed = claims.Count > 0 ? $"  {Count(claims.Count, "false claim")}" : "";
         stdout.WriteLine($"{name}  {Count(run.CellsRun, "cell")}  {Count(run.Errors.Count, "error")}{claimed}  "
                          + $"{run.Elapsed.TotalSeconds:0.0} s{stopped}  -> {Shown(target)}");
-        foreach (var warning in NotebookFile.CheckMetadata(run.Executed))
+        foreach (var warning in NotebookFile.CheckMetadata(run.Executed).Concat(run.Warnings))
             stderr.WriteLine($"{name}: warning: {warning}");
         foreach (var error in run.Errors)
             stderr.WriteLine($"{name}: {error}");
         foreach (var claim in claims)
             stderr.WriteLine(claim);
-        return (run, claims.Count);
+        return new NotebookOutcome(run.CellsRun, run.Errors.Count + claims.Count, run.Elapsed);
     }
 
     /// <summary>
@@ -194,7 +198,7 @@ static class RunCommand
     });
 
     /// <summary>A path relative to the current directory when it is below it, else the full path.</summary>
-    static string Shown(string path)
+    internal static string Shown(string path)
     {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
