@@ -22,5 +22,12 @@ public static class Abi
         ("offsetof(struct rusage, ru_minflt)", Marshal.OffsetOf<RUsage>("ru_minflt").ToInt64()),
         ("sizeof(struct mallinfo2)", Marshal.SizeOf<MallInfo2>()),
         ("PR_SET_PDEATHSIG", Fork.PR_SET_PDEATHSIG),
+        ("AT_FDCWD", Libc.AT_FDCWD),
+        ("AT_SYMLINK_NOFOLLOW", Libc.AT_SYMLINK_NOFOLLOW),
+        ("AT_EMPTY_PATH", Libc.AT_EMPTY_PATH),
+        ("STATX_BASIC_STATS", Libc.STATX_BASIC_STATS),
+        ("sizeof(struct statx)", Marshal.SizeOf<StatxNative>()),
+        .. new[] { "stx_nlink", "stx_uid", "stx_mode", "stx_ino", "stx_size", "stx_dev_major", "stx_dev_minor" }
+            .Select(f => ($"offsetof(struct statx, {f})", Marshal.OffsetOf<StatxNative>(f).ToInt64())),
     ];
 }

@@ -49,6 +49,7 @@ public enum OpenFlags
     O_CREAT = 0x40,
     O_EXCL = 0x80,
     O_TRUNC = 0x200,
+    O_NONBLOCK = 0x800,
 }
 
 /// <summary>Flags for shmget (the low 9 bits are the permission bits, e.g. 0600).</summary>

@@ -40,6 +40,29 @@ public static class FileDescriptors
         return size;
     }
 
+    /// <summary>fstat, through statx(fd, "", AT_EMPTY_PATH): the identity, type, mode and size of the open file.</summary>
+    public static FileStatus Status(this SafeFileHandle fd)
+    {
+        int n = fd.Number();
+        Checked.RequireLinux("statx");
+        if (Libc.statx(n, "", Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, out var s) != 0)
+            throw PosixException.FromLastError($"statx(dirfd={n}, path=\"\", flags=AT_EMPTY_PATH, mask=STATX_BASIC_STATS)");
+        return FileStatus.From(s);
+    }
+
+    /// <summary>lstat, through statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW): null when nothing has that path (ENOENT).</summary>
+    public static FileStatus? TryStatus(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.Contains('\0'))
+            throw new ArgumentException($"the path \"{path.Replace("\0", "\\0")}\" contains a NUL character", nameof(path));
+        Checked.RequireLinux("statx");
+        if (Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, out var s) == 0)
+            return FileStatus.From(s);
+        var e = PosixException.FromLastError($"statx(dirfd=AT_FDCWD, path=\"{path}\", flags=AT_SYMLINK_NOFOLLOW, mask=STATX_BASIC_STATS)");
+        return e.Errno == Errno.ENOENT ? null : throw e;
+    }
+
     /// <summary>open(path, flags, mode): a descriptor of a regular file (mode 0600 by default, used with O_CREAT).</summary>
     public static SafeFileHandle Open(string path, OpenFlags flags, int mode = 0x180 /* 0600 */)
     {

@@ -68,6 +68,8 @@ public class ShmCommandsTests
     [InlineData("no-slash", "must start with '/'")]
     [InlineData("/a/b", "may contain no '/' after the first")]
     [InlineData("/", "needs at least one character")]
+    [InlineData("/.", "may not be \".\" or \"..\"")]
+    [InlineData("/..", "may not be \".\" or \"..\"")]
     public void Bad_names_are_refused_with_a_clear_message(string name, string expected)
     {
         foreach (var args in new[] { new[] { "shm-producer", "--name", name, "--message", "x" }, ["shm-consumer", "--name", name] })
@@ -83,7 +85,7 @@ public class ShmCommandsTests
     {
         var r = Run("shm-consumer", "--name", "/" + new string('a', 256));
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("longer than 255", r.Stderr);
+        Assert.Contains("longer than 255 bytes", r.Stderr);
     }
 
     [Fact]
@@ -113,10 +115,7 @@ public class ShmCommandsTests
     public void A_holding_producer_sees_the_consumer_unlink_and_exits()
     {
         string name = FreshName();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { CommandLineTests.WorkbookDll, "shm-producer", "--name", name, "--message", "held", "--hold", "60" })
-            start.ArgumentList.Add(a);
-        using var producer = Process.Start(start)!;
+        using var producer = StartHolding(name, "held");
         try
         {
             Assert.True(ShmDemo.WaitForName(name, TimeSpan.FromSeconds(30)), "the producer did not create the name");
@@ -124,7 +123,7 @@ public class ShmCommandsTests
             Assert.Contains("\nheld\n", consumed.Stdout);
             Assert.True(producer.WaitForExit(TimeSpan.FromSeconds(30)), "the producer did not notice the unlink");
             Assert.Equal(0, producer.ExitCode);
-            Assert.Contains("the consumer unlinked", producer.StandardOutput.ReadToEnd());
+            Assert.Contains($"{name} was unlinked", producer.StandardOutput.ReadToEnd());
         }
         finally
         {
@@ -140,10 +139,7 @@ public class ShmCommandsTests
     public void A_holding_producer_stopped_by_a_signal_unlinks_the_name(string signal)
     {
         string name = FreshName();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { CommandLineTests.WorkbookDll, "shm-producer", "--name", name, "--message", "stop me", "--hold", "60" })
-            start.ArgumentList.Add(a);
-        using var producer = Process.Start(start)!;
+        using var producer = StartHolding(name, "stop me");
         try
         {
             Assert.True(ShmDemo.WaitForName(name, TimeSpan.FromSeconds(30)), "the producer did not create the name");
@@ -166,6 +162,186 @@ public class ShmCommandsTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("unlinking it", r.Stdout);
         Assert.False(InDevShm(name));
+    }
+
+    static Process StartHolding(string name, string message = "held")
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { CommandLineTests.WorkbookDll, "shm-producer", "--name", name, "--message", message, "--hold", "60" })
+            start.ArgumentList.Add(a);
+        return Process.Start(start)!;
+    }
+
+    [Fact]
+    public void A_holding_producer_whose_name_was_recreated_by_another_process_leaves_that_object_alone()
+    {
+        string name = FreshName();
+        using var producer = StartHolding(name);
+        try
+        {
+            Assert.True(ShmDemo.WaitForName(name, TimeSpan.FromSeconds(30)), "the producer did not create the name");
+            Thread.Sleep(200); // past the producer's first check
+            // Another process's object takes the name in one step (rename replaces ours atomically).
+            string theirs = "/dev/shm" + name + "-theirs";
+            File.WriteAllBytes(theirs, new byte[4096]);
+            var inode = Lessons.Posix.FileDescriptors.TryStatus(theirs)!.Value.Inode;
+            File.Move(theirs, "/dev/shm" + name, overwrite: true);
+            Assert.True(producer.WaitForExit(TimeSpan.FromSeconds(30)), "the producer did not notice the new object");
+            string said = producer.StandardOutput.ReadToEnd();
+            Assert.Equal(1, producer.ExitCode);
+            Assert.Contains("now refers to another object", said);
+            Assert.DoesNotContain("the consumer", said);
+            Assert.True(InDevShm(name), "the producer unlinked the other process's object");
+            Assert.Equal(inode, Lessons.Posix.PosixShm.StatusOfName(name)!.Value.Inode);
+        }
+        finally
+        {
+            if (!producer.HasExited) producer.Kill();
+            Cleanup(name);
+        }
+        Assert.False(InDevShm(name));
+    }
+
+    [Fact]
+    public void A_holding_producer_whose_name_was_removed_unread_does_not_claim_the_consumer_read_it()
+    {
+        string name = FreshName();
+        using var producer = StartHolding(name);
+        try
+        {
+            Assert.True(ShmDemo.WaitForName(name, TimeSpan.FromSeconds(30)), "the producer did not create the name");
+            File.Delete("/dev/shm" + name);
+            Assert.True(producer.WaitForExit(TimeSpan.FromSeconds(30)), "the producer did not notice the unlink");
+            string said = producer.StandardOutput.ReadToEnd();
+            Assert.Equal(0, producer.ExitCode);
+            Assert.Contains($"{name} was unlinked", said);
+            Assert.Contains("the name cannot tell", said);
+            Assert.DoesNotContain("the consumer unlinked", said);
+        }
+        finally
+        {
+            if (!producer.HasExited) producer.Kill();
+            Cleanup(name);
+        }
+    }
+
+    [Fact]
+    public void A_consumer_refuses_an_object_larger_than_the_protocol_allows_without_a_crash()
+    {
+        string name = FreshName();
+        var (owned, fd) = Lessons.Posix.OwnedShmName.Create(name, 3L << 30); // sparse on tmpfs
+        using (owned)
+        using (fd)
+        {
+            var r = Run("shm-consumer", "--name", name);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("more than the protocol's maximum", r.Stderr);
+            Assert.DoesNotContain("Unhandled", r.Stderr);
+            Assert.True(InDevShm(name), "the consumer unlinked an object that is not a workbook message");
+        }
+        Assert.False(InDevShm(name));
+    }
+
+    [Theory]
+    [InlineData("fifo", "is a FIFO")]
+    [InlineData("directory", "is a directory")]
+    public void A_consumer_refuses_what_is_not_a_regular_file_and_does_not_block(string kind, string expected)
+    {
+        string name = FreshName(), path = "/dev/shm" + name;
+        try
+        {
+            if (kind == "fifo")
+                Assert.Equal(0, RunProcess("mkfifo", [path], "/", TimeSpan.FromSeconds(30)).ExitCode);
+            else
+                Directory.CreateDirectory(path);
+            var r = Run("shm-consumer", "--name", name); // a blocking open of a FIFO would hit Run's timeout
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains(expected, r.Stderr);
+            Assert.DoesNotContain("lseek", r.Stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(path)) Directory.Delete(path);
+            Cleanup(name);
+        }
+        Assert.False(Path.Exists(path));
+    }
+
+    [Fact]
+    public void A_symbolic_link_at_the_name_is_eloop_with_its_own_message()
+    {
+        string name = FreshName(), path = "/dev/shm" + name;
+        File.CreateSymbolicLink(path, "/etc/hostname");
+        try
+        {
+            var r = Run("shm-consumer", "--name", name);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("ELOOP", r.Stderr);
+            Assert.Contains("is a symbolic link", r.Stderr);
+            Assert.DoesNotContain("has the producer created it yet", r.Stderr);
+        }
+        finally { Cleanup(name); }
+    }
+
+    [Fact]
+    public void Another_users_object_is_eacces_with_its_own_message()
+    {
+        if (Environment.UserName != "root" || !File.Exists("/usr/bin/setpriv"))
+            return; // needs root to run the consumer as nobody
+        string name = FreshName();
+        try
+        {
+            Assert.Equal(0, Run("shm-producer", "--name", name, "--message", "mine").ExitCode);
+            var r = RunProcess("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", CommandLineTests.WorkbookDll,
+                "shm-consumer", "--name", name], "/", TimeSpan.FromMinutes(1));
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("EACCES", r.Stderr);
+            Assert.Contains("does not let this user open it", r.Stderr);
+            Assert.DoesNotContain("has the producer created it yet", r.Stderr);
+        }
+        finally { Cleanup(name); }
+    }
+
+    [Fact]
+    public void The_name_limit_is_255_bytes_of_utf8_not_characters()
+    {
+        var r = Run("shm-consumer", "--name", "/" + new string('é', 200));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("is 400 bytes of UTF-8 after the '/', longer than 255 bytes", r.Stderr);
+    }
+
+    [Fact]
+    public void The_producer_prints_the_mode_the_object_has_and_names_the_umask()
+    {
+        string name = FreshName();
+        try
+        {
+            var r = RunProcess("sh", ["-c", "umask 077 && exec dotnet \"$0\" shm-producer --name \"$1\" --mode 666 --message x",
+                CommandLineTests.WorkbookDll, name], "/", TimeSpan.FromMinutes(1));
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode("/dev/shm" + name));
+            Assert.Contains("mode 0600, not the 0666 asked for: the umask cleared 066", r.Stdout);
+        }
+        finally { Cleanup(name); }
+    }
+
+    [Fact]
+    public void Eexist_advice_is_given_only_for_an_existing_object()
+    {
+        var dot = Run("shm-producer", "--name", "/.", "--message", "x");
+        Assert.Equal(2, dot.ExitCode);
+        Assert.DoesNotContain("consume it first", dot.Stderr);
+        string name = FreshName(), path = "/dev/shm" + name;
+        Directory.CreateDirectory(path);
+        try
+        {
+            var dir = Run("shm-producer", "--name", name, "--message", "x");
+            Assert.Equal(1, dir.ExitCode);
+            Assert.Contains("EEXIST", dir.Stderr);
+            Assert.Contains("is a directory, not a shared memory object", dir.Stderr);
+            Assert.DoesNotContain("consume it first", dir.Stderr);
+        }
+        finally { Directory.Delete(path); }
     }
 
     static void Cleanup(string name)

@@ -27,7 +27,7 @@ public sealed record ShmEntry(string Name, long Size, UnixFileMode Mode)
 public static class ShmDemo
 {
     /// <summary>Where POSIX shared memory objects appear as files on Linux.</summary>
-    public const string DevShm = "/dev/shm";
+    public const string DevShm = PosixShm.DevShm;
 
     /// <summary>A name nobody else uses: the prefix, this process's id and random hex.</summary>
     public static string UniqueName(string prefix = "workbook-09") =>

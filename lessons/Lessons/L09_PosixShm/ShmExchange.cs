@@ -34,6 +34,9 @@ public sealed class ProducedMessage : IDisposable
     /// <summary>The permission bits asked for at shm_open (the umask may clear some).</summary>
     public int Mode { get; }
 
+    /// <summary>The permission bits the object really has (fstat after shm_open): <see cref="Mode"/> minus the umask.</summary>
+    public int ActualMode => Owner.Identity.Permissions;
+
     /// <summary>Leave the name in /dev/shm after Dispose: the consumer unlinks it.</summary>
     public void Disown() => Owner.Disown();
 
@@ -45,7 +48,7 @@ public sealed class ProducedMessage : IDisposable
     }
 
     public override string ToString() =>
-        $"{Name}: {Size} bytes, mode {CFormat.Octal(Mode)}, message {MessageBytes} bytes{(Owner.IsClosed ? " (name handed over)" : "")}";
+        $"{Name}: {Size} bytes, mode {CFormat.Octal(ActualMode)}, message {MessageBytes} bytes{(Owner.IsClosed ? " (name handed over)" : "")}";
 }
 
 /// <summary>What <see cref="ShmExchange.Consume"/> read.</summary>
@@ -55,8 +58,11 @@ public sealed class ProducedMessage : IDisposable
 /// <param name="Unlinked">True when the consumer removed the name.</param>
 public sealed record ConsumedMessage(string Name, string Message, long Size, bool Unlinked)
 {
+    /// <summary>Why the name was not unlinked although asked (it went away or now names another object), else null.</summary>
+    public string? NotUnlinkedReason { get; init; }
+
     public override string ToString() =>
-        $"{Name}: {Size} bytes, message \"{Message}\"{(Unlinked ? ", name unlinked" : "")}";
+        $"{Name}: {Size} bytes, message \"{Message}\"{(Unlinked ? ", name unlinked" : NotUnlinkedReason is { } r ? $", not unlinked: {r}" : "")}";
 }
 
 /// <summary>
@@ -104,23 +110,39 @@ public static class ShmExchange
     }
 
     /// <summary>
-    /// shm_open(name, O_RDONLY), its size, mmap(PROT_READ, MAP_SHARED), <see cref="ShmProtocol.Read"/>, then
-    /// shm_unlink(name) when <paramref name="unlink"/>. A missing name is a PosixException ENOENT; an object
-    /// without a complete message is an InvalidDataException and is NOT unlinked (it may not be ours).
+    /// shm_open(name, O_RDONLY|O_NONBLOCK) (a FIFO at the name does not block), fstat, mmap(PROT_READ, MAP_SHARED),
+    /// <see cref="ShmProtocol.Read"/>, then shm_unlink(name) when <paramref name="unlink"/> and the name still refers to
+    /// the object read. A missing name is a PosixException ENOENT; anything that is not a regular file, is smaller than
+    /// the header or larger than <see cref="ShmProtocol.MaxSize"/>, or holds no complete message is an
+    /// InvalidDataException and is NOT unlinked (it may not be ours).
     /// </summary>
     public static ConsumedMessage Consume(string name, bool unlink = true)
     {
         PosixShm.ValidateName(name);
-        using var fd = PosixShm.Open(name, OpenFlags.O_RDONLY);
-        long size = fd.Size();
+        using var fd = PosixShm.Open(name, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
+        var status = fd.Status();
+        if (!status.IsRegularFile)
+            throw new InvalidDataException($"{PosixShm.DevShm}{name} is a {status.TypeName}, not a shared memory object (a regular file): left alone");
+        long size = status.Size;
         if (size < ShmProtocol.HeaderSize)
             throw new InvalidDataException(
                 $"{name} has {size} bytes, fewer than the {ShmProtocol.HeaderSize}-byte header: the producer has not sized it yet, or it is not a workbook message");
+        if (size > ShmProtocol.MaxSize)
+            throw new InvalidDataException(
+                $"{name} has {size} bytes, more than the protocol's maximum of {ShmProtocol.MaxSize} bytes: not a workbook message, left alone");
         string message;
         using (var mapping = Mman.Map(size, Prot.PROT_READ, MapFlags.MAP_SHARED, fd))
             message = ShmProtocol.Read(mapping.Span);
-        if (unlink)
-            PosixShm.Unlink(name);
-        return new ConsumedMessage(name, message, size, unlink);
+        if (!unlink)
+            return new ConsumedMessage(name, message, size, false);
+        // Unlink only the object read: another process may have replaced it meanwhile.
+        var now = PosixShm.StatusOfName(name);
+        if (now is not { } n || !n.SameObject(status))
+            return new ConsumedMessage(name, message, size, false)
+            {
+                NotUnlinkedReason = now is null ? "someone else removed the name meanwhile" : $"the name now refers to another object (inode {now.Value.Inode}, not {status.Inode})",
+            };
+        PosixShm.Unlink(name);
+        return new ConsumedMessage(name, message, size, true);
     }
 }

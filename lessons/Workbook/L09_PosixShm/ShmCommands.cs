@@ -35,17 +35,23 @@ static class ShmCommands
         using (produced)
         {
             stdout.WriteLine($"producer {Environment.ProcessId}: wrote {produced.MessageBytes} bytes to {options.Name} " +
-                             $"({produced.Size} bytes, mode {CFormat.Octal(options.Mode)})");
+                             $"({produced.Size} bytes, {ModeText(produced)})");
             if (options.Hold is not double seconds)
             {
                 produced.Disown();
                 stdout.WriteLine($"producer: leaving {options.Name} for the consumer, which unlinks it");
                 return 0;
             }
-            Hold(produced, options.Name, seconds, stdout);
-            return 0;
+            return Hold(produced, options.Name, seconds, stdout);
         }
     }
+
+    /// <summary>The mode the object really has (fstat), and what the umask cleared when that is not what was asked.</summary>
+    static string ModeText(ProducedMessage produced) =>
+        produced.ActualMode == produced.Mode
+            ? $"mode {CFormat.Octal(produced.ActualMode)}"
+            : $"mode {CFormat.Octal(produced.ActualMode)}, not the {CFormat.Octal(produced.Mode)} asked for: " +
+              $"the umask cleared {CFormat.Octal(produced.Mode & ~produced.ActualMode)}";
 
     /// <summary>What shm-producer was asked to do.</summary>
     sealed record ProducerOptions(string Name, string Message, long Size, int Mode, double? Hold);
@@ -104,8 +110,11 @@ static class ShmCommands
         }
         catch (PosixException e) when (e.Errno == Errno.EEXIST)
         {
-            stderr.WriteLine($"shm-producer: {e.Message} — /dev/shm{name} already exists: consume it first " +
-                             $"(workbook shm-consumer --name {name}) or pick another --name");
+            // The name is valid (checked when parsing); say what has it.
+            string what = PosixShm.StatusOfName(name) is { IsRegularFile: false } other
+                ? $"{ShmDemo.DevShm}{name} exists and is a {other.TypeName}, not a shared memory object: pick another --name"
+                : $"{ShmDemo.DevShm}{name} already exists: consume it first (workbook shm-consumer --name {name}) or pick another --name";
+            stderr.WriteLine($"shm-producer: {e.Message} — {what}");
             exit = 1;
         }
         catch (PosixException e)
@@ -116,23 +125,44 @@ static class ShmCommands
         return null;
     }
 
-    /// <summary>--hold: waits until the consumer unlinks the name (then disowns it) or the time is up (then disposing unlinks it).</summary>
-    static void Hold(ProducedMessage produced, string name, double seconds, TextWriter stdout)
+    /// <summary>
+    /// --hold: waits while the name still refers to our object (same st_dev and st_ino). Exit 0 when the name was
+    /// unlinked or the time is up (then disposing unlinks it); 1 when the name now refers to another object (left alone).
+    /// </summary>
+    static int Hold(ProducedMessage produced, string name, double seconds, TextWriter stdout)
     {
-        stdout.WriteLine($"producer: holding {name} for up to {seconds:0.###} s");
+        stdout.WriteLine($"producer: holding {name} (inode {produced.Owner.Identity.Inode}) for up to {seconds:0.###} s");
         stdout.Flush();
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed.TotalSeconds < seconds)
+        while (true)
         {
-            if (!File.Exists(ShmDemo.DevShm + name))
+            var (state, now) = produced.Owner.Check();
+            if (state != NameState.Ours)
             {
-                produced.Disown();
-                stdout.WriteLine($"producer: the consumer unlinked {name}");
-                return;
+                produced.Disown(); // nothing of ours to unlink under that name any more
+                return Lost(produced, name, state, now, stdout);
             }
+            if (clock.Elapsed.TotalSeconds >= seconds) break;
             Thread.Sleep(20);
         }
         stdout.WriteLine($"producer: nobody consumed {name} in {seconds:0.###} s: unlinking it");
+        return 0;
+    }
+
+    /// <summary>Says what became of our object's name: removed (by a consumer or anyone) or taken by another object.</summary>
+    static int Lost(ProducedMessage produced, string name, NameState state, FileStatus? now, TextWriter stdout)
+    {
+        var ours = produced.Fd.Status();
+        if (state == NameState.Replaced)
+        {
+            stdout.WriteLine($"producer: {name} now refers to another object (inode {now?.Inode}, ours is inode {ours.Inode}): " +
+                             "someone unlinked ours and created the name again; leaving theirs alone");
+            return 1;
+        }
+        stdout.WriteLine(ours.Links == 0
+            ? $"producer: {name} was unlinked (a consumer unlinks it after reading; whether one read it, the name cannot tell)"
+            : $"producer: {name} was removed, but our object still has {ours.Links} other name(s) (renamed or linked elsewhere)");
+        return 0;
     }
 
     public static int Consumer(string[] args, TextWriter stdout, TextWriter stderr)
@@ -166,7 +196,9 @@ static class ShmCommands
             var got = ShmExchange.Consume(name, unlink: !keep);
             stdout.WriteLine($"consumer {Environment.ProcessId}: {name} has {got.Size} bytes; the message is:");
             stdout.WriteLine(got.Message);
-            stdout.WriteLine(got.Unlinked ? $"consumer: unlinked {name}" : $"consumer: left {name} in place (--keep)");
+            stdout.WriteLine(got.Unlinked ? $"consumer: unlinked {name}"
+                : got.NotUnlinkedReason is { } why ? $"consumer: did not unlink {name}: {why}"
+                : $"consumer: left {name} in place (--keep)");
             return 0;
         }
         catch (PosixException e)

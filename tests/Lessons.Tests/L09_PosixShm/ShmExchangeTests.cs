@@ -203,3 +203,62 @@ public class ShmExchangeTests
         Assert.StartsWith($"/workbook-09-{Environment.ProcessId}-", a);
     }
 }
+
+[SupportedOSPlatform("linux")]
+public class ShmIdentityTests
+{
+    [Fact]
+    public void An_owned_name_replaced_by_another_object_is_not_unlinked_on_dispose()
+    {
+        string name = TestNames.FreshShmName();
+        var (owned, fd) = OwnedShmName.Create(name, 4096);
+        fd.Dispose();
+        Assert.Equal(NameState.Ours, owned.Check().State);
+        PosixShm.Unlink(name);
+        Assert.Equal(NameState.Gone, owned.Check().State);
+        var (other, otherFd) = OwnedShmName.Create(name, 4096);
+        using (other)
+        using (otherFd)
+        {
+            Assert.Equal(NameState.Replaced, owned.Check().State);
+            owned.Dispose();
+            Assert.NotNull(ShmDemo.Find(name)); // the other object stays
+        }
+        Assert.Null(ShmDemo.Find(name));
+    }
+
+    [Fact]
+    public void Consume_refuses_an_object_larger_than_the_protocol_without_overflow()
+    {
+        string name = TestNames.FreshShmName();
+        var (owned, fd) = OwnedShmName.Create(name, 3L << 30);
+        using (owned)
+        using (fd)
+        {
+            Assert.Contains("more than the protocol's maximum", Assert.Throws<InvalidDataException>(() => ShmExchange.Consume(name)).Message);
+            Assert.NotNull(ShmDemo.Find(name));
+        }
+    }
+
+    [Theory]
+    [InlineData("/.")]
+    [InlineData("/..")]
+    public void Dot_names_are_refused(string name) =>
+        Assert.Contains("may not be", Assert.Throws<ArgumentException>(() => PosixShm.ValidateName(name)).Message);
+
+    [Fact]
+    public void The_name_limit_counts_utf8_bytes()
+    {
+        PosixShm.ValidateName("/" + new string('é', 127)); // 254 bytes
+        Assert.Contains("is 400 bytes", Assert.Throws<ArgumentException>(() => PosixShm.ValidateName("/" + new string('é', 200))).Message);
+    }
+
+    [Fact]
+    public void Produce_reports_the_mode_the_object_really_has()
+    {
+        string name = TestNames.FreshShmName();
+        using var p = ShmExchange.Produce(name, "x", mode: 0x100 /* 0400 */);
+        Assert.Equal(0x100, p.ActualMode);
+        Assert.Equal(p.Fd.Status().Inode, p.Owner.Identity.Inode);
+    }
+}

@@ -67,6 +67,7 @@ public class ConstantsTests
                 #include <sys/mman.h>
                 #include <sys/resource.h>
                 #include <sys/shm.h>
+                #include <sys/stat.h>
                 #include <sys/wait.h>
                 int main(void) {
 

@@ -124,7 +124,7 @@ public class PosixShmTests
 
     [Fact]
     public void ATooLongNameIsRefused() =>
-        Assert.Contains("longer than 255", Assert.Throws<ArgumentException>(() => PosixShm.ValidateName("/" + new string('x', 256))).Message);
+        Assert.Contains("longer than 255 bytes", Assert.Throws<ArgumentException>(() => PosixShm.ValidateName("/" + new string('x', 256))).Message);
 
     [Fact]
     public void CreatingAnExistingNameExclusivelyIsEexist()
