@@ -283,11 +283,9 @@ public class ShmCommandsTests
         finally { Cleanup(name); }
     }
 
-    [Fact]
+    [TestTools.RequiresTool(TestTools.Tool.RootSetpriv)] // the consumer runs as nobody
     public void Another_users_object_is_eacces_with_its_own_message()
     {
-        if (Environment.UserName != "root" || !File.Exists("/usr/bin/setpriv"))
-            return; // needs root to run the consumer as nobody
         string name = FreshName();
         try
         {
