@@ -149,6 +149,23 @@ public class UptimeCommandTests
     }
 
     [Fact]
+    public void A_key_of_0x80000000_or_more_prints_as_32_bits_and_that_form_is_accepted()
+    {
+        int key = unchecked((int)0xA500_0000) | Random.Shared.Next(1, 0xff_ffff);
+        string hex = $"0x{(uint)key:x}";
+        using var server = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll); // passes CFormat.Hex(key)
+        Assert.Contains(server.Output, l => l.Contains($"key={hex}"));
+        var status = Cli("uptime-status", "--key", hex);
+        Assert.Contains($"key          {hex}", status.Stdout);
+        Assert.Equal(0, Cli("uptime-client", "--key", hex, "--count", "1").ExitCode);
+        Assert.Equal(0, server.Stop(Signal.SIGTERM));
+        Assert.DoesNotContain(server.Output, l => l.Contains("ffffffff"));
+        Assert.False(UptimeProcesses.SegmentExists(key));
+        var missing = Cli("uptime-client", "--key", hex, "--count", "1");
+        Assert.Contains($"--key {hex}", missing.Stderr);
+    }
+
+    [Fact]
     public void A_server_with_ticks_ends_by_itself_and_leaves_nothing()
     {
         int key = UptimeProcesses.UniqueKey();

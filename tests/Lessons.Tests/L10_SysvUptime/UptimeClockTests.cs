@@ -12,6 +12,16 @@ public class UptimeClockTests
         Assert.Equal("uptime-server pid 42 key 0x5a000001 (exited with 0)", new ServerSummary(42, "0x5a000001", false, 0).ToString());
     }
 
+    [Fact]
+    public void Keys_print_as_unsigned_32_bit_numbers()
+    {
+        Assert.Equal("0x80000003", CFormat.Hex(unchecked((int)0x8000_0003)));
+        Assert.Equal("0xffffffff", CFormat.Hex(-1));
+        Assert.Equal("0x666", CFormat.Hex(UptimeLayout.DefaultKey));
+        var e = Assert.Throws<PosixException>(() => SysVShm.Get(unchecked((int)0xA5FF_FFF7), 0));
+        Assert.StartsWith("shmget(key=0xa5fffff7,", e.Message);
+    }
+
     [Theory]
     [InlineData(0, "00:00:00")]
     [InlineData(59, "00:00:59")]
