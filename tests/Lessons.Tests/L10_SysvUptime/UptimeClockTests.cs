@@ -74,7 +74,7 @@ public class UptimeClockTests
     public void A_segment_too_small_for_the_counter_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => UptimeClock.WriteTick(new byte[64], TimeSpan.Zero));
-        Assert.Contains("80", e.Message);
+        Assert.Contains("96", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => UptimeClock.Format(TimeSpan.FromSeconds(-1)));
     }
 
@@ -103,10 +103,10 @@ public class UptimeClockTests
         {
             Assert.StartsWith("created", server.Message);
             server.Tick();
-            var e = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 256));
+            var e = Assert.Throws<UptimeSegmentException>(() => UptimeServer.Open(key, 256));
             Assert.Contains("is in use", e.Message);
-            var small = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 4096));
-            Assert.Contains("smaller", small.Message);
+            var small = Assert.Throws<UptimeSegmentException>(() => UptimeServer.Open(key, 4096));
+            Assert.Equal(UptimeSegmentProblem.InUse, small.Problem); // a live server comes first: never advise removing its segment
             using var client = UptimeClient.TryOpen(key);
             Assert.NotNull(client);
             Assert.Equal(ServerState.Running, client.State());
@@ -117,6 +117,42 @@ public class UptimeClockTests
         }
         Assert.False(UptimeProcesses.SegmentExists(key));
         Assert.Null(UptimeClient.TryOpen(key));
+    }
+
+    [Fact]
+    public async Task Of_many_take_overs_of_a_stale_marked_segment_at_once_exactly_one_wins()
+    {
+        using var done = System.Diagnostics.Process.Start("/bin/true")!;
+        done.WaitForExit();
+        int dead = done.Id;
+        int key = UptimeProcesses.UniqueKey();
+        int id = SysVShm.Get(key, 256, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, 0x180);
+        try
+        {
+            using (var a = SysVShm.Attach(id))
+            {
+                UptimeClock.WriteServerPid(a.Span, dead);
+                UptimeClock.WriteMarker(a.Span);
+                UptimeClock.Sequence(a.Span) = 7; // the dead server stopped mid-write
+            }
+            const int contenders = 8;
+            using var go = new Barrier(contenders);
+            var tries = Enumerable.Range(0, contenders).Select(_ => Task.Factory.StartNew(() =>
+            {
+                go.SignalAndWait();
+                try { return (UptimeServer?)UptimeServer.Open(key); }
+                catch (UptimeSegmentException e) when (e.Problem == UptimeSegmentProblem.InUse) { return null; }
+            }, TaskCreationOptions.LongRunning)).ToArray();
+            var opened = await Task.WhenAll(tries);
+            using var winner = Assert.Single(opened.OfType<UptimeServer>());
+            Assert.StartsWith($"took over segment {id}", winner.Message);
+            Assert.Equal(8, UptimeClock.Sequence(winner.Attachment.Span)); // even again
+            Assert.Equal(Environment.ProcessId, UptimeClock.ReadServerPid(winner.Attachment.Span));
+        }
+        finally
+        {
+            if (UptimeProcesses.SegmentExists(key)) SysVShm.Remove(id);
+        }
     }
 
     [Fact]
