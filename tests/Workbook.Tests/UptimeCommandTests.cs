@@ -247,6 +247,75 @@ public class UptimeCommandTests
         Assert.Contains($"--key {hex}", missing.Stderr);
     }
 
+    [Theory]
+    [InlineData("1000")]
+    [InlineData("101")]
+    [InlineData("0")]
+    public void Load_refuses_more_clients_than_it_can_drive_naming_the_value(string clients)
+    {
+        var r = Cli("uptime-load", "--clients", clients, "--seconds", "1");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"--clients must be between 1 and {UptimeLoad.MaxClients}, not {clients}", r.Stderr);
+    }
+
+    [Fact]
+    public void A_load_run_reports_its_writes_and_reads()
+    {
+        var r = Cli("uptime-load", "--clients", "2", "--seconds", "1");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches(@"[\d,]+ writes, [\d,]+ reads", r.Stdout);
+        Assert.Contains("every reading consistent", r.Stdout);
+    }
+
+    /// <summary>
+    /// uptime-load started as a user starts it (the CLI restarts itself as a W^X-off worker), then the whole tree killed
+    /// with SIGKILL: its private segment was marked for removal once attached, so nothing is left, before or after a later run.
+    /// </summary>
+    [Fact]
+    public void A_SIGKILLed_load_run_leaves_no_segment()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Dll, "uptime-load", "--clients", "2", "--seconds", "120" }) start.ArgumentList.Add(a);
+        start.Environment.Remove(Fork.WriteXorExecuteVariable);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        int worker = 0;
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while ((worker = Segments().Select(l => l.CreatorPid).FirstOrDefault(p => ParentOf(p) == process.Id)) == 0)
+            {
+                Assert.False(process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), "uptime-load did not attach its segment");
+                Thread.Sleep(50);
+            }
+            clock.Restart();
+            while (Segments().Single(l => l.CreatorPid == worker).Attachments < 3 && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(20);
+            Signals.Kill(worker, Signal.SIGKILL); // the whole tree, as `kill -9 -PGID` would
+            Signals.Kill(process.Id, Signal.SIGKILL);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+            clock.Restart();
+            while (Signals.IsAlive(worker) && clock.Elapsed < TimeSpan.FromSeconds(15)) Thread.Sleep(20);
+            Assert.DoesNotContain(Segments(), l => l.CreatorPid == worker);
+            Assert.Equal(0, Cli("uptime-load", "--clients", "1", "--seconds", "1").ExitCode); // a later run
+            Assert.DoesNotContain(Segments(), l => l.CreatorPid == worker);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    static List<SysvipcLine> Segments() => SysVDetails.ParseProc(File.ReadLines("/proc/sysvipc/shm")).ToList();
+
+    static int ParentOf(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        }
+        catch (IOException) { return 0; }
+    }
+
     [Fact]
     public void A_server_with_ticks_ends_by_itself_and_leaves_nothing()
     {

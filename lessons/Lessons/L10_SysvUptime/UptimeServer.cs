@@ -191,6 +191,9 @@ public sealed class UptimeClient : IDisposable
         }
     }
 
+    /// <summary>shmat(SHM_RDONLY) of segment <paramref name="id"/> (a private one, or one already marked for removal).</summary>
+    public static UptimeClient AttachId(int id) => new(SysVShm.IPC_PRIVATE, id);
+
     /// <summary>shmget(key, 0, 0) and shmat(SHM_RDONLY). Null when no segment has this key (ENOENT).</summary>
     public static UptimeClient? TryOpen(int key)
     {

@@ -156,12 +156,26 @@ public class UptimeClockTests
     }
 
     [Fact]
+    public void A_load_run_with_too_few_writes_or_reads_did_not_load_and_says_so()
+    {
+        var starved = new UptimeLoadResult(true, 400, TimeSpan.FromSeconds(88), Writes: 2, Reads: 1_000_000, 0, 0, 0, 401);
+        Assert.False(starved.Loaded);
+        Assert.Contains("2 writes", starved.ToString());
+        Assert.Contains("NOT LOADED", starved.ToString());
+        Assert.DoesNotContain("consistent", starved.ToString());
+        Assert.False((starved with { Writes = 1_000_000, Reads = 3 }).Loaded);
+        Assert.True((starved with { Writes = 1_000_000 }).Loaded);
+        Assert.Throws<ArgumentOutOfRangeException>(() => UptimeLoad.Run(UptimeLoad.MaxClients + 1, TimeSpan.FromMilliseconds(1)));
+    }
+
+    [Fact]
     public void Under_load_with_the_seqlock_every_reading_is_consistent_and_monotonic()
     {
         int key = UptimeProcesses.UniqueKey();
         var r = UptimeLoad.Run(clients: 3, duration: TimeSpan.FromMilliseconds(400), key: key);
         Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
         Assert.True(r.AllConsistent, r.ToString());
+        Assert.True(r.Loaded, r.ToString());
         Assert.Equal(4, r.MostAttached); // the server and 3 clients, each with its own shmat
         Assert.False(UptimeProcesses.SegmentExists(key));
     }
