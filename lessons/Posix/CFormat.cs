@@ -6,6 +6,9 @@ public static class CFormat
     /// <summary>0x7f3a2c000000.</summary>
     public static string Hex(nint value) => "0x" + value.ToString("x");
 
+    /// <summary>An int (a key_t, a flag word) as C's <c>%x</c> prints it: its 32 bits, unsigned (0x80000003, never sign-extended).</summary>
+    public static string Hex(int value) => "0x" + ((uint)value).ToString("x");
+
     /// <summary>0x666.</summary>
     public static string Hex(long value) => "0x" + value.ToString("x");
 

@@ -36,7 +36,7 @@ public class UptimeCommandTests
     {
         var r = Cli("uptime-server", "--size", "10");
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("--size must be between 80", r.Stderr);
+        Assert.Contains("--size must be between 96", r.Stderr);
         Assert.Equal(2, Cli("uptime-client", "--key", "0xZZ").ExitCode);
         Assert.Equal(2, Cli("uptime-server", "--mode", "0999").ExitCode);
     }
@@ -137,15 +137,183 @@ public class UptimeCommandTests
         }
     }
 
-    [Fact]
-    public void A_key_with_a_smaller_segment_is_a_clear_error()
+    /// <summary>
+    /// A segment made by a process that has ended (perl's shmget), so its creator is dead: the test's own, removed by it.
+    /// Returns its id; <paramref name="fill"/> is written into it first.
+    /// </summary>
+    static int ForeignSegment(int key, long size, int mode, byte? fill = null)
+    {
+        var (code, stdout, stderr) = CPrograms.Exec("/usr/bin/perl",
+            ["-e", $"my $id = shmget({key}, {size}, 512|1024|0600); die \"shmget: $!\" unless defined $id; print $id"], TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, stderr);
+        int id = int.Parse(stdout);
+        if (fill is { } b)
+            using (var a = SysVShm.Attach(id)) a.Span.Fill(b);
+        SysVShm.SetMode(id, mode);
+        Assert.False(Signals.IsAlive(SysVShm.Stat(id).CreatorPid));
+        return id;
+    }
+
+    [Theory]
+    [InlineData(4096, 0x000, null)]   // mode 0000
+    [InlineData(4096, 0x124, null)]   // mode 0444
+    [InlineData(4096, 0x180, 0x01)]   // 4 KiB of 0x01: its "server pid" reads 16843009
+    [InlineData(256, 0x180, 0x00)]    // the workbook's size, all zero: no marker
+    [InlineData(64, 0x180, null)]     // too small for the layout
+    public void A_segment_without_the_workbooks_marker_is_left_alone_whoever_made_it(long size, int mode, int? fill)
     {
         int key = UptimeProcesses.UniqueKey();
-        using var small = OwnedSegment.Create(key, 128);
-        var r = Cli("uptime-server", "--key", Hex(key), "--size", "4096", "--ticks", "1");
-        Assert.Equal(1, r.ExitCode);
-        Assert.Contains("128 bytes, smaller than the 4096", r.Stderr);
-        Assert.True(UptimeProcesses.SegmentExists(key)); // someone else's segment is left alone
+        int id = ForeignSegment(key, size, mode, (byte?)fill);
+        try
+        {
+            var before = SysVShm.Stat(id);
+            var r = Cli("uptime-server", "--key", Hex(key), "--ticks", "1", "--interval-ms", "10");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains($"has segment {id} ({size} bytes, mode {CFormat.Octal(mode)}, owner uid {before.OwnerUid}, creator pid {before.CreatorPid} dead)", r.Stderr);
+            Assert.Contains(size < UptimeLayout.MinimumSize ? "too small for it" : "marker missing", r.Stderr);
+            Assert.Contains("left alone", r.Stderr);
+            Assert.DoesNotContain("--size", r.Stderr); // advice only names what the command accepts
+            var load = Cli("uptime-load", "--key", Hex(key), "--clients", "1", "--seconds", "1");
+            Assert.Equal(1, load.ExitCode);
+            Assert.Contains("marker", load.Stderr);
+            Assert.DoesNotContain("--size", load.Stderr);
+
+            var after = SysVShm.Stat(id); // still there, unchanged
+            Assert.Equal((before.Size, before.Mode, before.CreatorPid, before.LastChange), (after.Size, after.Mode, after.CreatorPid, after.LastChange));
+            if (fill is { } b)
+                using (var a = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY))
+                    Assert.True(a.Span.IndexOfAnyExcept((byte)b) < 0, "the foreign segment was written");
+        }
+        finally
+        {
+            SysVShm.Remove(id);
+        }
+    }
+
+    [Fact]
+    public async Task Servers_started_together_on_a_stale_segment_have_exactly_one_winner()
+    {
+        int key = UptimeProcesses.UniqueKey();
+        try
+        {
+            int killedPid, staleId;
+            using (var killed = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll))
+            {
+                killedPid = killed.Pid;
+                killed.Stop(Signal.SIGKILL);
+            }
+            staleId = SysVShm.Get(key, 0);
+            const int servers = 4;
+            using var go = new Barrier(servers);
+            var runs = Enumerable.Range(0, servers).Select(_ => Task.Run(() =>
+            {
+                go.SignalAndWait();
+                return Cli("uptime-server", "--key", Hex(key), "--ticks", "30", "--interval-ms", "100");
+            })).ToArray();
+            var all = await Task.WhenAll(runs);
+            string report = string.Join("\n---\n", all.Select(r => $"exit {r.ExitCode}\n{r.Stdout}{r.Stderr}"));
+            var winners = all.Where(r => r.ExitCode == 0).ToList();
+            Assert.True(winners.Count == 1, report);
+            Assert.Contains($"took over segment {staleId}", winners[0].Stdout);
+            Assert.Contains($"pid {killedPid}, is dead", winners[0].Stdout);
+            foreach (var loser in all.Where(r => r.ExitCode != 0))
+            {
+                Assert.Equal(1, loser.ExitCode);
+                Assert.True(loser.Stderr.Contains("is in use") || loser.Stderr.Contains("over first"), report);
+                Assert.DoesNotContain("took over", loser.Stdout);
+            }
+            Assert.False(UptimeProcesses.SegmentExists(key), "the winner did not remove the segment");
+        }
+        finally
+        {
+            if (UptimeProcesses.SegmentExists(key)) SysVShm.Remove(SysVShm.Get(key, 0));
+        }
+    }
+
+    [Fact]
+    public void A_key_of_0x80000000_or_more_prints_as_32_bits_and_that_form_is_accepted()
+    {
+        int key = unchecked((int)0xA500_0000) | Random.Shared.Next(1, 0xff_ffff);
+        string hex = $"0x{(uint)key:x}";
+        using var server = UptimeProcesses.StartServer(key, intervalMs: 100, workbookDll: Dll); // passes CFormat.Hex(key)
+        Assert.Contains(server.Output, l => l.Contains($"key={hex}"));
+        var status = Cli("uptime-status", "--key", hex);
+        Assert.Contains($"key          {hex}", status.Stdout);
+        Assert.Equal(0, Cli("uptime-client", "--key", hex, "--count", "1").ExitCode);
+        Assert.Equal(0, server.Stop(Signal.SIGTERM));
+        Assert.DoesNotContain(server.Output, l => l.Contains("ffffffff"));
+        Assert.False(UptimeProcesses.SegmentExists(key));
+        var missing = Cli("uptime-client", "--key", hex, "--count", "1");
+        Assert.Contains($"--key {hex}", missing.Stderr);
+    }
+
+    [Theory]
+    [InlineData("1000")]
+    [InlineData("101")]
+    [InlineData("0")]
+    public void Load_refuses_more_clients_than_it_can_drive_naming_the_value(string clients)
+    {
+        var r = Cli("uptime-load", "--clients", clients, "--seconds", "1");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"--clients must be between 1 and {UptimeLoad.MaxClients}, not {clients}", r.Stderr);
+    }
+
+    [Fact]
+    public void A_load_run_reports_its_writes_and_reads()
+    {
+        var r = Cli("uptime-load", "--clients", "2", "--seconds", "1");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches(@"[\d,]+ writes, [\d,]+ reads", r.Stdout);
+        Assert.Contains("every reading consistent", r.Stdout);
+    }
+
+    /// <summary>
+    /// uptime-load started as a user starts it (the CLI restarts itself as a W^X-off worker), then the whole tree killed
+    /// with SIGKILL: its private segment was marked for removal once attached, so nothing is left, before or after a later run.
+    /// </summary>
+    [Fact]
+    public void A_SIGKILLed_load_run_leaves_no_segment()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Dll, "uptime-load", "--clients", "2", "--seconds", "120" }) start.ArgumentList.Add(a);
+        start.Environment.Remove(Fork.WriteXorExecuteVariable);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        int worker = 0;
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while ((worker = Segments().Select(l => l.CreatorPid).FirstOrDefault(p => ParentOf(p) == process.Id)) == 0)
+            {
+                Assert.False(process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), "uptime-load did not attach its segment");
+                Thread.Sleep(50);
+            }
+            clock.Restart();
+            while (Segments().Single(l => l.CreatorPid == worker).Attachments < 3 && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(20);
+            Signals.Kill(worker, Signal.SIGKILL); // the whole tree, as `kill -9 -PGID` would
+            Signals.Kill(process.Id, Signal.SIGKILL);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+            clock.Restart();
+            while (Signals.IsAlive(worker) && clock.Elapsed < TimeSpan.FromSeconds(15)) Thread.Sleep(20);
+            Assert.DoesNotContain(Segments(), l => l.CreatorPid == worker);
+            Assert.Equal(0, Cli("uptime-load", "--clients", "1", "--seconds", "1").ExitCode); // a later run
+            Assert.DoesNotContain(Segments(), l => l.CreatorPid == worker);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    static List<SysvipcLine> Segments() => SysVDetails.ParseProc(File.ReadLines("/proc/sysvipc/shm")).ToList();
+
+    static int ParentOf(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        }
+        catch (IOException) { return 0; }
     }
 
     [Fact]

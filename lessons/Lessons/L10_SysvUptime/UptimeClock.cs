@@ -25,8 +25,15 @@ public static class UptimeLayout
     /// a take-over only this field names the live server.
     /// </summary>
     public const int ServerPidOffset = 72;
-    /// <summary>The smallest segment that holds the text, the counter and the server pid.</summary>
-    public const long MinimumSize = 80;
+    /// <summary>The workbook's marker (4 bytes, "WBUP" little-endian): only a segment carrying it is ever taken over.</summary>
+    public const int MagicOffset = 76;
+    public const uint Magic = 0x5055_4257;
+    /// <summary>The layout's version (4 bytes) and its size in bytes (8 bytes, <see cref="MinimumSize"/>).</summary>
+    public const int VersionOffset = 80;
+    public const int Version = 1;
+    public const int LayoutSizeOffset = 88;
+    /// <summary>The smallest segment that holds the text, the counter, the server pid and the marker.</summary>
+    public const long MinimumSize = 96;
 }
 
 /// <summary>A consistent reading of the segment: the text and the (even) sequence number it was read at.</summary>
@@ -70,6 +77,32 @@ public static class UptimeClock
     /// <summary>Stores the server's pid at <see cref="UptimeLayout.ServerPidOffset"/>.</summary>
     public static void WriteServerPid(Span<byte> segment, int pid) =>
         Volatile.Write(ref MemoryMarshal.Cast<byte, int>(Check(segment).Slice(UptimeLayout.ServerPidOffset, 4))[0], pid);
+
+    /// <summary>
+    /// Atomically replaces the recorded server pid <paramref name="expected"/> (a dead server's) by <paramref name="pid"/>:
+    /// of several servers taking over at once, exactly one sees its compare-and-swap succeed.
+    /// </summary>
+    public static bool TryClaimServerPid(Span<byte> segment, int expected, int pid) =>
+        Interlocked.CompareExchange(ref MemoryMarshal.Cast<byte, int>(Check(segment).Slice(UptimeLayout.ServerPidOffset, 4))[0], pid, expected) == expected;
+
+    /// <summary>Writes the version and layout size, then the magic number last (a reader that sees it sees the rest).</summary>
+    public static void WriteMarker(Span<byte> segment)
+    {
+        var words = MemoryMarshal.Cast<byte, int>(Check(segment));
+        Volatile.Write(ref words[UptimeLayout.VersionOffset / 4], UptimeLayout.Version);
+        Volatile.Write(ref MemoryMarshal.Cast<byte, long>(segment)[UptimeLayout.LayoutSizeOffset / 8], UptimeLayout.MinimumSize);
+        Volatile.Write(ref words[UptimeLayout.MagicOffset / 4], unchecked((int)UptimeLayout.Magic));
+    }
+
+    /// <summary>True when the segment carries the workbook's marker: magic, this version and this layout size.</summary>
+    public static bool HasMarker(ReadOnlySpan<byte> segment)
+    {
+        if (segment.Length < UptimeLayout.MinimumSize) return false;
+        var words = MemoryMarshal.Cast<byte, int>(segment);
+        return unchecked((uint)Volatile.Read(ref Unsafe.AsRef(in words[UptimeLayout.MagicOffset / 4]))) == UptimeLayout.Magic
+            && words[UptimeLayout.VersionOffset / 4] == UptimeLayout.Version
+            && MemoryMarshal.Cast<byte, long>(segment)[UptimeLayout.LayoutSizeOffset / 8] == UptimeLayout.MinimumSize;
+    }
 
     /// <summary>Writes the text one byte at a time, as sprintf does, then the NUL. No protection against readers.</summary>
     public static void WriteText(Span<byte> segment, string text)

@@ -12,14 +12,20 @@ namespace Lessons.L10_SysvUptime;
 /// </summary>
 public static class UptimeLoad
 {
+    /// <summary>The most client threads: beyond it, on a small machine, the spinning readers starve the writer.</summary>
+    public const int MaxClients = 100;
+
     /// <param name="clients">Client threads, each with its own attachment.</param>
     /// <param name="duration">How long the clients read.</param>
     /// <param name="seqlock">Readers use the seqlock (retry while odd or changed); without it they keep whatever they copied.</param>
-    /// <param name="key">The segment's key; default a unique one.</param>
+    /// <param name="key">The segment's key. Default: a private segment (IPC_PRIVATE) marked for removal (IPC_RMID) as soon as
+    /// the server has attached it, which Linux still lets the clients attach by id: even a SIGKILL leaves nothing.</param>
     public static UptimeLoadResult Run(int clients, TimeSpan duration, bool seqlock = true, int? key = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(clients, 1);
-        using var server = UptimeServer.Open(key ?? UptimeProcesses.UniqueKey());
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(clients, MaxClients);
+        using var server = key is { } k ? UptimeServer.Open(k) : UptimeServer.CreatePrivate();
+        if (key is null) SysVShm.Remove(server.Id); // gone at the last detach, however this process ends
         // Write 1 holds "00:00:01" and leaves the counter at 2: from here on, counter 2n holds the text of n seconds.
         UptimeClock.WriteWithSequence(server.Attachment.Span, UptimeClock.Format(TimeSpan.FromSeconds(1)));
         var load = new Load(server, seqlock);
@@ -76,7 +82,7 @@ public static class UptimeLoad
         /// <summary>A client thread: its own attachment, read until stopped, its tally added to the totals.</summary>
         public void Read()
         {
-            using var client = UptimeClient.TryOpen(server.Key) ?? throw new InvalidOperationException("the segment vanished");
+            using var client = UptimeClient.AttachId(server.Id);
             Interlocked.Increment(ref ready);
             var tally = new Tally();
             while (!Stopped)

@@ -13,13 +13,11 @@ public sealed class UptimeServer : IDisposable
     readonly Attachment attachment;
     readonly Stopwatch clock = Stopwatch.StartNew();
 
-    UptimeServer(OwnedSegment segment, string message)
+    UptimeServer(OwnedSegment segment, Attachment attachment, string message)
     {
         this.segment = segment;
+        this.attachment = attachment;
         Message = message;
-        try { attachment = segment.Attach(); }
-        catch { segment.Dispose(); throw; }
-        UptimeClock.WriteServerPid(attachment.Span, Environment.ProcessId);
     }
 
     /// <summary>What happened when the segment was opened (created, or taken over from which dead pid).</summary>
@@ -29,32 +27,81 @@ public sealed class UptimeServer : IDisposable
     public Attachment Attachment => attachment;
 
     /// <summary>
-    /// Creates the segment, or takes over a segment left by a server that was killed (its creator pid is dead).
+    /// Creates the segment (IPC_CREAT|IPC_EXCL), or takes over one that carries the workbook's marker and whose recorded
+    /// server pid is dead. The take-over is a compare-and-swap of that pid inside the segment: of servers started together
+    /// exactly one wins. Any other segment at the key is left alone: never written, never removed.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The key belongs to a live server, or its segment is too small.</exception>
+    /// <exception cref="UptimeSegmentException">The key's segment is in use, is not the workbook's, or is too small.</exception>
     /// <exception cref="PosixException">shmget/shmat failed otherwise (for example EACCES).</exception>
     public static UptimeServer Open(int key, long size = UptimeLayout.DefaultSize, int mode = UptimeLayout.DefaultMode)
     {
         if (size < UptimeLayout.MinimumSize)
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"the segment needs at least {UptimeLayout.MinimumSize} bytes (text at 0, counter at {UptimeLayout.SequenceOffset})");
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"the segment needs at least {UptimeLayout.MinimumSize} bytes (text at 0, counter at {UptimeLayout.SequenceOffset}, marker at {UptimeLayout.MagicOffset})");
         if (key == SysVShm.IPC_PRIVATE)
             throw new ArgumentOutOfRangeException(nameof(key), key, "IPC_PRIVATE (0) cannot be found by a client: choose another key");
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return Created(OwnedSegment.Create(key, size, mode), $"created segment key={CFormat.Hex(key)} size={size} mode={CFormat.Octal(mode)}");
+            }
+            catch (PosixException e) when (e.Errno == Errno.EEXIST)
+            {
+                int id;
+                try { id = SysVShm.Get(key, 0); }
+                catch (PosixException gone) when (gone.Errno == Errno.ENOENT && attempt < 3) { continue; } // removed meanwhile
+                return TakeOver(key, id, size);
+            }
+        }
+    }
+
+    /// <summary>A private segment (IPC_PRIVATE) that only this process and the ids it hands out can reach.</summary>
+    public static UptimeServer CreatePrivate(long size = UptimeLayout.DefaultSize) =>
+        Created(OwnedSegment.Create(SysVShm.IPC_PRIVATE, size), $"created private segment size={size}");
+
+    static UptimeServer Created(OwnedSegment segment, string message)
+    {
+        Attachment a;
+        try { a = segment.Attach(); }
+        catch { segment.Dispose(); throw; }
+        UptimeClock.WriteServerPid(a.Span, Environment.ProcessId);
+        UptimeClock.WriteMarker(a.Span); // last: a server that sees the marker sees the pid
+        return new UptimeServer(segment, a, message);
+    }
+
+    static UptimeServer TakeOver(int key, int id, long size)
+    {
+        var st = SysVShm.Stat(id);
+        string found = $"key {CFormat.Hex(key)} has segment {id} ({st.Size} bytes, mode {CFormat.Octal(st.Mode)}, owner uid {st.OwnerUid}, " +
+            $"creator pid {st.CreatorPid} {(Signals.IsAlive(st.CreatorPid) ? "alive" : "dead")})";
+        bool marked = false;
+        int pid = 0;
+        if (st.Size >= UptimeLayout.MinimumSize)
+        {
+            using var look = SysVShm.Attach(id, ShmatFlags.SHM_RDONLY);
+            marked = UptimeClock.HasMarker(look.Span);
+            pid = UptimeClock.ReadServerPid(look.Span);
+        }
+        if (!marked)
+            throw new UptimeSegmentException(UptimeSegmentProblem.NotTheWorkbooks, st,
+                $"{found} without the workbook's marker ({(st.Size < UptimeLayout.MinimumSize ? $"too small for it: the layout needs {UptimeLayout.MinimumSize} bytes" : "marker missing")}): " +
+                "it is not an up-time segment of this workbook, so it is left alone (not written, not removed); choose another --key");
+        if (Signals.IsAlive(pid))
+            throw new UptimeSegmentException(UptimeSegmentProblem.InUse, st, $"key {CFormat.Hex(key)} is in use: its server, pid {pid}, is alive. Stop it first, or choose another --key");
+        if (st.Size < size)
+            throw new UptimeSegmentException(UptimeSegmentProblem.TooSmall, st,
+                $"{found} left by a dead server (pid {pid}), smaller than the {size} bytes asked for: remove it (ipcrm -m {id}) or choose another --key");
+        var a = SysVShm.Attach(id);
         try
         {
-            return new UptimeServer(OwnedSegment.Create(key, size, mode), $"created segment key={CFormat.Hex(key)} size={size} mode={CFormat.Octal(mode)}");
+            if (!UptimeClock.TryClaimServerPid(a.Span, pid, Environment.ProcessId))
+                throw new UptimeSegmentException(UptimeSegmentProblem.InUse, st,
+                    $"key {CFormat.Hex(key)}: another server, pid {UptimeClock.ReadServerPid(a.Span)}, took segment {id} over first (the dead server was pid {pid})");
+            ref long seq = ref UptimeClock.Sequence(a.Span);
+            if ((Volatile.Read(ref seq) & 1) != 0) Interlocked.Increment(ref seq); // it died mid-write: even again
+            return new UptimeServer(OwnedSegment.Adopt(id), a, $"took over segment {id} (key={CFormat.Hex(key)}): its server, pid {pid}, is dead");
         }
-        catch (PosixException e) when (e.Errno == Errno.EEXIST)
-        {
-            int id = SysVShm.Get(key, 0);
-            var st = SysVShm.Stat(id);
-            if (st.Size < size)
-                throw new InvalidOperationException($"key {CFormat.Hex(key)} already has a segment of {st.Size} bytes, smaller than the {size} asked for: remove it (ipcrm -M {CFormat.Hex(key)}) or ask for --size {st.Size}");
-            int pid = ServerPidOf(id, st);
-            string who = pid == st.CreatorPid ? "its creator" : "its last server";
-            if (Signals.IsAlive(pid))
-                throw new InvalidOperationException($"key {CFormat.Hex(key)} is in use: {who}, pid {pid}, is alive (another server?). Stop it first, or choose another --key");
-            return new UptimeServer(OwnedSegment.Adopt(id), $"took over segment {id} (key={CFormat.Hex(key)}): {who}, pid {pid}, is dead");
-        }
+        catch { a.Dispose(); throw; }
     }
 
     /// <summary>
@@ -88,6 +135,24 @@ public sealed class UptimeServer : IDisposable
         attachment.Dispose();
         segment.Dispose();
     }
+}
+
+/// <summary>Why <see cref="UptimeServer.Open"/> would not use the segment at its key.</summary>
+public enum UptimeSegmentProblem
+{
+    /// <summary>Its server is alive, or another server took it over first.</summary>
+    InUse,
+    /// <summary>It does not carry the workbook's marker: someone else's, left alone.</summary>
+    NotTheWorkbooks,
+    /// <summary>The workbook's, its server dead, but smaller than the size asked for.</summary>
+    TooSmall,
+}
+
+/// <summary>The key's segment cannot be used; <see cref="Found"/> is its IPC_STAT.</summary>
+public sealed class UptimeSegmentException(UptimeSegmentProblem problem, SegmentStatus found, string message) : InvalidOperationException(message)
+{
+    public UptimeSegmentProblem Problem { get; } = problem;
+    public SegmentStatus Found { get; } = found;
 }
 
 /// <summary>What a client sees when it looks at the segment of its key.</summary>
@@ -125,6 +190,9 @@ public sealed class UptimeClient : IDisposable
             return pid > 0 ? pid : SysVShm.Stat(Id).CreatorPid;
         }
     }
+
+    /// <summary>shmat(SHM_RDONLY) of segment <paramref name="id"/> (a private one, or one already marked for removal).</summary>
+    public static UptimeClient AttachId(int id) => new(SysVShm.IPC_PRIVATE, id);
 
     /// <summary>shmget(key, 0, 0) and shmat(SHM_RDONLY). Null when no segment has this key (ENOENT).</summary>
     public static UptimeClient? TryOpen(int key)

@@ -14,7 +14,7 @@ static class UptimeCommands
     const string ServerUsage = "usage: workbook uptime-server [--key 0x666] [--size 256] [--mode 0600] [--ticks N] [--interval-ms 1000]";
     const string ClientUsage = "usage: workbook uptime-client [--key 0x666] [--count N] [--interval-ms 1000]";
     const string StatusUsage = "usage: workbook uptime-status [--key 0x666]";
-    const string LoadUsage = "usage: workbook uptime-load [--clients 50] [--seconds 10] [--key K] [--no-seqlock]";
+    const string LoadUsage = "usage: workbook uptime-load [--clients 50 (1 to 100)] [--seconds 10] [--key K] [--no-seqlock]   (default: a private segment)";
 
     sealed class Options
     {
@@ -50,7 +50,7 @@ static class UptimeCommands
                     case "--ticks": o.Ticks = Number(option, Value(), 10, 0, long.MaxValue); break;
                     case "--count": o.Count = Number(option, Value(), 10, 1, long.MaxValue); break;
                     case "--interval-ms": o.IntervalMs = (int)Number(option, Value(), 10, 1, 3_600_000); break;
-                    case "--clients": o.Clients = (int)Number(option, Value(), 10, 1, 1000); break;
+                    case "--clients": o.Clients = (int)Number(option, Value(), 10, 1, UptimeLoad.MaxClients); break;
                     case "--seconds": o.Seconds = (int)Number(option, Value(), 10, 1, 3600); break;
                     case "--no-seqlock": o.NoSeqlock = true; break;
                 }
@@ -183,7 +183,7 @@ static class UptimeCommands
         {
             var result = UptimeLoad.Run(o.Clients, TimeSpan.FromSeconds(o.Seconds), seqlock: !o.NoSeqlock, key: keyGiven ? o.Key : null);
             stdout.WriteLine(result);
-            return result.AllConsistent || o.NoSeqlock ? 0 : 1;
+            return result.Loaded && (result.AllConsistent || o.NoSeqlock) ? 0 : 1;
         }
         catch (Exception e) when (e is PosixException or InvalidOperationException)
         {

@@ -12,6 +12,16 @@ public class UptimeClockTests
         Assert.Equal("uptime-server pid 42 key 0x5a000001 (exited with 0)", new ServerSummary(42, "0x5a000001", false, 0).ToString());
     }
 
+    [Fact]
+    public void Keys_print_as_unsigned_32_bit_numbers()
+    {
+        Assert.Equal("0x80000003", CFormat.Hex(unchecked((int)0x8000_0003)));
+        Assert.Equal("0xffffffff", CFormat.Hex(-1));
+        Assert.Equal("0x666", CFormat.Hex(UptimeLayout.DefaultKey));
+        var e = Assert.Throws<PosixException>(() => SysVShm.Get(unchecked((int)0xA5FF_FFF7), 0));
+        Assert.StartsWith("shmget(key=0xa5fffff7,", e.Message);
+    }
+
     [Theory]
     [InlineData(0, "00:00:00")]
     [InlineData(59, "00:00:59")]
@@ -64,7 +74,7 @@ public class UptimeClockTests
     public void A_segment_too_small_for_the_counter_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => UptimeClock.WriteTick(new byte[64], TimeSpan.Zero));
-        Assert.Contains("80", e.Message);
+        Assert.Contains("96", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => UptimeClock.Format(TimeSpan.FromSeconds(-1)));
     }
 
@@ -93,10 +103,10 @@ public class UptimeClockTests
         {
             Assert.StartsWith("created", server.Message);
             server.Tick();
-            var e = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 256));
+            var e = Assert.Throws<UptimeSegmentException>(() => UptimeServer.Open(key, 256));
             Assert.Contains("is in use", e.Message);
-            var small = Assert.Throws<InvalidOperationException>(() => UptimeServer.Open(key, 4096));
-            Assert.Contains("smaller", small.Message);
+            var small = Assert.Throws<UptimeSegmentException>(() => UptimeServer.Open(key, 4096));
+            Assert.Equal(UptimeSegmentProblem.InUse, small.Problem); // a live server comes first: never advise removing its segment
             using var client = UptimeClient.TryOpen(key);
             Assert.NotNull(client);
             Assert.Equal(ServerState.Running, client.State());
@@ -110,12 +120,62 @@ public class UptimeClockTests
     }
 
     [Fact]
+    public async Task Of_many_take_overs_of_a_stale_marked_segment_at_once_exactly_one_wins()
+    {
+        using var done = System.Diagnostics.Process.Start("/bin/true")!;
+        done.WaitForExit();
+        int dead = done.Id;
+        int key = UptimeProcesses.UniqueKey();
+        int id = SysVShm.Get(key, 256, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, 0x180);
+        try
+        {
+            using (var a = SysVShm.Attach(id))
+            {
+                UptimeClock.WriteServerPid(a.Span, dead);
+                UptimeClock.WriteMarker(a.Span);
+                UptimeClock.Sequence(a.Span) = 7; // the dead server stopped mid-write
+            }
+            const int contenders = 8;
+            using var go = new Barrier(contenders);
+            var tries = Enumerable.Range(0, contenders).Select(_ => Task.Factory.StartNew(() =>
+            {
+                go.SignalAndWait();
+                try { return (UptimeServer?)UptimeServer.Open(key); }
+                catch (UptimeSegmentException e) when (e.Problem == UptimeSegmentProblem.InUse) { return null; }
+            }, TaskCreationOptions.LongRunning)).ToArray();
+            var opened = await Task.WhenAll(tries);
+            using var winner = Assert.Single(opened.OfType<UptimeServer>());
+            Assert.StartsWith($"took over segment {id}", winner.Message);
+            Assert.Equal(8, UptimeClock.Sequence(winner.Attachment.Span)); // even again
+            Assert.Equal(Environment.ProcessId, UptimeClock.ReadServerPid(winner.Attachment.Span));
+        }
+        finally
+        {
+            if (UptimeProcesses.SegmentExists(key)) SysVShm.Remove(id);
+        }
+    }
+
+    [Fact]
+    public void A_load_run_with_too_few_writes_or_reads_did_not_load_and_says_so()
+    {
+        var starved = new UptimeLoadResult(true, 400, TimeSpan.FromSeconds(88), Writes: 2, Reads: 1_000_000, 0, 0, 0, 401);
+        Assert.False(starved.Loaded);
+        Assert.Contains("2 writes", starved.ToString());
+        Assert.Contains("NOT LOADED", starved.ToString());
+        Assert.DoesNotContain("consistent", starved.ToString());
+        Assert.False((starved with { Writes = 1_000_000, Reads = 3 }).Loaded);
+        Assert.True((starved with { Writes = 1_000_000 }).Loaded);
+        Assert.Throws<ArgumentOutOfRangeException>(() => UptimeLoad.Run(UptimeLoad.MaxClients + 1, TimeSpan.FromMilliseconds(1)));
+    }
+
+    [Fact]
     public void Under_load_with_the_seqlock_every_reading_is_consistent_and_monotonic()
     {
         int key = UptimeProcesses.UniqueKey();
         var r = UptimeLoad.Run(clients: 3, duration: TimeSpan.FromMilliseconds(400), key: key);
         Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
         Assert.True(r.AllConsistent, r.ToString());
+        Assert.True(r.Loaded, r.ToString());
         Assert.Equal(4, r.MostAttached); // the server and 3 clients, each with its own shmat
         Assert.False(UptimeProcesses.SegmentExists(key));
     }
