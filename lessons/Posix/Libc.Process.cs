@@ -44,9 +44,32 @@ static partial class Libc
     [LibraryImport(Name)]
     public static partial int getppid();
 
+    // int pidfd_open(pid_t pid, unsigned int flags);  (glibc 2.36, Linux 5.3; the descriptor is close-on-exec)
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int pidfd_open(int pid, uint flags);
+
+    // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
+    [LibraryImport(Name, SetLastError = true)]
+    public static unsafe partial int poll(PollFd* fds, nuint nfds, int timeout);
+
+    /// <summary><c>POLLIN</c>: readable; a pidfd is readable once its process has exited.</summary>
+    public const short POLLIN = 1;
+
+    // int close(int fd);
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int close(int fd);
+
     // int getrusage(int who, struct rusage *usage);
     [LibraryImport(Name, SetLastError = true)]
     public static unsafe partial int getrusage(int who, RUsage* usage);
+}
+
+/// <summary><c>struct pollfd</c>: int fd, short events, short revents.</summary>
+[StructLayout(LayoutKind.Sequential)]
+struct PollFd
+{
+    public int fd;
+    public short events, revents;
 }
 
 /// <summary><c>struct rusage</c> on 64-bit Linux: two <c>struct timeval</c> then fourteen <c>long</c>s.</summary>

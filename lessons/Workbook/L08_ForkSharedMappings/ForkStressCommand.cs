@@ -7,7 +7,8 @@ namespace Workbook.L08_ForkSharedMappings;
 /// `fork-stress`: many forks while other threads allocate flat out (so GCs keep suspending threads), each child
 /// adding one to a shared counter (<see cref="ForkSafety.Stress"/>, lesson 08). Prints forks done, children that hung
 /// before their first step and were replaced, children left behind (must be 0), whether the counter is exact, and
-/// forks per second. SIGINT, SIGTERM or SIGHUP stop it after the fork in progress, with the figures so far and exit 1.
+/// forks per second; then (unless --no-compare) a C fork loop run with as much resident anonymous memory as this process
+/// has (<see cref="CForkLoop"/>), both rates and their ratio. The comparison never changes the exit code. SIGINT, SIGTERM or SIGHUP stop it after the fork in progress, with the figures so far and exit 1.
 /// </summary>
 static class ForkStressCommand
 {
@@ -16,27 +17,32 @@ static class ForkStressCommand
 
     public const int MaxForks = 1_000_000;
 
+    /// <summary>The C loop stops after this long even if it has not done the fork count.</summary>
+    public static readonly TimeSpan CompareBudget = TimeSpan.FromSeconds(20);
+
     static readonly string Usage =
-        $"usage: fork-stress [--forks N (1 to {MaxForks:N0}; default 3000)] [--threads T allocating threads (0 to {MaxThreads}; default 3)]";
+        $"usage: fork-stress [--forks N (1 to {MaxForks:N0}; default 3000)] [--threads T allocating threads (0 to {MaxThreads}; default 3)] [--no-compare (skip the C fork loop)]";
 
     public static int Execute(string[] args) => CommandLine.Run("fork-stress", Usage, args, Parse, Run);
 
-    static (int Forks, int Threads) Parse(CommandLine.Arguments a)
+    static (int Forks, int Threads, bool Compare) Parse(CommandLine.Arguments a)
     {
         int forks = 3000, threads = 3;
+        bool compare = true;
         while (a.NextOption() is { } option)
         {
             switch (option)
             {
                 case "--forks": forks = a.Number(option, 1, MaxForks); break;
                 case "--threads": threads = a.Number(option, 0, MaxThreads); break;
+                case "--no-compare": compare = false; break;
                 default: throw CommandLine.Arguments.Unknown(option);
             }
         }
-        return (forks, threads);
+        return (forks, threads, compare);
     }
 
-    static int Run((int Forks, int Threads) o)
+    static int Run((int Forks, int Threads, bool Compare) o)
     {
         Console.WriteLine($"fork-stress: forks={o.Forks} allocating-threads={o.Threads} pid={Environment.ProcessId}");
         using var interrupt = new CancellationTokenSource();
@@ -49,6 +55,27 @@ static class ForkStressCommand
         foreach (string message in result.ErrorMessages)
             Console.Error.WriteLine(message);
         Console.WriteLine(result);
+        if (o.Compare)
+            Compare(result, interrupt.Token);
         return result.Exact && !result.Interrupted ? 0 : 1;
+    }
+
+    /// <summary>The C loop with the same RssAnon and fork count, both rates and the ratio; a benchmark figure only.</summary>
+    static void Compare(ForkStressRun result, CancellationToken interrupt)
+    {
+        if (result.Interrupted || interrupt.IsCancellationRequested)
+        {
+            Console.WriteLine("C comparison:      skipped (the run was interrupted)");
+            return;
+        }
+        try
+        {
+            var comparison = CForkLoop.CompareWith(result, CompareBudget, out string? skipped);
+            Console.WriteLine(comparison?.ToString() ?? $"C comparison:      skipped ({skipped})");
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.ComponentModel.Win32Exception)
+        {
+            Console.WriteLine($"C comparison:      failed ({e.Message})");
+        }
     }
 }
