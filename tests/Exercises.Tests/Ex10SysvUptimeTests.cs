@@ -31,10 +31,10 @@ public class Ex10SysvUptimeTests
     /// The segment's attach count once it is <paramref name="expected"/> or 5 s have passed: a test forking on another
     /// thread meanwhile gives its child this process's attachments too, until the child ends (seen under load).
     /// </summary>
-    static int SettledAttachments(int key, int expected)
+    static long SettledAttachments(int key, long expected)
     {
         var clock = Stopwatch.StartNew();
-        int count;
+        long count;
         while ((count = UptimeProcesses.Status(key)!.Attachments) != expected && clock.Elapsed < TimeSpan.FromSeconds(5))
             Thread.Sleep(20);
         return count;
@@ -89,7 +89,7 @@ public class Ex10SysvUptimeTests
         {
             var client = Ex10SysvUptime.AttachClient(key);
             Assert.True(client.ReadOnly, "the client attaches with SHM_RDONLY");
-            Assert.Equal(2, SettledAttachments(key, 2)); // the server and this client
+            Assert.Equal(2L, SettledAttachments(key, 2)); // the server and this client
             var first = UptimeClock.ReadConsistent(client.Span)!;
             Assert.InRange(first.Seconds, 0, 86_399);
             var clock = Stopwatch.StartNew();
@@ -102,7 +102,7 @@ public class Ex10SysvUptimeTests
             Assert.True(later.Sequence > first.Sequence, "the client sees the server's ticks");
             Ex10SysvUptime.DetachClient(client);
             Assert.True(client.IsClosed);
-            Assert.Equal(1, SettledAttachments(key, 1)); // only the server is left
+            Assert.Equal(1L, SettledAttachments(key, 1)); // only the server is left
             Assert.Equal(0, server.Stop());
         }
         AssertIpcsClean(key);
