@@ -85,15 +85,24 @@ public static class ProcessCleanup
         lock (Actions) Actions.Remove(action);
     }
 
-    /// <summary>Runs every registered clean-up (later registrations first). Clean-ups are idempotent.</summary>
+    static readonly Lock Running = new();
+
+    /// <summary>
+    /// Runs every registered clean-up (later registrations first). Clean-ups are idempotent. One run at a time: a second
+    /// signal's run returns only when the first's is done, as the process may end when it returns (SIGINT and SIGHUP
+    /// end it then; once a name was left because a second run returned while the first still unlinked it).
+    /// </summary>
     public static void RunAll()
     {
-        Action[] todo;
-        lock (Actions) todo = Actions.ToArray();
-        for (int i = todo.Length - 1; i >= 0; i--)
+        lock (Running)
         {
-            try { todo[i](); }
-            catch (Exception e) { Console.Error.WriteLine($"clean-up failed: {e.Message}"); }
+            Action[] todo;
+            lock (Actions) todo = Actions.ToArray();
+            for (int i = todo.Length - 1; i >= 0; i--)
+            {
+                try { todo[i](); }
+                catch (Exception e) { Console.Error.WriteLine($"clean-up failed: {e.Message}"); }
+            }
         }
     }
 }

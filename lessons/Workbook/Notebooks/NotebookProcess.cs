@@ -113,8 +113,8 @@ static class NotebookProcess
         }
         NotebookFile.Save(executed, target);
         var notRun = Math.Max(0, codeCells.Count - Math.Max(cell, 0));
-        stdout.WriteLine($"{name}  {Count(cell, "cell")}  1 error  {elapsed.TotalSeconds:0.0} s  "
-                         + $"stopped at cell {cell}, {Count(notRun, "cell")} not run  -> {RunCommand.Shown(target)}");
+        stdout.WriteLine($"{name}  {RunCommand.Count(cell, "cell")}  1 error  {elapsed.TotalSeconds:0.0} s  "
+                         + $"stopped at cell {cell}, {RunCommand.Count(notRun, "cell")} not run  -> {RunCommand.Shown(target)}");
         stderr.WriteLine($"{name}: {message}");
         foreach (var line in tail)
             stderr.WriteLine($"{name}:   {line}");
@@ -185,15 +185,17 @@ static class NotebookProcess
         catch (IOException) { return null; }
     }
 
+    /// <summary>Signals the group, or only its leader while it has not made its group yet (once each: a second SIGINT
+    /// reached a notebook's process while its clean-up ran).</summary>
     internal static void KillGroup(int pgid, Signal signal)
     {
-        try { Signals.KillGroup(pgid, signal); }
-        catch (PosixException) { } // EPERM: nothing of ours is left in it
-        try { Signals.Kill(pgid, signal); } // the leader, had it not made its group yet
-        catch (PosixException) { }
+        try
+        {
+            if (!Signals.KillGroup(pgid, signal))
+                Signals.Kill(pgid, signal);
+        }
+        catch (PosixException) { } // ESRCH, EPERM: nothing of ours is left
     }
-
-    static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
     /// <summary>The first lines of a stream, read to its end with bounded memory.</summary>
     sealed class Head

@@ -19,9 +19,6 @@ public sealed record NotebookRun(
     IReadOnlyList<string> Warnings)
 {
     public bool Succeeded => Errors.Count == 0;
-
-    /// <summary>A cell overran its timeout and is still running in the background of this process.</summary>
-    public bool TimedOut => Errors.Any(e => e.TimedOut);
 }
 
 /// <summary>
@@ -139,7 +136,7 @@ public static class NotebookRunner
         {
             timedOut = true;
             return Fail("CellTimeout", $"did not finish within {timeout.TotalSeconds:0.###} s; the rest of the notebook was skipped "
-                                       + "(a running cell cannot be stopped: it goes on in the background until the runner exits)");
+                                       + "(a running cell cannot be stopped: it goes on until its notebook's process is stopped, right after)");
         }
 
         var expectsError = cell["metadata"]?["tags"] is JsonArray tags

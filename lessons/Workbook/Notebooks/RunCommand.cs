@@ -204,7 +204,7 @@ static class RunCommand
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
-    static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+    internal static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
     static int UsageError(TextWriter stderr, string message)
     {
