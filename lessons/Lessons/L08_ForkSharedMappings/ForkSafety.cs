@@ -9,6 +9,12 @@ public sealed record ForkStressRun(
     int Forks, int AllocatingThreads, long StartRetries, int Errors, IReadOnlyList<string> ErrorMessages,
     long Counter, int ChildrenLeft, int Collections, TimeSpan Elapsed, bool Interrupted = false)
 {
+    /// <summary>This process's resident anonymous memory (KiB) as the last fork ended, its allocating threads still running.</summary>
+    public long RssAnonKiB { get; init; }
+
+    /// <summary>This process's mappings (lines of /proc/self/maps) at the same moment.</summary>
+    public int Mappings { get; init; }
+
     /// <summary>Every child added its 1, no child failed, none is left behind.</summary>
     public bool Exact => Counter == Forks && Errors == 0 && ChildrenLeft == 0;
 
@@ -48,7 +54,8 @@ public static class ForkSafety
         long retriesBefore = Fork.StartRetriesTotal;
         int gcBefore = GC.CollectionCount(0), errors = 0;
         var clock = Stopwatch.StartNew();
-        int done = 0;
+        int done = 0, mappings;
+        long rss;
         try
         {
             for (; done < forks && !cancel.IsCancellationRequested; done++)
@@ -72,12 +79,14 @@ public static class ForkSafety
         finally
         {
             clock.Stop();
+            (rss, mappings) = (CForkLoop.RssAnonKiB(), CForkLoop.MappingCount());
             stop.Cancel();
             allocators.ForEach(t => t.Join());
         }
         return new ForkStressRun(done, allocatingThreads, Fork.StartRetriesTotal - retriesBefore, errors, messages,
             Volatile.Read(ref *(long*)shared.Address), ChildrenOfThisProcess(), GC.CollectionCount(0) - gcBefore, clock.Elapsed,
-            Interrupted: done < forks);
+            Interrupted: done < forks)
+        { RssAnonKiB = rss, Mappings = mappings };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
