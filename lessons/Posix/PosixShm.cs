@@ -130,11 +130,13 @@ public sealed class OwnedShmName : System.Runtime.InteropServices.SafeHandle
     /// <summary>shm_open(name, O_CREAT|O_EXCL|O_RDWR, mode) + fstat + ftruncate(size): a new object of the given size.</summary>
     public static (OwnedShmName Name, SafeFileHandle Fd) Create(string name, long size, int mode = 0x180)
     {
-        var fd = PosixShm.Open(name, OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_RDWR, mode);
-        FileStatus identity;
-        try { identity = fd.Status(); }
-        catch { Libc.shm_unlink(name); fd.Dispose(); throw; } // just created with O_EXCL: the name is ours
-        var owned = new OwnedShmName(name, identity);
+        // A signal's clean-up waits until the name is registered for unlinking.
+        var (owned, fd) = ProcessCleanup.Creating(() =>
+        {
+            var fd = PosixShm.Open(name, OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_RDWR, mode);
+            try { return (new OwnedShmName(name, fd.Status()), fd); }
+            catch { Libc.shm_unlink(name); fd.Dispose(); throw; } // just created with O_EXCL: the name is ours
+        });
         try { fd.Truncate(size); }
         catch { fd.Dispose(); owned.Dispose(); throw; }
         return (owned, fd);

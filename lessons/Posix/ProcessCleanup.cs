@@ -85,24 +85,64 @@ public static class ProcessCleanup
         lock (Actions) Actions.Remove(action);
     }
 
-    static readonly Lock Running = new();
+    static readonly CleanupGate Gate = new();
+
+    /// <summary>
+    /// Creates an object and registers its clean-up as one step: a signal's run of the clean-ups waits until
+    /// <paramref name="create"/> has returned (so an object made just as Ctrl+C came is removed, not left between its
+    /// creation and its registration), and once a run has begun nothing more is created (OperationCanceledException).
+    /// </summary>
+    public static T Creating<T>(Func<T> create) => Gate.Creating(create);
 
     /// <summary>
     /// Runs every registered clean-up (later registrations first). Clean-ups are idempotent. One run at a time: a second
     /// signal's run returns only when the first's is done, as the process may end when it returns (SIGINT and SIGHUP
     /// end it then; once a name was left because a second run returned while the first still unlinked it).
     /// </summary>
-    public static void RunAll()
+    public static void RunAll() => Gate.Run(() =>
     {
-        lock (Running)
+        Action[] todo;
+        lock (Actions) todo = Actions.ToArray();
+        for (int i = todo.Length - 1; i >= 0; i--)
         {
-            Action[] todo;
-            lock (Actions) todo = Actions.ToArray();
-            for (int i = todo.Length - 1; i >= 0; i--)
-            {
-                try { todo[i](); }
-                catch (Exception e) { Console.Error.WriteLine($"clean-up failed: {e.Message}"); }
-            }
+            try { todo[i](); }
+            catch (Exception e) { Console.Error.WriteLine($"clean-up failed: {e.Message}"); }
+        }
+    });
+}
+
+/// <summary>
+/// <see cref="ProcessCleanup"/>'s lock (a class of its own so that a test can drive one): runs of the clean-ups go one at
+/// a time, a creation and its registration are one step that a run waits for, and after a run began nothing is created.
+/// </summary>
+public sealed class CleanupGate
+{
+    readonly Lock gate = new();
+    bool stopping;
+
+    /// <summary>True once <see cref="Run"/> has begun.</summary>
+    public bool Stopping { get { lock (gate) return stopping; } }
+
+    /// <summary>Runs <paramref name="create"/> (which registers what it made) so that no run of the clean-ups overlaps it.</summary>
+    /// <exception cref="OperationCanceledException">A run has begun: the process is stopping.</exception>
+    public T Creating<T>(Func<T> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        lock (gate)
+        {
+            if (stopping) throw new OperationCanceledException("the process is stopping (a signal or exit ran its clean-ups): nothing more is created");
+            return create();
+        }
+    }
+
+    /// <summary>Runs the clean-ups, after any creation in progress and any other run.</summary>
+    public void Run(Action cleanUps)
+    {
+        ArgumentNullException.ThrowIfNull(cleanUps);
+        lock (gate)
+        {
+            stopping = true;
+            cleanUps();
         }
     }
 }

@@ -214,9 +214,10 @@ public sealed class OwnedSegment : SafeHandle
         ProcessCleanup.Register(cleanup);
     }
 
-    /// <summary>shmget(key, size, IPC_CREAT|IPC_EXCL|mode): fails with EEXIST if the key is taken.</summary>
+    /// <summary>shmget(key, size, IPC_CREAT|IPC_EXCL|mode): fails with EEXIST if the key is taken. A signal's clean-up
+    /// waits until the segment is registered for removal (<see cref="ProcessCleanup.Creating"/>).</summary>
     public static OwnedSegment Create(int key, long size, int mode = 0x180 /* 0600 */) =>
-        new(SysVShm.Get(key, size, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, mode), key, size);
+        ProcessCleanup.Creating(() => new OwnedSegment(SysVShm.Get(key, size, IpcFlags.IPC_CREAT | IpcFlags.IPC_EXCL, mode), key, size));
 
     /// <summary>Takes ownership of an existing segment id (it will be removed on Dispose).</summary>
     public static OwnedSegment Adopt(int id)
