@@ -55,6 +55,35 @@ public sealed class UptimeServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes the private segments (key IPC_PRIVATE) a killed uptime-load left: SIGKILL between its shmget and its
+    /// IPC_RMID, a few microseconds, leaves a segment no key finds. Only a segment that is surely such a leftover is
+    /// removed: this user's, attached by nobody, with the workbook's marker, and the server pid it records is its
+    /// creator's and dead. Anything else is left alone. Returns what was removed, one line each.
+    /// </summary>
+    public static IReadOnlyList<string> ReclaimOrphanedPrivate()
+    {
+        var removed = new List<string>();
+        int uid = SysVDetails.Rights().EffectiveUid;
+        foreach (var line in SysVDetails.ParseProc(File.ReadLines("/proc/sysvipc/shm")))
+        {
+            if (line.Key != SysVShm.IPC_PRIVATE || line.Attachments != 0 || line.Size < UptimeLayout.MinimumSize || Signals.IsAlive(line.CreatorPid))
+                continue;
+            try
+            {
+                var st = SysVShm.Stat(line.Id);
+                if (st.OwnerUid != uid || st.Attachments != 0) continue;
+                using var a = SysVShm.Attach(line.Id, ShmatFlags.SHM_RDONLY);
+                int pid = UptimeClock.ReadServerPid(a.Span);
+                if (!UptimeClock.HasMarker(a.Span) || pid != st.CreatorPid || Signals.IsAlive(pid)) continue;
+                SysVShm.Remove(line.Id);
+                removed.Add($"removed private segment {line.Id} ({st.Size} bytes) that pid {pid} left when it was killed before marking it for removal");
+            }
+            catch (PosixException) { } // removed meanwhile (EINVAL, EIDRM) or not ours to read (EACCES): leave it
+        }
+        return removed;
+    }
+
     /// <summary>A private segment (IPC_PRIVATE) that only this process and the ids it hands out can reach.</summary>
     public static UptimeServer CreatePrivate(long size = UptimeLayout.DefaultSize) =>
         Created(OwnedSegment.Create(SysVShm.IPC_PRIVATE, size), $"created private segment size={size}");

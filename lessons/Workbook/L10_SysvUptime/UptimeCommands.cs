@@ -181,6 +181,9 @@ static class UptimeCommands
         stdout.Flush();
         try
         {
+            if (!keyGiven)
+                foreach (string line in UptimeServer.ReclaimOrphanedPrivate())
+                    stdout.WriteLine($"uptime-load: {line}");
             var result = UptimeLoad.Run(o.Clients, TimeSpan.FromSeconds(o.Seconds), seqlock: !o.NoSeqlock, key: keyGiven ? o.Key : null);
             stdout.WriteLine(result);
             return result.Loaded && (result.AllConsistent || o.NoSeqlock) ? 0 : 1;
