@@ -248,4 +248,37 @@ public class BuddyAllocatorTests
         Assert.Equal(0, brk.Size);
         Assert.Empty(a.Blocks());
     }
+
+    [Fact]
+    public void Realloc_grows_in_place_into_free_upper_buddies_and_at_the_top()
+    {
+        var (brk, a) = Make();
+        using var _ = brk;
+        nint p = a.Malloc(100);                  // 128 at 0
+        nint q = a.Malloc(100);                  // 128 at 128
+        a.Free(q);                               // the top: the break drops to 128
+        Assert.Equal(128, brk.Size);
+        Assert.Equal(p, a.Realloc(p, 1000));     // at the top: the break moves to 1024, no copy
+        Assert.Equal(1024, brk.Size);
+        Assert.Equal(1024, a.BlockSizeOf(p));
+        nint r = a.Malloc(1000);                 // 1024 at 1024
+        Assert.Equal(p, a.Realloc(p, 10));       // a shrink keeps its block
+        Assert.Equal(1024, a.BlockSizeOf(p));
+        Assert.NotEqual(r, a.Realloc(r, 3000));  // the upper buddy of 1024..2047 is above the break: moves to 2048
+        CheckInvariants(a);
+        Assert.Equal(10 + 3000, a.Requested);
+    }
+
+    [Fact]
+    public void Lesson_05s_buddy_keeps_its_break_and_still_merges()
+    {
+        using var brk = new SimulatedBreak(64 * 1024);
+        var a = BuddyAllocator.KeepingItsBreak(brk);
+        nint p = a.Malloc(100), q = a.Malloc(100);
+        a.Free(q);
+        a.Free(p);
+        Assert.Equal(256, brk.Size);             // memlib has no negative sbrk
+        Assert.Equal("0:256f", Show(a));          // the two 128s merged
+        Assert.Equal(p, a.Malloc(200));           // and are reused whole
+    }
 }
