@@ -150,6 +150,7 @@ static class TraceParser
             ? "a CMU trace starts with 4 numbers: weight, ids, ops, ignore-ranges"
             : "a trace starts with 4 numbers: heap size hint, ids, ops, weight (CMU: weight, ids, ops, ignore-ranges)";
         var header = new long[HeaderLines];
+        var at = new int[HeaderLines];   // each number's line
         int got = 0;
         while (got < HeaderLines)
         {
@@ -166,21 +167,21 @@ static class TraceParser
                     throw new TraceFormatException(file, lineNumber, $"'{field}' after the header's 4 numbers (ops start on the next line)");
                 if (!long.TryParse(field, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out header[got]) || header[got] < 0)
                     throw new TraceFormatException(file, lineNumber, $"{headerNames[got]} must be a whole number ≥ 0, not '{field}'");
-                got++;
+                at[got++] = lineNumber;
             }
         }
-        if (header[1] > int.MaxValue) throw new TraceFormatException(file, lineNumber, $"{header[1]} ids are more than this driver handles ({int.MaxValue})");
+        if (header[1] > int.MaxValue) throw new TraceFormatException(file, at[1], $"{header[1]} ids are more than this driver handles ({int.MaxValue})");
         if (header[2] > maxOps)
-            throw new TraceFormatException(file, lineNumber, $"{header[2]:N0} ops are more than this driver handles ({maxOps:N0}" +
+            throw new TraceFormatException(file, at[2], $"{header[2]:N0} ops are more than this driver handles ({maxOps:N0}" +
                 (maxOps < Trace.MaxOps ? $": at most {MallocLab.MaxTotalOps:N0} in all traces, and those before this one hold {MallocLab.MaxTotalOps - maxOps:N0})" : ")"));
         if (length is { } chars && header[2] > (chars + 1) / 4)
-            throw new TraceFormatException(file, lineNumber,
+            throw new TraceFormatException(file, at[2],
                 $"the header says {header[2]:N0} ops, but a file of {chars:N0} bytes holds at most {(chars + 1) / 4:N0} (an op takes at least 4 bytes, like 'f 0' and its line end)");
-        if (header[3] > int.MaxValue) throw new TraceFormatException(file, lineNumber, $"{headerNames[3]} {header[3]} is too large");
+        if (header[3] > int.MaxValue) throw new TraceFormatException(file, at[3], $"{headerNames[3]} {header[3]} is too large");
         string? notCmu = header[0] > 3 ? $"its first number, {header[0]}, is not a weight 0..3"
             : header[3] > 1 ? $"its fourth number, {header[3]}, is not an ignore-ranges 0 or 1" : null;
         if (format == TraceFormat.Cmu && notCmu is not null)
-            throw new TraceFormatException(file, lineNumber, $"not a CMU header (weight 0..3, ids, ops, ignore-ranges 0 or 1): {notCmu}");
+            throw new TraceFormatException(file, at[header[0] > 3 ? 0 : 3], $"not a CMU header (weight 0..3, ids, ops, ignore-ranges 0 or 1): {notCmu}");
         int ids = (int)header[1], count = (int)header[2];
 
         var ops = new List<TraceOp>(Math.Min(count, 1 << 16));
