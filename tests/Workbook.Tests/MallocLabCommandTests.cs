@@ -100,7 +100,7 @@ public class MallocLabCommandTests
         Assert.True(exitCode == 0, stderr);
         Assert.Contains("format:      told from each file (--format auto)", stdout);
         Assert.Matches(@"
-limits:      at most 10,000,000 ops per trace and 20,000,000 in all", stdout);
+limits:      at most 5,000,000 ops per trace and 10,000,000 in all", stdout);
         Assert.Contains("capped at 1,073,741,824: a trace whose peak payload passes the cap is out of memory", stdout);
         Assert.Matches(@"
 corners\.rep +8 +yes ", stdout);

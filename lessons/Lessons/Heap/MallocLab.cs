@@ -250,7 +250,7 @@ public static class MallocLab
     }
 
     /// <summary>The most ops <see cref="LoadTraces(IEnumerable{string}, TraceFormat?)"/> loads in all (each trace at most <see cref="Trace.MaxOps"/>).</summary>
-    public const int MaxTotalOps = 20_000_000;
+    public const int MaxTotalOps = 10_000_000;
 
     /// <summary>The .rep files named, each format told from the file: see <see cref="LoadTraces(IEnumerable{string}, TraceFormat?)"/>.</summary>
     public static IReadOnlyList<Trace> LoadTraces(params string[] paths) => LoadTraces(paths, null);

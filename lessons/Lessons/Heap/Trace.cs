@@ -121,7 +121,7 @@ public sealed class Trace
     readonly ReplayOp[] replay;
 
     /// <summary>The most ops a trace may have (its ops take about 30 bytes each in memory).</summary>
-    public const int MaxOps = 10_000_000;
+    public const int MaxOps = 5_000_000;
 
     /// <summary>The longest line the parser reads (mdriver's MAXLINE is 1024).</summary>
     public const int MaxLineLength = 4096;

@@ -168,7 +168,7 @@ static class MallocLabCommand
         stdout.WriteLine($"traces:      {string.Join(", ", tracePaths)} ({traces.Count} files)");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"min-seconds: {lab.MinSeconds} per trace and allocator (timed replays without checks, the fastest counts, at most {lab.MaxReplays:N0}), after {lab.WarmUpSeconds} s of untimed replays of all traces (so the JIT has optimized the code)"));
         stdout.WriteLine($"format:      {(options.Format is { } f ? $"{f.ToString().ToLowerInvariant()} for every trace (--format)" : "told from each file (--format auto): classic if it is valid classic, else CMU if its header reads as CMU")}");
-        stdout.WriteLine($"limits:      at most {Trace.MaxOps:N0} ops per trace and {MallocLab.MaxTotalOps:N0} in all, lines of at most {Trace.MaxLineLength:N0} characters");
+        stdout.WriteLine($"limits:      at most {Trace.MaxOps:N0} ops per trace and {MallocLab.MaxTotalOps:N0} in all, lines of at most {Trace.MaxLineLength:N0} characters (a loaded trace takes about 30 bytes per op)");
         stdout.WriteLine($"arena:       max({lab.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak), capped at {lab.MaxArenaBytes:N0}: a trace whose peak payload passes the cap is out of memory");
         stdout.WriteLine($"checks:      non-NULL for size > 0, {lab.Alignment}-byte alignment, inside [HeapLo, Break), no overlap, payload patterns kept by realloc and intact until free");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"util:        peak live payload ÷ heap high-water mark; score = 100 × ({lab.UtilizationWeight} × util + {1 - lab.UtilizationWeight} × min(1, ops/s ÷ libc ops/s)), 0 if invalid"));

@@ -154,7 +154,7 @@ public class HostileTraceTests
 
     [Theory]
     [InlineData("0\n1\n1000\n1\na 0 1\n", "the header says 1,000 ops, but a file of 17 bytes holds at most 4 (an op takes at least 4 bytes")]
-    [InlineData("0\n1\n99999999999\n1\n", "99,999,999,999 ops are more than this driver handles (10,000,000)")]
+    [InlineData("0\n1\n99999999999\n1\n", "99,999,999,999 ops are more than this driver handles (5,000,000)")]
     [InlineData("0\n99999999999\n0\n1\n", "99999999999 ids are more than this driver handles (2147483647)")]
     [InlineData("99999999999999999999\n1\n0\n1\n", "the suggested heap size must be a whole number ≥ 0, not '99999999999999999999'")]
     public void AHeaderThatCannotBeTrueIsRefusedBeforeAnyOpIsRead(string text, string message)
@@ -169,11 +169,11 @@ public class HostileTraceTests
         string path = Path.Combine(Path.GetTempPath(), $"hostile-{Guid.NewGuid():N}.rep");
         try
         {
-            File.WriteAllText(path, "0 1 9000000 1\na 0 1\n");
+            File.WriteAllText(path, "0 1 900000 1\na 0 1\n");
             var e = Assert.Throws<TraceFormatException>(() => Trace.Load(path));
             Assert.Equal(1, e.Line);
-            Assert.Contains("a file of 20 bytes holds at most 5", e.Problem);
-            File.WriteAllText(path, "0\n1\n9000000\n1\na 0 1\n");
+            Assert.Contains("a file of 19 bytes holds at most 5", e.Problem);
+            File.WriteAllText(path, "0\n1\n900000\n1\na 0 1\n");
             Assert.Equal(3, Assert.Throws<TraceFormatException>(() => Trace.Load(path)).Line);
         }
         finally { File.Delete(path); }
