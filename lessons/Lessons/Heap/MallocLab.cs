@@ -24,6 +24,10 @@ namespace Lessons.Heap;
 /// </list>
 /// Size 0: <c>a id 0</c> calls Malloc(0) and accepts whatever comes back (the lab's mm_malloc returns NULL, glibc a
 /// unique pointer); the id then holds that pointer, and <c>f id</c> frees it. <c>r id 0</c> calls Realloc(p, 0).
+/// CMU traces (<see cref="TraceFormat.Cmu"/>) make the Autolab mdriver's calls: Free(0) for <c>f -1</c> and for an
+/// id never allocated, Realloc(0, n) for <c>r id n</c> of one; a block leaked by <c>a</c> of a live id stays live
+/// and checked to the end. A trace whose peak payload passes <see cref="MallocLabOptions.MaxArenaBytes"/> is invalid
+/// ("out of memory") and not replayed at all.
 /// </summary>
 public static class MallocLab
 {

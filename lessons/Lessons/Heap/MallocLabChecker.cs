@@ -15,6 +15,7 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
     readonly List<nint> starts = [];               // sorted starts of live payloads (size > 0)
     readonly Dictionary<nint, int> slotAt = [];    // start → slot
     long live, peak, heapPeak;
+    string call = "";                              // the call the current op makes, named before it changes the state
 
     public CheckResult Run()
     {
@@ -30,7 +31,7 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                error = $"{Call(op, replay.Slot)} threw {e.GetType().Name}: {e.Message}";
+                error = $"{call} threw {e.GetType().Name}: {e.Message}";
             }
             if (heap is not null) heapPeak = Math.Max(heapPeak, heap.Size);
             if (error is not null)
@@ -55,12 +56,13 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
     string? Step(TraceOp op, int slot)
     {
         ids[slot] = op.Id;
+        call = Call(op, slot);
         switch (op.Kind)
         {
             case TraceOpKind.Alloc:
             {
                 nint p = allocator.Malloc(op.Size);
-                if (Admit(op, slot, p) is { } bad) return bad;
+                if (Admit(call, op.Size, p) is { } bad) return bad;
                 PayloadPattern.Fill(p, op.Size, slot);
                 Remember(slot, p, op.Size, op.Line);
                 return null;
@@ -69,8 +71,7 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
             {
                 nint old = pointers[slot];
                 int oldSize = sizes[slot];
-                if (Intact(slot, $"before {Call(op, slot)}") is { } damaged) return damaged;
-                string call = Call(op, slot);
+                if (Intact(slot, $"before {call}") is { } damaged) return damaged;
                 Forget(slot);
                 nint p = allocator.Realloc(old, op.Size);
                 if (Admit(call, op.Size, p) is { } bad) return bad;
@@ -84,7 +85,7 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
             }
             default:
             {
-                if (Intact(slot, $"before {Call(op, slot)}") is { } damaged) return damaged;
+                if (Intact(slot, $"before {call}") is { } damaged) return damaged;
                 nint p = pointers[slot];
                 Forget(slot);
                 allocator.Free(p);
@@ -92,8 +93,6 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
             }
         }
     }
-
-    string? Admit(TraceOp op, int slot, nint p) => Admit(Call(op, slot), op.Size, p);
 
     /// <summary>Checks a block just returned by <paramref name="call"/> (size &gt; 0): non-null, aligned, inside the heap, no overlap.</summary>
     string? Admit(string call, int size, nint p)

@@ -336,6 +336,16 @@ public class CmuReplayTests
     }
 
     [Fact]
+    public void ACallThatThrowsIsNamedWithThePointerItWasGiven()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var c = MallocLab.Check(Trace.Parse("0\n1\n2\n1\na 0 24\nr 0 200\n"), new BumpAllocator(heap, Bug.Throws), heap);
+        Assert.Matches(@"^op 1 \(line 6, 'r 0 200'\): realloc\(0x[0-9a-f]+, 200\) threw InvalidOperationException", c.Error);
+        var n = MallocLab.Check(Trace.Parse("0\n1\n2\n0\nf -1\nr 0 200\n"), new BumpAllocator(heap, Bug.Throws), heap);
+        Assert.True(n.Valid, n.Error);   // realloc(NULL, n) is malloc: the bug is not reached
+    }
+
+    [Fact]
     public void LibcReplaysCmuTracesToo()
     {
         var report = MallocLab.RunLibc([Trace.Parse(CmuTraceTests.Corners, "corners.rep")], new MallocLabOptions { MinSeconds = 0, MaxReplays = 2, WarmUpSeconds = 0.001 });
