@@ -14,7 +14,7 @@ public enum TraceOpKind
     Free,
 }
 
-/// <summary>One request of a trace: its kind, block id, size (0 for a free) and the file line it came from (0 if built in code).</summary>
+/// <summary>One request of a trace, as written: its kind, block id (-1, NULL, in a CMU <c>f -1</c>), size (0 for a free) and the file line it came from (0 if built in code).</summary>
 public readonly record struct TraceOp(TraceOpKind Kind, int Id, int Size, int Line = 0)
 {
     public static TraceOp Alloc(int id, int size) => new(TraceOpKind.Alloc, id, size);
