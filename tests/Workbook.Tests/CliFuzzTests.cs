@@ -29,7 +29,7 @@ public class CliFuzzTests(ITestOutputHelper output)
     {
         ["alloc-cost"] = ["--budget-ms="],
         ["mmap-probe"] = [],
-        ["malloc-lab"] = ["--allocator=", "--traces=", "--min-seconds=", "--list", "--write-traces="],
+        ["malloc-lab"] = ["--allocator=", "--traces=", "--format=", "--min-seconds=", "--list", "--write-traces="],
         ["heap-fuzz"] = ["--ops=", "--allocator=", "--seed=", "--arena-mib="],
         ["break-trace"] = ["--count=", "--size=", "--threshold=", "--free-and-retry", "--top-pad=", "--trim-threshold=", "--free-all", "--trim", "--on-thread", "--json"],
         ["fork-stress"] = ["--forks=", "--threads="],
@@ -54,6 +54,7 @@ public class CliFuzzTests(ITestOutputHelper output)
         ["--budget-ms"] = ["0", "50"],
         ["--allocator"] = ["naive", "buddy", "first-fit"],
         ["--min-seconds"] = ["0", "0.05"],
+        ["--format"] = ["auto", "classic", "cmu"],
         ["--ops"] = ["0", "500"],
         ["--seed"] = ["7", "-3"],
         ["--arena-mib"] = ["1", "2"],

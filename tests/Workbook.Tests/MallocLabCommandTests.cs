@@ -29,6 +29,7 @@ public class MallocLabCommandTests
     [InlineData("unknown option '--fast'", "--allocator", "segregated", "--fast")]
     [InlineData("--min-seconds needs a number of seconds in [0, 3600], not 'soon'", "--allocator", "segregated", "--min-seconds", "soon")]
     [InlineData("--traces needs a value", "--allocator", "segregated", "--traces")]
+    [InlineData("--format takes auto, classic or cmu, not 'cs:app'", "--allocator", "segregated", "--format", "cs:app")]
     public void Usage_errors_exit_2(string message, params string[] args)
     {
         var (exitCode, _, stderr) = MallocLab(args);
@@ -82,6 +83,71 @@ public class MallocLabCommandTests
 
         Assert.Equal(1, exitCode);
         Assert.Matches(@"^malloc-lab: .*bad\.rep:6: ", stderr);
+    }
+
+    // Every CMU construct: f -1, r and f of ids never allocated, a of a live id (a leak), r to 0, a line past the op count.
+    const string CmuCorners = "0\n4\n8\n0\nf -1\nr 0 16\nf 1\na 2 8\na 2 24\nr 0 0\nf 2\nf 0\ntrailing\n";
+
+    [Fact]
+    public void Both_formats_replay_and_each_trace_says_which_semantics_it_got()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.File("corners.rep"), CmuCorners);
+        TraceGenerator.Tiny(seed: 3, ops: 200).Save(temp.File("tiny.rep"));
+
+        var (exitCode, stdout, stderr) = MallocLab("--allocator", "segregated", "--traces", temp.Path, "--min-seconds", "0");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("format:      told from each file (--format auto)", stdout);
+        Assert.Matches(@"
+limits:      at most 5,000,000 ops per trace and 10,000,000 in all", stdout);
+        Assert.Contains("capped at 1,073,741,824: a trace whose peak payload passes the cap is out of memory", stdout);
+        Assert.Matches(@"
+corners\.rep +8 +yes ", stdout);
+        Assert.Matches(@"
+semantics:\n  corners\.rep  cmu \(line 5: 'f -1' is free\(NULL\)\)\n  tiny\.rep     classic\n", stdout);
+    }
+
+    [Fact]
+    public void Format_classic_refuses_a_cmu_trace_at_its_line()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.File("corners.rep"), CmuCorners);
+
+        var (exitCode, stdout, stderr) = MallocLab("--allocator", "segregated", "--traces", temp.Path, "--format", "classic", "--min-seconds", "0");
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches(@"^malloc-lab: .*corners\.rep:5: 'f -1' frees id -1", stderr);
+        Assert.Equal(0, MallocLab("--allocator", "segregated", "--traces", temp.Path, "--format", "cmu", "--min-seconds", "0").ExitCode);
+    }
+
+    [Theory]
+    [InlineData("0\n1\n1000000\n1\na 0 1\n", "hostile.rep:3: the header says 1,000,000 ops, but a file of 20 bytes holds at most 5")]
+    [InlineData("0\n1\n1\n1\na 0 1", "")]
+    public void A_hostile_header_is_refused_without_harm(string text, string message)
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.File("hostile.rep"), text);
+
+        var (exitCode, _, stderr) = MallocLab("--allocator", "first-fit", "--traces", temp.File("hostile.rep"), "--min-seconds", "0");
+
+        Assert.Equal(message.Length == 0 ? 0 : 1, exitCode);
+        Assert.Contains(message, stderr);
+    }
+
+    [Fact]
+    public void A_trace_past_the_arena_cap_is_out_of_memory_not_a_crash()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.File("big.rep"), "0\n2\n4\n1\na 0 2000000000\na 1 2000000000\nf 0\nf 1\n");
+        File.WriteAllText(temp.File("ids.rep"), "0 2147483647 0 1");   // 14 bytes that once killed the process
+
+        var (exitCode, stdout, _) = MallocLab("--allocator", "first-fit", "--traces", temp.Path, "--min-seconds", "0");
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches(@"\nbig\.rep +4 +no ", stdout);
+        Assert.Matches(@"\nids\.rep +0 +yes ", stdout);
+        Assert.Contains("\nERROR big.rep: out of memory: needs 4,000,000,000 bytes (its peak payload), cap 1,073,741,824", stdout);
     }
 
     [Fact]

@@ -24,6 +24,10 @@ namespace Lessons.Heap;
 /// </list>
 /// Size 0: <c>a id 0</c> calls Malloc(0) and accepts whatever comes back (the lab's mm_malloc returns NULL, glibc a
 /// unique pointer); the id then holds that pointer, and <c>f id</c> frees it. <c>r id 0</c> calls Realloc(p, 0).
+/// CMU traces (<see cref="TraceFormat.Cmu"/>) make the Autolab mdriver's calls: Free(0) for <c>f -1</c> and for an
+/// id never allocated, Realloc(0, n) for <c>r id n</c> of one; a block leaked by <c>a</c> of a live id stays live
+/// and checked to the end. A trace whose peak payload passes <see cref="MallocLabOptions.MaxArenaBytes"/> is invalid
+/// ("out of memory") and not replayed at all.
 /// </summary>
 public static class MallocLab
 {
@@ -62,6 +66,11 @@ public static class MallocLab
         var results = new List<TraceResult>();
         foreach (var trace in list)
         {
+            if (options.OutOfMemory(trace) is { } oom)
+            {
+                results.Add(new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, null, oom, 0, trace.UtilizationBound(options.Alignment)));
+                continue;
+            }
             var check = Check(trace, new LibcAllocator(), null, options.Alignment);
             int replays = 0;
             double libc = check.Valid ? Throughput(trace, null, options, out replays) : 0;
@@ -81,7 +90,18 @@ public static class MallocLab
         ArgumentNullException.ThrowIfNull(create);
         options ??= new MallocLabOptions();
         double bound = trace.UtilizationBound(options.Alignment);
-        using var heap = new SimulatedBreak(options.ArenaBytes(trace));
+        if (options.OutOfMemory(trace) is { } oom)
+            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, oom, 0, bound);
+        SimulatedBreak heap;
+        try
+        {
+            heap = new SimulatedBreak(options.ArenaBytes(trace));
+        }
+        catch (PosixException e)
+        {
+            return new TraceResult(trace.Name, trace.Ops.Count, false, null, 0, 0, 0, $"cannot reserve an arena of {options.ArenaBytes(trace):N0} bytes: {e.Message}", 0, bound);
+        }
+        using var arena = heap;
         CheckResult check;
         try
         {
@@ -137,22 +157,24 @@ public static class MallocLab
     // A trace the allocator fails on is left out: the checking pass will report it.
     static void WarmUp(IReadOnlyList<Trace> traces, Func<SimulatedBreak, IAllocator>? create, MallocLabOptions options)
     {
-        if (options.WarmUpSeconds <= 0 || traces.Count == 0) return;
-        using var heap = create is null ? null : new SimulatedBreak(traces.Max(options.ArenaBytes));
-        var failed = new bool[traces.Count];
+        // A trace past the arena cap is left out too (its libc replay would use that much of the host's memory).
+        var failed = traces.Select(t => options.OutOfMemory(t) is not null).ToArray();
+        if (options.WarmUpSeconds <= 0 || failed.All(f => f)) return;
+        using var heap = create is null ? null : new SimulatedBreak(traces.Where((_, i) => !failed[i]).Max(options.ArenaBytes));
         long end = Stopwatch.GetTimestamp() + (long)(options.WarmUpSeconds * Stopwatch.Frequency);
         do
         {
             for (int i = 0; i < traces.Count; i++)
             {
-                var blocks = new nint[traces[i].IdCount];
-                ReplayLibc(traces[i].OpSpan, blocks);
+                if (failed[i]) continue;
+                var blocks = new nint[traces[i].SlotCount];
+                ReplayLibc(traces[i].ReplaySpan, blocks);
                 foreach (nint p in blocks) if (p != 0) Unchecked.Free(p);
-                if (create is null || failed[i]) continue;
+                if (create is null) continue;
                 try
                 {
                     heap!.Reset();
-                    Replay(traces[i].OpSpan, new nint[traces[i].IdCount], create(heap));
+                    Replay(traces[i].ReplaySpan, new nint[traces[i].SlotCount], create(heap));
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
@@ -165,8 +187,8 @@ public static class MallocLab
     /// <summary>Ops per second of the fastest of the timed replays (null <paramref name="create"/>: libc).</summary>
     static double Throughput(Trace trace, Func<IAllocator>? create, MallocLabOptions options, out int replays)
     {
-        var ops = trace.OpSpan;
-        var blocks = new nint[trace.IdCount];
+        var ops = trace.ReplaySpan;
+        var blocks = new nint[trace.SlotCount];
         long best = long.MaxValue, spent = 0, budget = (long)(options.MinSeconds * Stopwatch.Frequency);
         replays = 0;
         do
@@ -187,32 +209,32 @@ public static class MallocLab
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    static void Replay(ReadOnlySpan<TraceOp> ops, nint[] blocks, IAllocator allocator)
+    static void Replay(ReadOnlySpan<ReplayOp> ops, nint[] blocks, IAllocator allocator)
     {
         foreach (ref readonly var op in ops)
         {
             switch (op.Kind)
             {
-                case TraceOpKind.Alloc: blocks[op.Id] = allocator.Malloc(op.Size); break;
-                case TraceOpKind.Realloc: blocks[op.Id] = allocator.Realloc(blocks[op.Id], op.Size); break;
-                default: allocator.Free(blocks[op.Id]); blocks[op.Id] = 0; break;
+                case TraceOpKind.Alloc: blocks[op.Slot] = allocator.Malloc(op.Size); break;
+                case TraceOpKind.Realloc: blocks[op.Slot] = allocator.Realloc(blocks[op.Slot], op.Size); break;
+                default: allocator.Free(blocks[op.Slot]); blocks[op.Slot] = 0; break;
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    static void ReplayLibc(ReadOnlySpan<TraceOp> ops, nint[] blocks)
+    static void ReplayLibc(ReadOnlySpan<ReplayOp> ops, nint[] blocks)
     {
         foreach (ref readonly var op in ops)
         {
             switch (op.Kind)
             {
-                case TraceOpKind.Alloc: blocks[op.Id] = Unchecked.Malloc((nuint)op.Size); break;
+                case TraceOpKind.Alloc: blocks[op.Slot] = Unchecked.Malloc((nuint)op.Size); break;
                 case TraceOpKind.Realloc:
-                    nint p = Unchecked.Realloc(blocks[op.Id], (nuint)op.Size);
-                    if (p != 0 || op.Size == 0) blocks[op.Id] = p;
+                    nint p = Unchecked.Realloc(blocks[op.Slot], (nuint)op.Size);
+                    if (p != 0 || op.Size == 0) blocks[op.Slot] = p;
                     break;
-                default: Unchecked.Free(blocks[op.Id]); blocks[op.Id] = 0; break;
+                default: Unchecked.Free(blocks[op.Slot]); blocks[op.Slot] = 0; break;
             }
         }
     }
@@ -231,19 +253,36 @@ public static class MallocLab
         }
     }
 
-    /// <summary>The .rep files named: a directory means every *.rep in it (sorted by name); a file is loaded as it is.</summary>
-    /// <exception cref="TraceFormatException">A file is not a valid trace.</exception>
+    /// <summary>The most ops <see cref="LoadTraces(IEnumerable{string}, TraceFormat?)"/> loads in all (each trace at most <see cref="Trace.MaxOps"/>).</summary>
+    public const int MaxTotalOps = 10_000_000;
+
+    /// <summary>The .rep files named, each format told from the file: see <see cref="LoadTraces(IEnumerable{string}, TraceFormat?)"/>.</summary>
+    public static IReadOnlyList<Trace> LoadTraces(params string[] paths) => LoadTraces(paths, null);
+
+    /// <summary>
+    /// The .rep files named: a directory means every *.rep in it (sorted by name); a file is loaded as it is.
+    /// <paramref name="format"/>: the semantics of every file (null: tell each from the file). Files are read as
+    /// streams, one at a time, and all together may hold at most <see cref="MaxTotalOps"/> ops.
+    /// </summary>
+    /// <exception cref="TraceFormatException">A file is not a valid trace, or the files hold too many ops in all.</exception>
     /// <exception cref="FileNotFoundException">A path is neither a file nor a directory.</exception>
-    public static IReadOnlyList<Trace> LoadTraces(params string[] paths)
+    public static IReadOnlyList<Trace> LoadTraces(IEnumerable<string> paths, TraceFormat? format)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var traces = new List<Trace>();
+        long total = 0;
+        void Add(string file)
+        {
+            var trace = Trace.Load(file, format, (int)Math.Min(Trace.MaxOps, MaxTotalOps - total));
+            total += trace.Ops.Count;
+            traces.Add(trace);
+        }
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
-                traces.AddRange(Directory.EnumerateFiles(path, "*.rep").Order(StringComparer.Ordinal).Select(Trace.Load));
+                foreach (var file in Directory.EnumerateFiles(path, "*.rep").Order(StringComparer.Ordinal)) Add(file);
             else if (File.Exists(path))
-                traces.Add(Trace.Load(path));
+                Add(path);
             else
                 throw new FileNotFoundException($"no trace file or directory '{path}'", path);
         }

@@ -27,15 +27,31 @@ public sealed record MallocLabOptions
     /// <summary>Every payload address must be a multiple of this.</summary>
     public int Alignment { get; init; } = 16;
 
-    /// <summary>The arena size for a trace.</summary>
+    /// <summary>
+    /// The largest simulated heap (a cap on 4 × heap hint and 4 × peak payload). A trace whose peak payload is larger
+    /// is invalid, "out of memory", and not replayed at all, not even on libc (its checking pass would fill that much of
+    /// the host's memory).
+    /// </summary>
+    public long MaxArenaBytes { get; init; } = 1L << 30;
+
+    /// <summary>The arena size for a trace: max(<see cref="MinArenaBytes"/>, 4 × heap hint, 4 × peak payload), at most <see cref="MaxArenaBytes"/>.</summary>
     public long ArenaBytes(Trace trace)
     {
         ArgumentNullException.ThrowIfNull(trace);
-        long hint = trace.HeapSizeHint > long.MaxValue / 4 ? long.MaxValue / 4 : trace.HeapSizeHint;
-        return Math.Max(MinArenaBytes, Math.Max(4 * hint, 4 * trace.PeakPayload));
+        long hint = Math.Min(trace.HeapSizeHint, long.MaxValue / 4), peak = Math.Min(trace.PeakPayload, long.MaxValue / 4);
+        return Math.Max(1, Math.Min(MaxArenaBytes, Math.Max(MinArenaBytes, Math.Max(4 * hint, 4 * peak))));
+    }
+
+    /// <summary>Why the trace cannot be replayed within <see cref="MaxArenaBytes"/> ("out of memory: ..."), or null.</summary>
+    public string? OutOfMemory(Trace trace)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        return trace.PeakPayload > MaxArenaBytes
+            ? string.Create(CultureInfo.InvariantCulture, $"out of memory: needs {trace.PeakPayload:N0} bytes (its peak payload), cap {MaxArenaBytes:N0} (the largest arena); not replayed")
+            : null;
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"min seconds per trace {MinSeconds}, max replays {MaxReplays}, warm-up {WarmUpSeconds} s, arena ≥ {MinArenaBytes:N0} bytes (or 4 × heap hint / peak payload), " +
+        $"min seconds per trace {MinSeconds}, max replays {MaxReplays}, warm-up {WarmUpSeconds} s, arena ≥ {MinArenaBytes:N0} bytes (or 4 × heap hint / peak payload) and ≤ {MaxArenaBytes:N0}, " +
         $"alignment {Alignment}, score = 100 × ({UtilizationWeight} × util + {1 - UtilizationWeight} × min(1, ops/s ÷ libc ops/s))");
 }

@@ -16,14 +16,16 @@ public sealed class SimulatedBreak : IDisposable
     bool disposed;
 
     /// <summary>Reserves an arena of <paramref name="maxSize"/> bytes, rounded up to the page size; the heap starts empty.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">maxSize is zero or negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">maxSize is zero or negative, or within a page of long.MaxValue.</exception>
     public SimulatedBreak(long maxSize)
     {
         if (maxSize <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize,
                 "the maximum heap size must be a positive number of bytes");
         long page = SysConf.PageSize;
-        long rounded = checked((maxSize + page - 1) / page * page);
+        if (maxSize > long.MaxValue - page)
+            throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "the maximum heap size is too large to round up to a page");
+        long rounded = (maxSize + page - 1) / page * page;
         arena = Mman.MapAnonymous(rounded);
         MaxSize = rounded;
     }

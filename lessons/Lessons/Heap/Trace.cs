@@ -14,7 +14,7 @@ public enum TraceOpKind
     Free,
 }
 
-/// <summary>One request of a trace: its kind, block id, size (0 for a free) and the file line it came from (0 if built in code).</summary>
+/// <summary>One request of a trace, as written: its kind, block id (-1, NULL, in a CMU <c>f -1</c>), size (0 for a free) and the file line it came from (0 if built in code).</summary>
 public readonly record struct TraceOp(TraceOpKind Kind, int Id, int Size, int Line = 0)
 {
     public static TraceOp Alloc(int id, int size) => new(TraceOpKind.Alloc, id, size);
@@ -46,70 +46,122 @@ public sealed class TraceFormatException(string file, int line, string problem)
     public string Problem { get; } = problem;
 }
 
+/// <summary>The two public trace formats; they share the layout (four header numbers, then one op per line).</summary>
+public enum TraceFormat
+{
+    /// <summary>CS:APP's: header heap size hint, ids, ops, weight; every free and realloc names an allocated id.</summary>
+    Classic,
+    /// <summary>
+    /// CMU 15-213's (Autolab mdriver): header weight (0..3), ids, ops, ignore-ranges (0 or 1); <c>f -1</c> is
+    /// free(NULL), an id never allocated holds NULL, <c>a</c> of a live id leaks its block, lines past the op count are ignored.
+    /// </summary>
+    Cmu,
+}
+
 /// <summary>
-/// A CS:APP malloc-lab trace (a <c>.rep</c> file): a header of four numbers, then one request per line.
+/// A malloc-lab trace (a <c>.rep</c> file): a header of four numbers, then one request per line.
 /// <code>
-/// 20000        suggested heap size (mdriver ignores it; the driver here sizes its arena from it)
+/// 20000        classic: suggested heap size (the driver sizes its arena from it); CMU: weight 0..3
 /// 2            number of block ids (ids are 0 .. ids-1)
 /// 5            number of ops
-/// 1            weight (mdriver ignores it)
+/// 1            classic: weight; CMU: ignore-ranges 0 or 1
 /// a 0 512      malloc(512), remembered as block 0
 /// a 1 128
 /// r 0 640      realloc(block 0, 640)
 /// f 1          free(block 1)
 /// f 0
 /// </code>
-/// What the parser accepts is what mdriver accepts (it reads the file with <c>fscanf</c>): any white space between
-/// fields, blank lines, CR LF line ends, the four header numbers on one or several lines. There is no comment
-/// syntax. One op per line. A size may be 0 (<c>a id 0</c> is <c>malloc(0)</c>, <c>r id 0</c> frees the block; the
-/// id then holds a null pointer that may be freed or reallocated). The weight may be any number ≥ 0 (CMU's newer
-/// traces use 0..3). Ids need not all be used (mdriver asserts that the largest id is ids-1; this parser does not).
-/// Refused, with <see cref="TraceFormatException"/> naming the file and line: a missing or non-numeric header
-/// number, an unknown op, a missing or non-numeric field, an id outside [0, ids), a negative size or one above
-/// <see cref="int.MaxValue"/> (mdriver's sizes are C ints), freeing or reallocating an id that is not allocated,
-/// allocating an id that is still allocated (mdriver would lose the first block), fewer or more ops than the header says.
+/// Both formats: any white space between fields, blank lines, CR LF line ends, the four header numbers on one or
+/// several lines; no comment syntax; one op per line; a size may be 0 (<c>a id 0</c> is <c>malloc(0)</c>,
+/// <c>r id 0</c> frees the block and the id then holds NULL); ids need not all be used.
+/// <para><b>Classic</b> (CS:APP mdriver) is strict: freeing or reallocating an id that is not allocated, allocating
+/// an id that is still allocated, and more or fewer ops than the header says are errors.</para>
+/// <para><b>CMU</b> follows the Autolab mdriver.c (the version with <c>ignore_ranges</c>): its reader keeps the ids'
+/// pointers in a zeroed array and does not check the ops, so <c>r id n</c> on an id never allocated is
+/// realloc(NULL, n), <c>f id</c> on one is free(NULL), <c>f -1</c> is free(NULL), <c>a id n</c> on a live id
+/// overwrites its pointer (the old block stays allocated, counted in the payload, to the end), and reading stops
+/// after the header's op count. What that mdriver leaves undefined is refused: <c>a -1</c> and <c>r -1</c> (it would
+/// index blocks[-1]), freeing or reallocating an id after its free (a dangling pointer), a weight outside 0..3 or
+/// ignore-ranges outside {0, 1} (it exits).</para>
+/// <para>Without a format (<see cref="Parse(TextReader, string, string?, TraceFormat?)"/> with null), a file that is
+/// valid classic is read as classic (if its header also reads as CMU, CMU's rules make the very same calls), and
+/// one that classic refuses only for CMU constructs, under a header that reads as CMU, is read as CMU.</para>
+/// Refused under either, with <see cref="TraceFormatException"/> naming the file and line: a missing or non-numeric
+/// header number, an unknown op, a missing or non-numeric field, an id outside [0, ids), a negative size or one
+/// above <see cref="int.MaxValue"/> (mdriver's sizes are C ints), fewer ops than the header says, more ops than a
+/// file of its size can hold, more than <see cref="MaxOps"/> ops, a line longer than <see cref="MaxLineLength"/>.
 /// </summary>
 public sealed class Trace
 {
-    Trace(string name, long heapSizeHint, int idCount, int weight, TraceOp[] ops)
+    Trace(string name, TraceFormat format, string formatReason, long heapSizeHint, int idCount, int weight, int ignoreRanges,
+        TraceOp[] ops, TraceSemantics semantics)
     {
         Name = name;
+        Format = format;
+        FormatReason = formatReason;
         HeapSizeHint = heapSizeHint;
         IdCount = idCount;
         Weight = weight;
+        IgnoreRanges = ignoreRanges;
         this.ops = ops;
+        replay = [.. semantics.Replay];
+        SlotCount = semantics.SlotCount;
         long live = 0, peak = 0;
-        var sizes = new long[idCount];
-        foreach (var op in ops)
+        var sizes = new long[SlotCount];
+        foreach (var op in replay)
         {
-            live += op.Kind == TraceOpKind.Free ? -sizes[op.Id] : op.Size - sizes[op.Id];
-            sizes[op.Id] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
+            live += op.Kind == TraceOpKind.Free ? -sizes[op.Slot] : op.Size - sizes[op.Slot];
+            sizes[op.Slot] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
             peak = Math.Max(peak, live);
         }
         PeakPayload = peak;
     }
 
     readonly TraceOp[] ops;
+    readonly ReplayOp[] replay;
+
+    /// <summary>The most ops a trace may have (its ops take about 30 bytes each in memory).</summary>
+    public const int MaxOps = 5_000_000;
+
+    /// <summary>The longest line the parser reads (mdriver's MAXLINE is 1024).</summary>
+    public const int MaxLineLength = 4096;
 
     /// <summary>The trace's name: its file name without the directory (e.g. <c>binary-bal.rep</c>).</summary>
     public string Name { get; }
 
-    /// <summary>The first header number, the suggested heap size in bytes (not always meaningful: some public traces say 1).</summary>
+    /// <summary>The semantics the ops are replayed with.</summary>
+    public TraceFormat Format { get; }
+
+    /// <summary>Why <see cref="Format"/> was chosen, for the driver's report (e.g. the first CMU-only line); "" for a plain classic trace.</summary>
+    public string FormatReason { get; }
+
+    /// <summary>Classic: the first header number, the suggested heap size in bytes (some public traces say 1). CMU: 0.</summary>
     public long HeapSizeHint { get; }
 
-    /// <summary>The number of block ids: every op's id is in [0, IdCount).</summary>
+    /// <summary>The header's number of block ids: every op's id is in [0, IdCount) (or -1, NULL, in a CMU <c>f -1</c>).</summary>
     public int IdCount { get; }
 
-    /// <summary>The fourth header number (mdriver ignores it).</summary>
+    /// <summary>Classic: the fourth header number; CMU: the first, 0..3 (which of util and throughput count). The driver does not use it.</summary>
     public int Weight { get; }
 
-    /// <summary>The requests in order.</summary>
+    /// <summary>CMU: the fourth header number (mdriver skips its overlap check when 1; this driver always checks). Classic: 0.</summary>
+    public int IgnoreRanges { get; }
+
+    /// <summary>The requests in order, as written (ops past a CMU header's count are not here).</summary>
     public IReadOnlyList<TraceOp> Ops => ops;
 
-    /// <summary>The most payload bytes live at once (the numerator of the lab's utilization).</summary>
+    /// <summary>The most payload bytes live at once (the numerator of the lab's utilization; a leaked CMU block counts to the end).</summary>
     public long PeakPayload { get; }
 
-    internal ReadOnlySpan<TraceOp> OpSpan => ops;
+    /// <summary>
+    /// The ops as the driver replays them, one per <see cref="Ops"/> entry: each names a slot of the pointer array,
+    /// which starts zeroed. Slot 0 is NULL and is never written (<c>f -1</c> and frees of ids never allocated free it);
+    /// an id gets a slot when first allocated or reallocated, and a fresh one when a CMU <c>a</c> leaks its block.
+    /// </summary>
+    internal ReadOnlySpan<ReplayOp> ReplaySpan => replay;
+
+    /// <summary>The size of the replay's pointer array: 1 + the ids used + the leaked blocks (at most ops + 1).</summary>
+    internal int SlotCount { get; }
 
     /// <summary>
     /// The best utilization any allocator can reach on this trace when every payload starts at a multiple of
@@ -125,12 +177,12 @@ public sealed class Trace
         ArgumentOutOfRangeException.ThrowIfLessThan(alignment, 1);
         if (PeakPayload == 0) return 1;
         long live = 0, most = 0;
-        var sizes = new long[IdCount];
-        foreach (var op in ops)
+        var sizes = new long[SlotCount];
+        foreach (var op in replay)
         {
-            live -= RoundUp(sizes[op.Id], alignment);
-            sizes[op.Id] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
-            live += RoundUp(sizes[op.Id], alignment);
+            live -= RoundUp(sizes[op.Slot], alignment);
+            sizes[op.Slot] = op.Kind == TraceOpKind.Free ? 0 : op.Size;
+            live += RoundUp(sizes[op.Slot], alignment);
             most = Math.Max(most, live);
         }
         return Math.Min(1, (double)PeakPayload / (most - (alignment - 1)));
@@ -139,158 +191,80 @@ public sealed class Trace
     static long RoundUp(long size, int alignment) => (size + alignment - 1) / alignment * alignment;
 
     /// <summary>
-    /// A trace built in code: checks the ops as the parser would (ids in range, frees and reallocs of allocated ids,
-    /// sizes ≥ 0). <paramref name="idCount"/> defaults to the largest id + 1, <paramref name="heapSizeHint"/> to the peak payload.
+    /// A trace built in code: checks the ops as the parser would with <paramref name="format"/>'s rules (ids in range,
+    /// sizes ≥ 0; classic: frees and reallocs of allocated ids). <paramref name="idCount"/> defaults to the largest id + 1,
+    /// <paramref name="heapSizeHint"/> (classic only) to the peak payload; a CMU <paramref name="weight"/> is 0..3.
     /// </summary>
     /// <exception cref="TraceFormatException">An op breaks the rules; the "line" is the op's line in the saved file.</exception>
-    public static Trace Create(string name, IEnumerable<TraceOp> ops, int? idCount = null, long? heapSizeHint = null, int weight = 1)
+    public static Trace Create(string name, IEnumerable<TraceOp> ops, int? idCount = null, long? heapSizeHint = null, int weight = 1,
+        TraceFormat format = TraceFormat.Classic)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentOutOfRangeException.ThrowIfNegative(weight);
+        if (format == TraceFormat.Cmu)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(weight, 3);
+            if (heapSizeHint is not null) throw new ArgumentException("a CMU trace has no heap size hint", nameof(heapSizeHint));
+        }
         var list = ops.ToArray();
-        int ids = idCount ?? (list.Length == 0 ? 0 : list.Max(o => o.Id) + 1);
+        int ids = idCount ?? (list.Length == 0 ? 0 : Math.Max(0, list.Max(o => o.Id) + 1));
         ArgumentOutOfRangeException.ThrowIfNegative(ids, nameof(idCount));
-        var state = new bool[ids];
+        var semantics = new TraceSemantics(ids);
+        string? reason = null;
         for (int i = 0; i < list.Length; i++)
         {
             int line = HeaderLines + 1 + i;
             list[i] = list[i] with { Line = line };
             if (list[i].Size < 0)
                 throw new TraceFormatException(name, line, $"size {list[i].Size} is negative");
-            if (Validate(list[i], ids, state) is { } problem)
+            var (classic, meaning, cmu) = semantics.Step(list[i]);
+            if ((format == TraceFormat.Classic ? classic : cmu) is { } problem)
                 throw new TraceFormatException(name, line, problem);
+            reason ??= meaning is null ? null : $"line {line}: {meaning}";
         }
-        var trace = new Trace(name, 0, ids, weight, list);
-        return new Trace(name, heapSizeHint ?? trace.PeakPayload, ids, weight, list);
+        if (format == TraceFormat.Classic)
+        {
+            var trace = new Trace(name, format, "", 0, ids, weight, 0, list, semantics);
+            return new Trace(name, format, "", heapSizeHint ?? trace.PeakPayload, ids, weight, 0, list, semantics);
+        }
+        return new Trace(name, format, reason ?? "", 0, ids, weight, 0, list, semantics);
     }
 
-    const int HeaderLines = 4;
+    internal const int HeaderLines = 4;
 
-    /// <summary>Reads a trace file; the trace's name is the file name.</summary>
+    /// <summary>Reads a trace file; the trace's name is the file name. <paramref name="format"/> null: tell from the file.</summary>
     /// <exception cref="TraceFormatException">The file is not a valid trace.</exception>
-    public static Trace Load(string path)
+    public static Trace Load(string path, TraceFormat? format = null) => Load(path, format, MaxOps);
+
+    internal static Trace Load(string path, TraceFormat? format, int maxOps)
     {
         using var reader = new StreamReader(path);
-        return Parse(reader, Path.GetFileName(path), path);
+        return TraceParser.Parse(reader, Path.GetFileName(path), path, format, reader.BaseStream.Length, maxOps);
     }
 
     /// <summary>Parses trace text (the whole file).</summary>
-    public static Trace Parse(string text, string name = "trace") => Parse(new StringReader(text), name);
+    public static Trace Parse(string text, string name = "trace", TraceFormat? format = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return TraceParser.Parse(new StringReader(text), name, name, format, text.Length, MaxOps);
+    }
 
     /// <summary>Parses a trace from a reader; errors name <paramref name="file"/> (default: <paramref name="name"/>).</summary>
-    public static Trace Parse(TextReader reader, string name, string? file = null)
+    public static Trace Parse(TextReader reader, string name, string? file = null, TraceFormat? format = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(name);
-        file ??= name;
-        int lineNumber = 0;
-        string? line;
-
-        // The header: the first four numbers, wherever the line breaks are (fscanf("%d") skips any white space).
-        string[] headerNames = ["the suggested heap size", "the number of ids", "the number of ops", "the weight"];
-        var header = new long[HeaderLines];
-        int got = 0;
-        while (got < HeaderLines)
-        {
-            line = reader.ReadLine();
-            if (line is null)
-                throw new TraceFormatException(file, Math.Max(lineNumber, 1), $"the file ends before the header's {headerNames[got]} (a trace starts with 4 numbers: heap size hint, ids, ops, weight)");
-            lineNumber++;
-            foreach (var field in Fields(line))
-            {
-                if (got == HeaderLines)
-                    throw new TraceFormatException(file, lineNumber, $"'{field}' after the header's 4 numbers (ops start on the next line)");
-                if (!long.TryParse(field, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out header[got]) || header[got] < 0)
-                    throw new TraceFormatException(file, lineNumber, $"{headerNames[got]} must be a whole number ≥ 0, not '{field}'");
-                got++;
-            }
-        }
-        if (header[1] > int.MaxValue) throw new TraceFormatException(file, lineNumber, $"{header[1]} ids are more than this driver handles ({int.MaxValue})");
-        if (header[2] > 100_000_000) throw new TraceFormatException(file, lineNumber, $"{header[2]} ops are more than this driver handles (100,000,000)");
-        if (header[3] > int.MaxValue) throw new TraceFormatException(file, lineNumber, $"the weight {header[3]} is too large");
-        int ids = (int)header[1], count = (int)header[2];
-
-        var ops = new List<TraceOp>(Math.Min(count, 1 << 20));
-        var state = new bool[ids];
-        while ((line = reader.ReadLine()) is not null)
-        {
-            lineNumber++;
-            var fields = Fields(line);
-            if (fields.Count == 0) continue;
-            if (ops.Count == count)
-                throw new TraceFormatException(file, lineNumber, $"more ops than the header's {count}");
-            var op = ParseOp(fields, file, lineNumber, ids);
-            if (Validate(op, ids, state) is { } problem)
-                throw new TraceFormatException(file, lineNumber, problem);
-            ops.Add(op);
-        }
-        if (ops.Count < count)
-            throw new TraceFormatException(file, Math.Max(lineNumber, 1), $"the file ends after {ops.Count} ops, but the header says {count} (truncated?)");
-        return new Trace(name, header[0], ids, (int)header[3], ops.ToArray());
+        long? length = reader is StreamReader { BaseStream.CanSeek: true } s ? s.BaseStream.Length : null;
+        return TraceParser.Parse(reader, name, file ?? name, format, length, MaxOps);
     }
 
-    static List<string> Fields(string line) =>
-        line.Split([' ', '\t', '\r', '\f', '\v'], StringSplitOptions.RemoveEmptyEntries).ToList();
+    internal static Trace FromParser(string name, TraceFormat format, string reason, long[] header, TraceOp[] ops, TraceSemantics semantics) =>
+        format == TraceFormat.Classic
+            ? new Trace(name, format, reason, header[0], (int)header[1], (int)header[3], 0, ops, semantics)
+            : new Trace(name, format, reason, 0, (int)header[1], (int)header[0], (int)header[3], ops, semantics);
 
-    static TraceOp ParseOp(List<string> fields, string file, int line, int ids)
-    {
-        var kind = fields[0] switch
-        {
-            "a" => TraceOpKind.Alloc,
-            "r" => TraceOpKind.Realloc,
-            "f" => TraceOpKind.Free,
-            _ => throw new TraceFormatException(file, line, $"unknown op '{fields[0]}' (expected 'a id size', 'r id size' or 'f id')"),
-        };
-        int wanted = kind == TraceOpKind.Free ? 2 : 3;
-        string form = kind == TraceOpKind.Free ? $"'{fields[0]} id'" : $"'{fields[0]} id size'";
-        if (fields.Count != wanted)
-            throw new TraceFormatException(file, line, $"{form} needs {wanted - 1} number{(wanted == 2 ? "" : "s")} after the op, found {fields.Count - 1}");
-        int id = Number(fields[1], "the id", file, line);
-        if (id < 0 || id >= ids)
-            throw new TraceFormatException(file, line, $"id {id} is out of range: the header says {ids} ids (0..{ids - 1})");
-        int size = 0;
-        if (kind != TraceOpKind.Free)
-        {
-            size = Number(fields[2], "the size", file, line);
-            if (size < 0) throw new TraceFormatException(file, line, $"size {size} is negative");
-        }
-        return new TraceOp(kind, id, size, line);
-    }
-
-    static int Number(string text, string what, string file, int line)
-    {
-        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
-        {
-            if (v > int.MaxValue) throw new TraceFormatException(file, line, $"{what} {v} is too large (at most {int.MaxValue}, a C int as in mdriver)");
-            if (v < int.MinValue) throw new TraceFormatException(file, line, $"{what} {v} is negative");
-            return (int)v;
-        }
-        throw new TraceFormatException(file, line, $"{what} must be a whole number, not '{text}'");
-    }
-
-    /// <summary>Checks an op against which ids are allocated, and updates them; returns the problem or null.</summary>
-    static string? Validate(TraceOp op, int ids, bool[] allocated)
-    {
-        if (op.Id < 0 || op.Id >= ids) return $"id {op.Id} is out of range: the trace has {ids} ids (0..{ids - 1})";
-        switch (op.Kind)
-        {
-            case TraceOpKind.Alloc:
-                if (allocated[op.Id]) return $"'a {op.Id} {op.Size}' allocates id {op.Id}, which is still allocated (free it first)";
-                allocated[op.Id] = true;
-                return null;
-            case TraceOpKind.Realloc:
-                return allocated[op.Id] ? null : $"'r {op.Id} {op.Size}' reallocates id {op.Id}, which is not allocated";
-            case TraceOpKind.Free:
-                if (!allocated[op.Id]) return $"'f {op.Id}' frees id {op.Id}, which is not allocated";
-                allocated[op.Id] = false;
-                return null;
-            default:
-                return $"unknown op kind {op.Kind}";
-        }
-    }
-
-    /// <summary>Writes the trace in the .rep format (header, then one op per line, '\n' line ends).</summary>
+    /// <summary>Writes the trace in the .rep format of <see cref="Format"/> (header, then one op per line, '\n' line ends).</summary>
     public void Write(TextWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -317,15 +291,24 @@ public sealed class Trace
         return s.ToString();
     }
 
-    string HeaderText() => string.Create(CultureInfo.InvariantCulture, $"{HeapSizeHint}\n{IdCount}\n{ops.Length}\n{Weight}\n");
+    string HeaderText() => Format == TraceFormat.Classic
+        ? string.Create(CultureInfo.InvariantCulture, $"{HeapSizeHint}\n{IdCount}\n{ops.Length}\n{Weight}\n")
+        : string.Create(CultureInfo.InvariantCulture, $"{Weight}\n{IdCount}\n{ops.Length}\n{IgnoreRanges}\n");
 
     /// <summary>Counts of each op kind.</summary>
     public (int Allocs, int Reallocs, int Frees) Counts =>
         (ops.Count(o => o.Kind == TraceOpKind.Alloc), ops.Count(o => o.Kind == TraceOpKind.Realloc), ops.Count(o => o.Kind == TraceOpKind.Free));
 
+    /// <summary>The format and why, as one phrase: <c>classic</c>, <c>cmu (line 5: 'f -1' is free(NULL))</c>.</summary>
+    public string FormatDescription => Format.ToString().ToLowerInvariant() + (FormatReason.Length == 0 ? "" : $" ({FormatReason})");
+
     public override string ToString()
     {
         var (a, r, f) = Counts;
-        return $"{Name}: {ops.Length:N0} ops ({a:N0} a, {r:N0} r, {f:N0} f), {IdCount:N0} ids, peak payload {PeakPayload:N0} bytes, heap hint {HeapSizeHint:N0}";
+        return $"{Name}: {ops.Length:N0} ops ({a:N0} a, {r:N0} r, {f:N0} f), {IdCount:N0} ids, peak payload {PeakPayload:N0} bytes, " +
+               (Format == TraceFormat.Classic ? $"heap hint {HeapSizeHint:N0}" : $"{FormatDescription}, weight {Weight}");
     }
 }
+
+/// <summary>One op as the driver replays it: the kind, the slot of the pointer array it uses, the size.</summary>
+readonly record struct ReplayOp(TraceOpKind Kind, int Slot, int Size);

@@ -144,31 +144,31 @@ public static class AllocatorDemos
         ArgumentNullException.ThrowIfNull(trace);
         using var heap = new SimulatedBreak(new MallocLabOptions().ArenaBytes(trace));
         var a = create(heap);
-        var pointers = new nint[trace.IdCount];
-        var sizes = new long[trace.IdCount];
+        var pointers = new nint[trace.SlotCount];
+        var sizes = new long[trace.SlotCount];
         var live = new long[trace.Ops.Count];
         var heapSize = new long[trace.Ops.Count];
         long payload = 0;
         for (int i = 0; i < trace.Ops.Count; i++)
         {
-            var op = trace.Ops[i];
+            var op = trace.ReplaySpan[i];
             switch (op.Kind)
             {
                 case TraceOpKind.Alloc:
-                    pointers[op.Id] = a.Malloc(op.Size);
-                    sizes[op.Id] = op.Size;
+                    pointers[op.Slot] = a.Malloc(op.Size);
+                    sizes[op.Slot] = op.Size;
                     payload += op.Size;
                     break;
                 case TraceOpKind.Realloc:
-                    pointers[op.Id] = a.Realloc(pointers[op.Id], op.Size);
-                    payload += op.Size - sizes[op.Id];
-                    sizes[op.Id] = op.Size;
+                    pointers[op.Slot] = a.Realloc(pointers[op.Slot], op.Size);
+                    payload += op.Size - sizes[op.Slot];
+                    sizes[op.Slot] = op.Size;
                     break;
                 default:
-                    a.Free(pointers[op.Id]);
-                    pointers[op.Id] = 0;
-                    payload -= sizes[op.Id];
-                    sizes[op.Id] = 0;
+                    a.Free(pointers[op.Slot]);
+                    pointers[op.Slot] = 0;
+                    payload -= sizes[op.Slot];
+                    sizes[op.Slot] = 0;
                     break;
             }
             live[i] = payload;

@@ -12,11 +12,11 @@ namespace Workbook.L05_BuildAnAllocator;
 static class MallocLabCommand
 {
     const string Usage =
-        "usage: workbook malloc-lab --allocator NAME [--traces DIR|FILE...] [--min-seconds S]\n" +
+        "usage: workbook malloc-lab --allocator NAME [--traces DIR|FILE...] [--format auto|classic|cmu] [--min-seconds S]\n" +
         "       workbook malloc-lab --list                  (the allocators found)\n" +
         "       workbook malloc-lab --write-traces DIR      (regenerate the bundled traces into DIR)";
 
-    sealed record Options(string? Allocator, string? WriteTo, bool List, bool Help, IReadOnlyList<string> TracePaths, MallocLabOptions Lab);
+    sealed record Options(string? Allocator, string? WriteTo, bool List, bool Help, IReadOnlyList<string> TracePaths, MallocLabOptions Lab, TraceFormat? Format = null);
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
 
@@ -62,6 +62,7 @@ static class MallocLabCommand
         string? allocator = null, writeTo = null;
         var tracePaths = new List<string>();
         var lab = new MallocLabOptions();
+        TraceFormat? format = null;
         bool list = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -80,6 +81,16 @@ static class MallocLabCommand
                         throw new ArgumentException($"--min-seconds needs a number of seconds in [0, 3600], not '{text}'");
                     lab = lab with { MinSeconds = s };
                     break;
+                case "--format":
+                    string name = Value();
+                    format = name switch
+                    {
+                        "auto" => null,
+                        "classic" => TraceFormat.Classic,
+                        "cmu" => TraceFormat.Cmu,
+                        _ => throw new ArgumentException($"--format takes auto, classic or cmu, not '{name}'"),
+                    };
+                    break;
                 case "--list": list = true; break;
                 case "--write-traces": writeTo = Value(); break;
                 case "-h" or "--help": return new Options(null, null, false, true, [], lab);
@@ -88,7 +99,7 @@ static class MallocLabCommand
         }
         if (!list && writeTo is null && allocator is null)
             throw new ArgumentException("--allocator NAME is required");
-        return new Options(allocator, writeTo, list, false, tracePaths, lab);
+        return new Options(allocator, writeTo, list, false, tracePaths, lab, format);
     }
 
     /// <summary>The registry with the student's assembly: the reference allocators, then those marked in Exercises.dll.</summary>
@@ -139,7 +150,7 @@ static class MallocLabCommand
         IReadOnlyList<Trace> traces;
         try
         {
-            traces = MallocLab.LoadTraces([.. tracePaths]);
+            traces = MallocLab.LoadTraces(tracePaths, options.Format);
         }
         catch (Exception e) when (e is TraceFormatException or FileNotFoundException or IOException or UnauthorizedAccessException)
         {
@@ -156,7 +167,9 @@ static class MallocLabCommand
         stdout.WriteLine($"allocator:   {(pick is null ? $"{MallocLab.LibcName} (glibc's malloc, realloc and free)" : pick.ToString())}");
         stdout.WriteLine($"traces:      {string.Join(", ", tracePaths)} ({traces.Count} files)");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"min-seconds: {lab.MinSeconds} per trace and allocator (timed replays without checks, the fastest counts, at most {lab.MaxReplays:N0}), after {lab.WarmUpSeconds} s of untimed replays of all traces (so the JIT has optimized the code)"));
-        stdout.WriteLine($"arena:       max({lab.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak)");
+        stdout.WriteLine($"format:      {(options.Format is { } f ? $"{f.ToString().ToLowerInvariant()} for every trace (--format)" : "told from each file (--format auto): classic if it is valid classic, else CMU if its header reads as CMU")}");
+        stdout.WriteLine($"limits:      at most {Trace.MaxOps:N0} ops per trace and {MallocLab.MaxTotalOps:N0} in all, lines of at most {Trace.MaxLineLength:N0} characters (a loaded trace takes about 30 bytes per op)");
+        stdout.WriteLine($"arena:       max({lab.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak), capped at {lab.MaxArenaBytes:N0}: a trace whose peak payload passes the cap is out of memory");
         stdout.WriteLine($"checks:      non-NULL for size > 0, {lab.Alignment}-byte alignment, inside [HeapLo, Break), no overlap, payload patterns kept by realloc and intact until free");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"util:        peak live payload ÷ heap high-water mark; score = 100 × ({lab.UtilizationWeight} × util + {1 - lab.UtilizationWeight} × min(1, ops/s ÷ libc ops/s)), 0 if invalid"));
         stdout.WriteLine($"best:        the bound no allocator can pass: peak payload ÷ the live sizes rounded up to {lab.Alignment} at the fullest moment (no headers, no holes)");
@@ -164,6 +177,9 @@ static class MallocLabCommand
 
         var report = pick is null ? MallocLab.RunLibc(traces, lab) : MallocLab.Run(traces, pick.Create, lab);
         foreach (var line in report.ToString().Split('\n').Skip(2)) stdout.WriteLine(line);   // the first two repeat what is printed above
+        stdout.WriteLine("semantics:");
+        int width = traces.Max(t => t.Name.Length);
+        foreach (var t in traces) stdout.WriteLine($"  {t.Name.PadRight(width)}  {t.FormatDescription}");
         return report.AllValid ? 0 : 1;
     }
 }

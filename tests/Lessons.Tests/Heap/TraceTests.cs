@@ -164,7 +164,7 @@ public class BundledTraceTests
     public void TheHiddenTracesAllParse()
     {
         string dir = Path.Combine(Root(), "tests", "Exercises.Tests", "HiddenTraces");
-        var traces = Directory.GetFiles(dir, "*.rep").Select(Trace.Load).ToList();
+        var traces = Directory.GetFiles(dir, "*.rep").Select(f => Trace.Load(f)).ToList();
         Assert.NotEmpty(traces);
         Assert.All(traces, t => Assert.True(t.Ops.Count > 0));
     }
