@@ -20,10 +20,12 @@ namespace Lessons.Heap;
 /// from its start. When nothing fits, the break moves up by only what is missing (the free block at the top is
 /// extended), except for a small block above a large one: then it moves by a chunk (at most 4 KiB, at most 1/16 of
 /// the heap) that the next small blocks share.</para>
-/// <para>Realloc shrinks in place, grows into a free next block, or slides down into a free previous block (with the
-/// next one). A block at the top of the heap then moves into a free block that fits elsewhere, if there is one (a
-/// copy, but no new heap), and only otherwise grows the break, after sliding down into a free block before it.
-/// Everything else falls back to allocate-copy-free.</para>
+/// <para>Realloc shrinks in place or grows into a free next block. A block that ends the heap grows there, without a copy,
+/// by moving the break only by what is missing: a buffer reallocated larger over and over stays put and costs no more
+/// heap than it holds. It is copied only where the copy saves at least as many bytes of heap as it moves (into a free
+/// block elsewhere when the growth it avoids is at least the block's size, or down into a free previous block at least as
+/// large). Elsewhere the block slides down into a free previous block (with the next one) if they hold it, else falls
+/// back to allocate-copy-free.</para>
 /// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
 /// instead (SegregatedListAllocator.Slabs.cs).</para>
 /// </summary>
@@ -355,13 +357,10 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             return payload;
         }
         long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
+        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap
+            return ReallocateAtEnd(payload, size, asize, csize, ps, nsize, prevAllocated);
         if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
             return SlideDown(payload, asize, csize, ps, nsize);
-        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free neighbours) ends the heap
-        {
-            nint moved = ReallocateAtEnd(payload, asize, csize, ps, nsize, prevAllocated);
-            if (moved != 0) return moved;
-        }
         return base.ReallocateBlock(payload, size);
     }
 
@@ -392,25 +391,35 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         return prev;
     }
 
-    // The block and its free neighbours end the heap. A free block elsewhere that fits costs a copy but no heap; only
-    // without one does the break move (the block slides down into a free previous block first). 0 when neither can.
-    nint ReallocateAtEnd(nint payload, long asize, long csize, long ps, long nsize, bool prevAllocated)
+    // The block (csize bytes, with a free next block of nsize) ends the heap: it grows there without a copy, by moving
+    // the break only by what is missing. A copy is made only where it saves at least as many bytes of heap as it copies:
+    // into a free block elsewhere when the growth avoided is at least the block, or down into a free previous block at
+    // least as large as the block (then the break moves by what is still missing). 0 when the heap cannot grow.
+    nint ReallocateAtEnd(nint payload, long size, long asize, long csize, long ps, long nsize, bool prevAllocated)
     {
-        nint q = Find(asize);
-        if (q != 0)
+        long missing = asize - csize - nsize;
+        if (missing >= csize)
         {
-            q = Take(q, asize);
-            Copy(payload, q, csize - WordSize);
-            FreeListBlock(payload);
-            return q;
+            nint q = Find(asize);
+            if (q != 0)
+            {
+                q = Take(q, asize);
+                Copy(payload, q, csize - WordSize);
+                FreeListBlock(payload);
+                return q;
+            }
         }
-        long missing = asize - ps - csize - nsize;
-        if (!CanGrow(missing)) return 0;
         nint start = payload;
         bool sp = prevAllocated;
-        if (ps != 0)
+        if (ps >= csize)
         {
+            if (ps + csize + nsize >= asize) return SlideDown(payload, asize, csize, ps, nsize);
             start = payload - (nint)ps;
+            missing -= ps;
+        }
+        if (!CanGrow(missing)) return base.ReallocateBlock(payload, size);
+        if (start != payload)
+        {
             Remove(start, ps);
             sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
             Copy(payload, start, csize - WordSize);

@@ -162,4 +162,42 @@ public class SegregatedListAllocatorTests
         Assert.Equal(0x1122334455667788, Marshal.ReadInt64(grown));
         Assert.Null(HeapChecker.Check(a));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReallocAtTheTopGrowsInPlaceAndMovesTheBreakOnlyByWhatIsMissing(bool slabs)
+    {
+        using var heap = new SimulatedBreak(1 << 22);
+        var a = new SegregatedListAllocator(heap, slabs);
+        nint hole = a.Malloc(200);
+        nint top = a.Malloc(20000);
+        Marshal.WriteInt64(top + 19992, 0x1122334455667788);
+        a.Free(hole);                        // a free block before it, much smaller than the block: not worth a copy
+        for (long size = 20128; size <= 40000; size += 128)
+        {
+            long before = heap.Size, blockBefore = SegregatedListAllocator.BlockSizeFor(size - 128);
+            Assert.Equal(top, a.Realloc(top, size));
+            Assert.Equal(before + SegregatedListAllocator.BlockSizeFor(size) - blockBefore, heap.Size);
+        }
+        Assert.Equal(0x1122334455667788, Marshal.ReadInt64(top + 19992));
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void ReallocGrowsIntoTheFreeNextBlockWithoutMovingOrGrowingTheHeap()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = new SegregatedListAllocator(heap, slabs: true);
+        nint p = a.Malloc(1000);
+        nint next = a.Malloc(3000);
+        a.Malloc(500);                        // keeps the block from ending the heap
+        a.Free(next);
+        long before = heap.Size;
+        Assert.Equal(p, a.Realloc(p, 2500));
+        Assert.Equal(p, a.Realloc(p, 4000));  // the whole of the free block (and no more) is taken
+        Assert.Equal(before, heap.Size);
+        Assert.NotEqual(p, a.Realloc(p, 4100));
+        Assert.Null(HeapChecker.Check(a));
+    }
 }
