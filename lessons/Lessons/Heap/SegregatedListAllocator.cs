@@ -27,7 +27,8 @@ namespace Lessons.Heap;
 /// large). Elsewhere the block slides down into a free previous block (with the next one) if they hold it, else falls
 /// back to allocate-copy-free.</para>
 /// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
-/// instead (SegregatedListAllocator.Slabs.cs).</para>
+/// instead (SegregatedListAllocator.Slabs.cs), but a size gets its first slab only once <see cref="SlabAfter"/> list
+/// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers.</para>
 /// </summary>
 public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
@@ -50,13 +51,16 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
 
     /// <summary>The same, with header-less cells in slabs for blocks of at most 64 bytes (the best reference allocator).</summary>
     [Allocator("segregated-slabs", "segregated lists plus slabs of 16-64 byte cells (the best reference allocator)", Order = 6)]
-    public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true);
+    public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true, slabAfter: SlabAfter);
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
-    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>).</summary>
-    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false) : base(heap)
+    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>), once
+    /// <paramref name="slabAfter"/> blocks of their size are live in the free lists' blocks (0: from the first).</summary>
+    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false, int slabAfter = 0) : base(heap)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(slabAfter);
         this.slabs = slabs;
+        this.slabAfter = slabAfter;
         Grow(EmptyHeapSize);
         WriteEmptyHeap(Lo, prevBits: true);
     }
@@ -192,12 +196,14 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     /// <inheritdoc/>
     protected override nint AllocateBlock(long size)
     {
-        if (slabs && size <= MaxCellSize)
+        if (slabs && size <= MaxCellSize && WantsCell(size))
         {
             nint cell = AllocateCell(size);
             if (cell != 0) return cell;
         }
-        return AllocateListBlock(size);
+        nint p = AllocateListBlock(size);
+        if (p != 0) CountSmall(Size(p), 1);
+        return p;
     }
 
     // malloc from the free lists (or the break).
@@ -295,7 +301,11 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     protected override void FreeBlock(nint payload)
     {
         if (IsCell(payload)) FreeCell(payload);
-        else FreeListBlock(payload);
+        else
+        {
+            CountSmall(Size(payload), -1);
+            FreeListBlock(payload);
+        }
     }
 
     // free of a block with a header (not a cell).
@@ -342,6 +352,19 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     protected override nint ReallocateBlock(nint payload, long size)
     {
         if (IsCell(payload)) return base.ReallocateBlock(payload, size); // in place while it fits, else allocate, copy, free
+        long before = Size(payload);
+        nint q = ResizeListBlock(payload, size);
+        if (q != 0)
+        {
+            CountSmall(before, -1);
+            CountSmall(Size(q), 1);
+        }
+        return q != 0 ? q : base.ReallocateBlock(payload, size); // allocate, copy, free (counted there)
+    }
+
+    // Resizes the list block in place, or moves it within the heap's free blocks; 0 when only allocate-copy-free can.
+    nint ResizeListBlock(nint payload, long size)
+    {
         long asize = BlockSizeFor(size);
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
@@ -358,10 +381,10 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         }
         long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
         if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap
-            return ReallocateAtEnd(payload, size, asize, csize, ps, nsize, prevAllocated);
+            return ReallocateAtEnd(payload, asize, csize, ps, nsize, prevAllocated);
         if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
             return SlideDown(payload, asize, csize, ps, nsize);
-        return base.ReallocateBlock(payload, size);
+        return 0;
     }
 
     // The block of csize bytes keeps asize ≤ csize; the rest becomes a free block when it is big enough for one.
@@ -395,7 +418,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     // the break only by what is missing. A copy is made only where it saves at least as many bytes of heap as it copies:
     // into a free block elsewhere when the growth avoided is at least the block, or down into a free previous block at
     // least as large as the block (then the break moves by what is still missing). 0 when the heap cannot grow.
-    nint ReallocateAtEnd(nint payload, long size, long asize, long csize, long ps, long nsize, bool prevAllocated)
+    nint ReallocateAtEnd(nint payload, long asize, long csize, long ps, long nsize, bool prevAllocated)
     {
         long missing = asize - csize - nsize;
         if (missing >= csize)
@@ -417,7 +440,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             start = payload - (nint)ps;
             missing -= ps;
         }
-        if (!CanGrow(missing)) return base.ReallocateBlock(payload, size);
+        if (!CanGrow(missing)) return 0;
         if (start != payload)
         {
             Remove(start, ps);
