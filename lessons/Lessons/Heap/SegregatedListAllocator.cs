@@ -352,8 +352,9 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     protected override nint ReallocateBlock(nint payload, long size)
     {
         if (IsCell(payload)) return base.ReallocateBlock(payload, size); // in place while it fits, else allocate, copy, free
-        long before = Size(payload);
-        nint q = ResizeListBlock(payload, size);
+        long before = Size(payload), asize = BlockSizeFor(size);
+        if (asize <= before && before - asize < MinBlockSize) return payload; // it fits, and no free block can be cut off
+        nint q = ResizeListBlock(payload, asize);
         if (q != 0)
         {
             CountSmall(before, -1);
@@ -363,9 +364,8 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     }
 
     // Resizes the list block in place, or moves it within the heap's free blocks; 0 when only allocate-copy-free can.
-    nint ResizeListBlock(nint payload, long size)
+    nint ResizeListBlock(nint payload, long asize)
     {
-        long asize = BlockSizeFor(size);
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
         bool prevAllocated = (w & PrevAllocatedBit) != 0;
