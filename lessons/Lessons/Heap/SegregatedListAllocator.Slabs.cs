@@ -44,6 +44,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 
     readonly bool slabs;
     readonly int slabAfter;
+    readonly int[] slabCount = new int[CellClassCount]; // slabs of each cell size
     readonly int[] smallLive = new int[CellClassCount]; // live list blocks of 32, 48, 64 and 80 bytes (made by malloc or realloc)
     readonly nint[] partialSlabs = new nint[CellClassCount]; // per cell size, the first slab with a free cell (0: none)
     readonly nint[] spareSlabs = new nint[CellClassCount];   // per cell size, the one empty slab kept (0: none)
@@ -76,10 +77,10 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 
     static int CellSizeOf(nint slab) => (int)Get(slab + SlabCellSizeOffset);
 
-    // True when a request of size bytes (at most MaxCellSize) is to be a cell: a slab of its cell size has a free cell,
-    // or enough list blocks of its block size are live for a slab to pay.
+    // True when a request of size bytes (at most MaxCellSize) is to be a cell: its cell size has a slab already, or
+    // enough list blocks of its block size are live for a slab to pay.
     bool WantsCell(long size) =>
-        partialSlabs[(int)(size - 1) >> 4] != 0 || smallLive[(int)(BlockSizeFor(size) >> 4) - 2] >= slabAfter;
+        slabCount[(int)(size - 1) >> 4] != 0 || smallLive[(int)(BlockSizeFor(size) >> 4) - 2] >= slabAfter;
 
     // Counts a list block of blockSize bytes made (1) or freed (-1) by malloc, realloc or free.
     void CountSmall(long blockSize, int delta)
@@ -172,6 +173,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             return 0;
         }
         Link(slab);
+        slabCount[(cellSize >> 4) - 1]++;
         return slab;
     }
 
@@ -242,6 +244,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     // A slab with no cell in use goes back to the free lists.
     void ReleaseSlab(nint slab)
     {
+        slabCount[(CellSizeOf(slab) >> 4) - 1]--;
         MarkFrame(slab, false);
         Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
         FreeListBlock(slab);

@@ -28,7 +28,8 @@ namespace Lessons.Heap;
 /// back to allocate-copy-free.</para>
 /// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
 /// instead (SegregatedListAllocator.Slabs.cs), but a size gets its first slab only once <see cref="SlabAfter"/> list
-/// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers.</para>
+/// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers. While a size has a
+/// slab (even a full one), its blocks are cells, so that the cells and the list blocks of one size do not take turns.</para>
 /// </summary>
 public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {

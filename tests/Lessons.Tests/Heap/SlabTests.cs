@@ -50,8 +50,11 @@ public class SlabTests
         Assert.Single(a.Blocks(), b => b.Size == SlabSize && b.Allocated);
         Assert.Equal(cell + 16, a.Malloc(1));                     // … and takes the next small blocks while it has room
         foreach (nint q in few.Skip(1)) a.Free(q);
-        Assert.Equal(cell + 32, a.Malloc(16));                    // a slab with a free cell is used whatever the count
-        Assert.True(a.IsLive(cell));
+        Assert.Equal(cell + 32, a.Malloc(16));                    // a slab with a free cell is used whatever the count …
+        for (int i = 3; i <= CellsPerSlab(16); i++) a.Malloc(16); // … and once it is full, a second slab is made
+        Assert.Equal(2, a.Blocks().Count(b => b.Size == SlabSize && b.Allocated));
+        Assert.Single(a.Blocks(), b => b.Size == 32 && b.Allocated); // p, still live
+        Assert.True(a.IsLive(cell) && a.IsLive(p));
         Assert.Null(HeapChecker.Check(a));
     }
 
