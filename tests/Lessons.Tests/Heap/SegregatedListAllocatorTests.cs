@@ -200,4 +200,36 @@ public class SegregatedListAllocatorTests
         Assert.NotEqual(p, a.Realloc(p, 4100));
         Assert.Null(HeapChecker.Check(a));
     }
+
+    // A buffer reallocated larger step by step, with a small block allocated and the previous one freed between steps
+    // (the pattern of the lab's realloc traces, with other sizes).
+    static Trace GrowingBuffer(int start, int step, int small, int steps)
+    {
+        var ops = new List<TraceOp> { TraceOp.Alloc(0, start), TraceOp.Alloc(1, small) };
+        for (int k = 1; k <= steps; k++)
+        {
+            ops.Add(TraceOp.Realloc(0, start + k * step));
+            ops.Add(TraceOp.Alloc(k + 1, small));
+            ops.Add(TraceOp.Free(k));
+        }
+        ops.Add(TraceOp.Free(0));
+        ops.Add(TraceOp.Free(steps + 1));
+        return Trace.Create($"growing-{start}-{step}-{small}", ops);
+    }
+
+    [Theory]
+    [InlineData(false, 300, 100, 40, 0.95)]
+    [InlineData(true, 300, 100, 40, 0.95)]
+    [InlineData(true, 1000, 24, 100, 0.95)]
+    [InlineData(true, 2000, 7, 8, 0.85)] // the small block pins the buffer once, which moves to the top: its first place stays a hole
+    public void ABufferThatKeepsGrowingBetweenSmallBlocksWastesLittle(bool slabs, int start, int step, int small, double atLeast)
+    {
+        var trace = GrowingBuffer(start, step, small, steps: 2000);
+        using var heap = new SimulatedBreak(64 << 20);
+        var a = new SegregatedListAllocator(heap, slabs, slabs ? SegregatedListAllocator.SlabAfter : 0);
+        var check = MallocLab.Check(trace, a, heap);
+        Assert.True(check.Valid, check.Error);
+        Assert.True(check.Utilization >= atLeast, $"utilization {check.Utilization:P1} < {atLeast:P0}");
+        Assert.Null(HeapChecker.Check(a));
+    }
 }
