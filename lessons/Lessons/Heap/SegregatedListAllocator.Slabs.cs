@@ -38,7 +38,14 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     static ulong AllCells(int cellSize) => (1UL << CellsPerSlab(cellSize)) - 1;
     const int SlabNextOffset = 8, SlabPrevOffset = 16, SlabCellSizeOffset = 24;
 
+    /// <summary>How many list blocks of a small size must be live before that size gets slabs, in "segregated-slabs": a
+    /// slab costs 1 KiB and saves 16 bytes per block, so a program with a few small blocks is better off without one.</summary>
+    public const int SlabAfter = 32;
+
     readonly bool slabs;
+    readonly int slabAfter;
+    readonly int[] slabCount = new int[CellClassCount]; // slabs of each cell size
+    readonly int[] smallLive = new int[CellClassCount]; // live list blocks of 32, 48, 64 and 80 bytes (made by malloc or realloc)
     readonly nint[] partialSlabs = new nint[CellClassCount]; // per cell size, the first slab with a free cell (0: none)
     readonly nint[] spareSlabs = new nint[CellClassCount];   // per cell size, the one empty slab kept (0: none)
     nint frameMap;      // the payload of the frame-map block, 0 until the first slab
@@ -69,6 +76,17 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     nint SlabOf(nint cell) => Lo + SlabOrigin + (nint)(((long)cell - (long)Lo - SlabOrigin) / SlabSize * SlabSize);
 
     static int CellSizeOf(nint slab) => (int)Get(slab + SlabCellSizeOffset);
+
+    // True when a request of size bytes (at most MaxCellSize) is to be a cell: its cell size has a slab already, or
+    // enough list blocks of its block size are live for a slab to pay.
+    bool WantsCell(long size) =>
+        slabCount[(int)(size - 1) >> 4] != 0 || smallLive[(int)(BlockSizeFor(size) >> 4) - 2] >= slabAfter;
+
+    // Counts a list block of blockSize bytes made (1) or freed (-1) by malloc, realloc or free.
+    void CountSmall(long blockSize, int delta)
+    {
+        if (blockSize <= MaxCellSize + 16) smallLive[(int)(blockSize >> 4) - 2] += delta;
+    }
 
     // A cell of the smallest size that holds size bytes (1 ≤ size ≤ MaxCellSize); 0 when no slab can be made.
     nint AllocateCell(long size)
@@ -155,6 +173,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             return 0;
         }
         Link(slab);
+        slabCount[(cellSize >> 4) - 1]++;
         return slab;
     }
 
@@ -225,6 +244,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     // A slab with no cell in use goes back to the free lists.
     void ReleaseSlab(nint slab)
     {
+        slabCount[(CellSizeOf(slab) >> 4) - 1]--;
         MarkFrame(slab, false);
         Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
         FreeListBlock(slab);

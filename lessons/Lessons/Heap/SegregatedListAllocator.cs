@@ -20,12 +20,16 @@ namespace Lessons.Heap;
 /// from its start. When nothing fits, the break moves up by only what is missing (the free block at the top is
 /// extended), except for a small block above a large one: then it moves by a chunk (at most 4 KiB, at most 1/16 of
 /// the heap) that the next small blocks share.</para>
-/// <para>Realloc shrinks in place, grows into a free next block, or slides down into a free previous block (with the
-/// next one). A block at the top of the heap then moves into a free block that fits elsewhere, if there is one (a
-/// copy, but no new heap), and only otherwise grows the break, after sliding down into a free block before it.
-/// Everything else falls back to allocate-copy-free.</para>
+/// <para>Realloc shrinks in place or grows into a free next block. A block that ends the heap grows there, without a copy,
+/// by moving the break only by what is missing: a buffer reallocated larger over and over stays put and costs no more
+/// heap than it holds. It is copied only where the copy saves at least as many bytes of heap as it moves (into a free
+/// block elsewhere when the growth it avoids is at least the block's size, or down into a free previous block at least as
+/// large). Elsewhere the block slides down into a free previous block (with the next one) if they hold it, else falls
+/// back to allocate-copy-free.</para>
 /// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
-/// instead (SegregatedListAllocator.Slabs.cs).</para>
+/// instead (SegregatedListAllocator.Slabs.cs), but a size gets its first slab only once <see cref="SlabAfter"/> list
+/// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers. While a size has a
+/// slab (even a full one), its blocks are cells, so that the cells and the list blocks of one size do not take turns.</para>
 /// </summary>
 public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
@@ -48,13 +52,16 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
 
     /// <summary>The same, with header-less cells in slabs for blocks of at most 64 bytes (the best reference allocator).</summary>
     [Allocator("segregated-slabs", "segregated lists plus slabs of 16-64 byte cells (the best reference allocator)", Order = 6)]
-    public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true);
+    public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true, slabAfter: SlabAfter);
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
-    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>).</summary>
-    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false) : base(heap)
+    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>), once
+    /// <paramref name="slabAfter"/> blocks of their size are live in the free lists' blocks (0: from the first).</summary>
+    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false, int slabAfter = 0) : base(heap)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(slabAfter);
         this.slabs = slabs;
+        this.slabAfter = slabAfter;
         Grow(EmptyHeapSize);
         WriteEmptyHeap(Lo, prevBits: true);
     }
@@ -190,12 +197,14 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     /// <inheritdoc/>
     protected override nint AllocateBlock(long size)
     {
-        if (slabs && size <= MaxCellSize)
+        if (slabs && size <= MaxCellSize && WantsCell(size))
         {
             nint cell = AllocateCell(size);
             if (cell != 0) return cell;
         }
-        return AllocateListBlock(size);
+        nint p = AllocateListBlock(size);
+        if (p != 0) CountSmall(Size(p), 1);
+        return p;
     }
 
     // malloc from the free lists (or the break).
@@ -293,7 +302,11 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     protected override void FreeBlock(nint payload)
     {
         if (IsCell(payload)) FreeCell(payload);
-        else FreeListBlock(payload);
+        else
+        {
+            CountSmall(Size(payload), -1);
+            FreeListBlock(payload);
+        }
     }
 
     // free of a block with a header (not a cell).
@@ -340,7 +353,20 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     protected override nint ReallocateBlock(nint payload, long size)
     {
         if (IsCell(payload)) return base.ReallocateBlock(payload, size); // in place while it fits, else allocate, copy, free
-        long asize = BlockSizeFor(size);
+        long before = Size(payload), asize = BlockSizeFor(size);
+        if (asize <= before && before - asize < MinBlockSize) return payload; // it fits, and no free block can be cut off
+        nint q = ResizeListBlock(payload, asize);
+        if (q != 0)
+        {
+            CountSmall(before, -1);
+            CountSmall(Size(q), 1);
+        }
+        return q != 0 ? q : base.ReallocateBlock(payload, size); // allocate, copy, free (counted there)
+    }
+
+    // Resizes the list block in place, or moves it within the heap's free blocks; 0 when only allocate-copy-free can.
+    nint ResizeListBlock(nint payload, long asize)
+    {
         long w = Get(payload - WordSize);
         long csize = SizeOf(w);
         bool prevAllocated = (w & PrevAllocatedBit) != 0;
@@ -355,14 +381,11 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             return payload;
         }
         long ps = prevAllocated ? 0 : SizeOf(Get(payload - 2 * WordSize));
+        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free next block) ends the heap
+            return ReallocateAtEnd(payload, asize, csize, ps, nsize, prevAllocated);
         if (ps + csize + nsize >= asize) // slide down into the free previous block (and the free next one)
             return SlideDown(payload, asize, csize, ps, nsize);
-        if (SizeOf(Get(next + (nint)nsize - WordSize)) == 0) // the block (with its free neighbours) ends the heap
-        {
-            nint moved = ReallocateAtEnd(payload, asize, csize, ps, nsize, prevAllocated);
-            if (moved != 0) return moved;
-        }
-        return base.ReallocateBlock(payload, size);
+        return 0;
     }
 
     // The block of csize bytes keeps asize ≤ csize; the rest becomes a free block when it is big enough for one.
@@ -392,25 +415,35 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         return prev;
     }
 
-    // The block and its free neighbours end the heap. A free block elsewhere that fits costs a copy but no heap; only
-    // without one does the break move (the block slides down into a free previous block first). 0 when neither can.
+    // The block (csize bytes, with a free next block of nsize) ends the heap: it grows there without a copy, by moving
+    // the break only by what is missing. A copy is made only where it saves at least as many bytes of heap as it copies:
+    // into a free block elsewhere when the growth avoided is at least the block, or down into a free previous block at
+    // least as large as the block (then the break moves by what is still missing). 0 when the heap cannot grow.
     nint ReallocateAtEnd(nint payload, long asize, long csize, long ps, long nsize, bool prevAllocated)
     {
-        nint q = Find(asize);
-        if (q != 0)
+        long missing = asize - csize - nsize;
+        if (missing >= csize)
         {
-            q = Take(q, asize);
-            Copy(payload, q, csize - WordSize);
-            FreeListBlock(payload);
-            return q;
+            nint q = Find(asize);
+            if (q != 0)
+            {
+                q = Take(q, asize);
+                Copy(payload, q, csize - WordSize);
+                FreeListBlock(payload);
+                return q;
+            }
         }
-        long missing = asize - ps - csize - nsize;
-        if (!CanGrow(missing)) return 0;
         nint start = payload;
         bool sp = prevAllocated;
-        if (ps != 0)
+        if (ps >= csize)
         {
+            if (ps + csize + nsize >= asize) return SlideDown(payload, asize, csize, ps, nsize);
             start = payload - (nint)ps;
+            missing -= ps;
+        }
+        if (!CanGrow(missing)) return 0;
+        if (start != payload)
+        {
             Remove(start, ps);
             sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
             Copy(payload, start, csize - WordSize);

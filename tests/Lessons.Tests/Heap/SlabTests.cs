@@ -34,6 +34,30 @@ public class SlabTests
         Assert.Null(HeapChecker.Check(a));
     }
 
+    [Fact]
+    public void SegregatedSlabsMakesASizesFirstSlabOnlyOnceEnoughBlocksOfThatSizeAreLive()
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = SegregatedSlabs(heap);
+        var few = Enumerable.Range(0, SlabAfter).Select(_ => a.Malloc(16)).ToList();
+        Assert.Equal(EmptyHeapSize + SlabAfter * 32, heap.Size);  // 32-byte blocks in the lists: no slab yet
+        a.Free(few[0]);
+        nint p = a.Malloc(16);                                    // one short of SlabAfter live again: a block
+        Assert.Equal(few[0], p);
+        a.Malloc(48);                                             // another size counts apart: a block
+        Assert.DoesNotContain(a.Blocks(), b => b.Size == SlabSize);
+        nint cell = a.Malloc(10);                                 // SlabAfter live 32-byte blocks: a slab pays now
+        Assert.Single(a.Blocks(), b => b.Size == SlabSize && b.Allocated);
+        Assert.Equal(cell + 16, a.Malloc(1));                     // … and takes the next small blocks while it has room
+        foreach (nint q in few.Skip(1)) a.Free(q);
+        Assert.Equal(cell + 32, a.Malloc(16));                    // a slab with a free cell is used whatever the count …
+        for (int i = 3; i <= CellsPerSlab(16); i++) a.Malloc(16); // … and once it is full, a second slab is made
+        Assert.Equal(2, a.Blocks().Count(b => b.Size == SlabSize && b.Allocated));
+        Assert.Single(a.Blocks(), b => b.Size == 32 && b.Allocated); // p, still live
+        Assert.True(a.IsLive(cell) && a.IsLive(p));
+        Assert.Null(HeapChecker.Check(a));
+    }
+
     [Theory]
     [InlineData(1, 16)]
     [InlineData(16, 16)]
