@@ -141,7 +141,6 @@ static class NotebookProcess
     public static int RunAsChild(string notebook, string outDir, TimeSpan timeout, string report)
     {
         Signals.LeadNewProcessGroup();
-        StopGroupWhenOrphaned(Signals.ParentPid);
         var target = Path.Combine(outDir, Path.GetFileName(notebook));
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
         var outcome = RunCommand.RunOne(notebook, outDir, timeout, stdout, stderr, (cell, executed) =>
@@ -163,27 +162,6 @@ static class NotebookProcess
     }
 
     static string Progress(string report) => report + ".cell";
-
-    static PosixSignalRegistration? orphanedStop;
-
-    /// <summary>
-    /// The kernel sends this process SIGTERM when its supervisor dies, even by SIGKILL (its parent-death signal). Then
-    /// nobody will stop this process group, so it stops itself: the clean-ups first (segments, names, children), then
-    /// SIGKILL to the whole group, copies a cell made with a raw fork() included. A SIGTERM from a living supervisor
-    /// is left to the usual handling. A thread also checks the parent every 200 ms.
-    /// </summary>
-    static void StopGroupWhenOrphaned(int supervisor)
-    {
-        void StopIfOrphaned()
-        {
-            if (Signals.ParentPid == supervisor) return;
-            ProcessCleanup.RunAll();
-            Signals.KillGroup(Environment.ProcessId, Signal.SIGKILL);
-        }
-        orphanedStop = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => StopIfOrphaned());
-        // And a watch on the parent, in case the signal's handler does not get to run (seen once in CI under load).
-        new Thread(() => { while (true) { Thread.Sleep(200); StopIfOrphaned(); } }) { IsBackground = true, Name = "orphan watch" }.Start();
-    }
 
     sealed record Report(int CellsRun, int Errors, TimeSpan Elapsed, string Stdout, string Stderr);
 
