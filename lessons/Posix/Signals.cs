@@ -4,18 +4,49 @@ namespace Lessons.Posix;
 public static class Signals
 {
     /// <summary>
-    /// True if <paramref name="pid"/> exists: kill(pid, 0) sends nothing and only checks (it succeeds, or fails with
-    /// EPERM for a process that exists but is not ours).
+    /// True if <paramref name="pid"/> runs: kill(pid, 0) sends nothing and only checks (it succeeds, or fails with
+    /// EPERM for a process that exists but is not ours), and a zombie (killed, not yet reaped by its parent, state Z in
+    /// /proc/PID/stat) does not count: it runs no code and holds no memory.
     /// </summary>
     public static bool IsAlive(int pid)
     {
         if (pid <= 0) return false;
         Checked.RequireLinux("kill");
-        if (Libc.kill(pid, 0) == 0) return true;
-        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-        return errno == (int)Errno.EPERM ? true
-            : errno == (int)Errno.ESRCH ? false
-            : throw new PosixException($"kill(pid={pid}, sig=0)", errno);
+        if (Libc.kill(pid, 0) != 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            return errno == (int)Errno.EPERM ? !IsDead(pid)
+                : errno == (int)Errno.ESRCH ? false
+                : throw new PosixException($"kill(pid={pid}, sig=0)", errno);
+        }
+        return !IsDead(pid);
+    }
+
+    /// <summary>A zombie or dead process (state Z or X), or one gone by the time its /proc entry is read.</summary>
+    static bool IsDead(int pid) => Stat(pid) is not { } stat || stat.State is 'Z' or 'X';
+
+    /// <summary>A process's state and process group from /proc/PID/stat (after the command's closing parenthesis).</summary>
+    static (char State, int Group)? Stat(int pid)
+    {
+        string text;
+        try { text = File.ReadAllText($"/proc/{pid}/stat"); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+        // fields: state ppid pgrp …
+        return fields.Length > 2 && int.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out int group)
+            ? (fields[0][0], group) : null;
+    }
+
+    /// <summary>The running processes of group <paramref name="pgid"/> (zombies left out), from /proc.</summary>
+    public static IReadOnlyList<int> GroupMembers(int pgid)
+    {
+        var members = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture, out int pid)
+                && Stat(pid) is { } stat && stat.Group == pgid && stat.State is not ('Z' or 'X'))
+                members.Add(pid);
+        return members;
     }
 
     /// <summary>kill(pid, sig).</summary>

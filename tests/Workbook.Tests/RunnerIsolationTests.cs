@@ -111,6 +111,66 @@ public class RunnerIsolationTests
         Assert.False(Signals.IsAlive(forked), $"the forked copy {forked} outlived the run");
     }
 
+    /// <summary>The supervisor SIGKILLed: the orphaned notebook stops its own group, a raw fork's copy included.</summary>
+    [Fact]
+    public void A_raw_fork_in_a_cell_dies_with_the_notebook_when_the_runner_is_killed()
+    {
+        using var temp = new TempFolder();
+        var pidFile = temp.File("forked");
+        var supervisorFile = temp.File("supervisor");
+        NotebookFile.Save(NotebookFile.CreateEmpty().WithCells(NotebookFile.CodeCell($$"""
+                [System.Runtime.InteropServices.DllImport("libc")] static extern int fork();
+                [System.Runtime.InteropServices.DllImport("libc")] static extern uint sleep(uint seconds);
+                [System.Runtime.InteropServices.DllImport("libc")] static extern int getpid();
+                [System.Runtime.InteropServices.DllImport("libc")] static extern int getppid();
+                if (fork() == 0) { System.IO.File.WriteAllText(@"{{pidFile}}", getpid().ToString()); sleep(60); }
+                System.IO.File.WriteAllText(@"{{supervisorFile}}", getppid().ToString());
+                System.Threading.Thread.Sleep(60_000);
+                """)),
+            temp.File("fork.ipynb"));
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { CommandLineTests.WorkbookDll, "run", temp.File("fork.ipynb"), "--out", temp.File("out") })
+            start.ArgumentList.Add(a);
+        using var runner = Process.Start(start)!;
+        _ = runner.StandardOutput.ReadToEndAsync();
+        _ = runner.StandardError.ReadToEndAsync();
+        int forked = 0;
+        try
+        {
+            var wait = Stopwatch.StartNew();
+            while (!(File.Exists(pidFile) && File.Exists(supervisorFile)) && wait.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+            Thread.Sleep(100); // both files written in full
+            forked = int.Parse(File.ReadAllText(pidFile).Trim('\0'));
+            int supervisor = int.Parse(File.ReadAllText(supervisorFile).Trim('\0'));
+            Signals.Kill(supervisor, Signal.SIGKILL);
+            wait.Restart();
+            while (Signals.IsAlive(forked) && wait.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
+            Assert.False(Signals.IsAlive(forked), $"the forked copy {forked} outlived its killed runner: {Describe(forked)}");
+        }
+        finally
+        {
+            if (!runner.HasExited) runner.Kill(entireProcessTree: true);
+            if (forked > 0 && Signals.IsAlive(forked))
+                try { Signals.Kill(forked, Signal.SIGKILL); } catch (PosixException) { }
+        }
+    }
+
+    /// <summary>A process's state and parent, and its parent's name, for a failure message.</summary>
+    static string Describe(int pid)
+    {
+        try
+        {
+            static IEnumerable<string> Status(int pid, params string[] keys) =>
+                File.ReadAllLines($"/proc/{pid}/status").Where(line => keys.Any(line.StartsWith));
+            var ppid = int.Parse(Status(pid, "PPid:").Single().Split('\t')[1]);
+            return $"{string.Join("; ", Status(pid, "State:", "PPid:"))}; parent {string.Join("; ", Status(ppid, "Name:", "State:"))}";
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+        {
+            return e.Message;
+        }
+    }
+
     [Fact]
     public void A_cell_that_prints_millions_of_characters_keeps_one_mebi_and_says_so()
     {

@@ -141,6 +141,7 @@ static class NotebookProcess
     public static int RunAsChild(string notebook, string outDir, TimeSpan timeout, string report)
     {
         Signals.LeadNewProcessGroup();
+        StopGroupWhenOrphaned(Signals.ParentPid);
         var target = Path.Combine(outDir, Path.GetFileName(notebook));
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
         var outcome = RunCommand.RunOne(notebook, outDir, timeout, stdout, stderr, (cell, executed) =>
@@ -162,6 +163,69 @@ static class NotebookProcess
     }
 
     static string Progress(string report) => report + ".cell";
+
+    /// <summary>
+    /// If the supervisor dies (even by SIGKILL), nobody will stop this process group, so it stops itself: this process's
+    /// clean-ups, SIGKILL to the copies a raw fork() in a cell made (the same command line as this process: they run no
+    /// signal handler), SIGTERM to the rest of the group (a CLI a cell started cleans up), and SIGKILL to what is left
+    /// after <see cref="OrphanGrace"/>. The kernel's parent-death SIGTERM starts this; a thread that checks the parent
+    /// every 100 ms is the backstop.
+    /// </summary>
+    static void StopGroupWhenOrphaned(int supervisor)
+    {
+        orphanSignal = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>
+        {
+            // The signal comes when the supervisor's thread that started this process ends, before its last thread
+            // does: only then does getppid() change (seen in 1 of 4 runs under load). A living supervisor's SIGTERM
+            // (it stops the group itself afterwards) costs this wait.
+            var clock = Stopwatch.StartNew();
+            while (Signals.ParentPid == supervisor && clock.Elapsed < ParentExit) Thread.Sleep(5);
+            if (Signals.ParentPid != supervisor) StopOrphanedGroup();
+        });
+        new Thread(() =>
+        {
+            while (Signals.ParentPid == supervisor) Thread.Sleep(100);
+            StopOrphanedGroup();
+            KillGroup(Environment.ProcessId, Signal.SIGKILL);
+        })
+        { IsBackground = true, Name = "orphan watch" }.Start();
+    }
+
+    static PosixSignalRegistration? orphanSignal;
+
+    /// <summary>How long a SIGTERM waits for the supervisor to be gone.</summary>
+    static readonly TimeSpan ParentExit = TimeSpan.FromSeconds(1);
+
+    static void StopOrphanedGroup()
+    {
+        ProcessCleanup.RunAll();
+        StopRestOfGroup();
+    }
+
+    static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(3);
+
+    static void StopRestOfGroup()
+    {
+        int self = Environment.ProcessId;
+        var ownCommand = CommandLine(self);
+        IEnumerable<int> Others() => Signals.GroupMembers(self).Where(pid => pid != self);
+        static void Send(int pid, Signal signal)
+        {
+            try { Signals.Kill(pid, signal); }
+            catch (PosixException) { } // ended meanwhile
+        }
+        foreach (var pid in Others())
+            Send(pid, CommandLine(pid) == ownCommand ? Signal.SIGKILL : Signal.SIGTERM);
+        var clock = Stopwatch.StartNew();
+        while (Others().Any() && clock.Elapsed < OrphanGrace) Thread.Sleep(20);
+        foreach (var pid in Others()) Send(pid, Signal.SIGKILL);
+    }
+
+    static string? CommandLine(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/cmdline"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
 
     sealed record Report(int CellsRun, int Errors, TimeSpan Elapsed, string Stdout, string Stderr);
 

@@ -135,4 +135,22 @@ public class SignalsTests
         p.Dispose();
         Assert.False(Signals.IsAlive(pid));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int ExitAtOnce(nint _) => 0;
+
+    [Fact]
+    public void AZombieIsNotAliveAndLeavesItsGroup()
+    {
+        using var child = Fork.Start(ExitAtOnce);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string State() => File.ReadAllText($"/proc/{child.Pid}/stat").Split(')')[^1].Trim()[..1];
+        while (State() != "Z" && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(5);
+        Assert.Equal("Z", State()); // exited, not reaped yet: kill(pid, 0) still succeeds
+        Assert.False(Signals.IsAlive(child.Pid));
+        int group = int.Parse(File.ReadAllText("/proc/self/stat").Split(')')[^1].Trim().Split(' ')[2]);
+        Assert.DoesNotContain(child.Pid, Signals.GroupMembers(group));
+        Assert.Contains(Environment.ProcessId, Signals.GroupMembers(group));
+        Assert.Equal(0, child.Wait().ExitCode);
+    }
 }
