@@ -205,7 +205,7 @@ public static partial class Grader
     /// The run's results, with a line per lesson for the points of tests that did not report (the build failed, the
     /// time ran out, the test process crashed), so that the possible points are always the course's.
     /// </summary>
-    static Grades Complete(TestRun run, SortedDictionary<int, int> possible, TimeSpan timeout, string workspace)
+    internal static Grades Complete(TestRun run, SortedDictionary<int, int> possible, TimeSpan timeout, string workspace)
     {
         var tests = (run.Tests ?? []).ToList();
         string? buildLog = null, problem = null;
@@ -265,7 +265,7 @@ public static partial class Grader
             : string.Join('\n', errors.Take(40)) + (errors.Count > 40 ? $"\n… and {errors.Count - 40} more" : "");
     }
 
-    sealed record TestRun(IReadOnlyList<TestGrade>? Tests, string Output, bool TimedOut);
+    internal sealed record TestRun(IReadOnlyList<TestGrade>? Tests, string Output, bool TimedOut);
 
     /// <summary>
     /// Runs the graded tests of the repository at <paramref name="root"/> and reads the grade logger's JSON:

@@ -113,6 +113,24 @@ public sealed class GradingIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_run_that_timed_out_or_crashed_keeps_what_finished_and_counts_the_rest_as_unreported()
+    {
+        var possible = new SortedDictionary<int, int> { [1] = 5, [2] = 4 };
+        IReadOnlyList<TestGrade> finished = [new(1, "T.Parses", 2, 2, "Passed", null, false)];
+
+        var timedOut = Grader.Complete(new(finished, "output", TimedOut: true), possible, TimeSpan.FromMinutes(8), "/tmp/ws");
+        var crashed = Grader.Complete(new(finished, "Test host process crashed", TimedOut: false), possible, TimeSpan.FromMinutes(8), "/tmp/ws");
+
+        Assert.Equal(GradeStatus.TimedOut, timedOut.Status);
+        Assert.Equal((2, 9), (timedOut.Earned, timedOut.Possible));
+        Assert.Equal([(1, 3), (2, 4)], timedOut.Tests.Where(t => t.Name == "(tests that did not report)").Select(t => (t.Lesson, t.Max)));
+        Assert.Contains("did not finish within 8 minutes", timedOut.Problem);
+        Assert.Equal(GradeStatus.Crashed, crashed.Status);
+        Assert.Contains("Test host process crashed", crashed.Problem);
+        Assert.Equal(GradeStatus.DidNotBuild, Grader.Complete(new(null, "x.cs(1,1): error CS1002: ; expected", false), possible, TimeSpan.FromMinutes(8), "/tmp/ws").Status);
+    }
+
+    [Fact]
     public void The_gradebook_has_a_row_per_student_a_column_per_lesson_and_quotes_what_needs_it()
     {
         TestGrade Test(int lesson, int points, int max) => new(lesson, $"T.L{lesson}", points, max, points == max ? "Passed" : "Failed", null, false);
