@@ -46,6 +46,8 @@ public sealed class GradescopeAutograderTests : IDisposable
             Assert.Contains("run_autograder", names);
             Assert.All(archive.Entries.Where(e => e.FullName is "setup.sh" or "run_autograder"), e => Assert.Equal(0x81ED, (e.ExternalAttributes >> 16) & 0xFFFF));
             Assert.Contains($"course/{Grader.FileList}", names);
+            using (var setup = new StreamReader(archive.GetEntry("setup.sh")!.Open()))
+                Assert.Contains(string.Join(' ', Grader.BuildProperties), setup.ReadToEnd()); // so grading rebuilds only the student's code
             Assert.Contains("course/tests/Exercises.Tests/HiddenTraces/", string.Join('\n', names));
             Assert.DoesNotContain(names, n => n.Contains("/bin/") || n.Contains("/obj/") || n.Contains(".git/") || n.StartsWith("course/notebooks/"));
             foreach (var entry in archive.Entries.Where(e => e.FullName.StartsWith("course/lessons/Exercises/") && e.Name.EndsWith(".cs")))
