@@ -5,6 +5,7 @@
 #   - Debian's python3-nbformat, to validate executed notebooks against the official schema;
 #   - Debian's jupyter-nbconvert and python3-nbclient, to execute the notebooks in the real .NET Interactive kernel
 #     (the test installs the kernel itself, with dotnet tool install, into .tools/);
+#   - unzip, which the instructor guide unpacks the Gradescope autograder with;
 #   - Chromium from Debian (/usr/bin/chromium), to draw figures headless;
 #   - plotly.js from npm (plotly.js-dist-min) into .tools/ (git-ignored), so no test needs the network.
 # Without them those tests are skipped with a reason naming this script (and fail when CI is set).
@@ -45,6 +46,12 @@ done
 if ! command -v setpriv >/dev/null; then
   echo "setup-test-tools: installing util-linux"
   apt_install util-linux
+fi
+
+# The instructor guide's Gradescope trial unpacks autograder.zip with unzip.
+if ! command -v unzip >/dev/null; then
+  echo "setup-test-tools: installing unzip"
+  apt_install unzip
 fi
 
 if ! /usr/bin/python3 -c "import nbformat" 2>/dev/null; then

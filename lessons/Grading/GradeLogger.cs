@@ -8,12 +8,17 @@ namespace Grading;
 /// <summary>
 /// VSTest logger "grade": collects the results of [Graded] tests and prints the grade table when the run completes
 /// (nothing when the run has no graded test). With <c>--logger "grade;json=grades.json"</c> it also writes the
-/// results as JSON; a relative path is taken from the test results directory, as the trx logger does.
+/// results as JSON; a relative path is taken from the test results directory, as the trx logger does. While the run
+/// goes on, the results so far are in the same path plus <see cref="PartialSuffix"/>, so that a run killed at a time
+/// limit still tells what finished.
 /// </summary>
 [FriendlyName("grade")]
 [ExtensionUri("logger://grade")]
 public sealed class GradeLogger : ITestLoggerWithParameters
 {
+    /// <summary>Appended to the json path for the results so far (rewritten after each graded result).</summary>
+    public const string PartialSuffix = ".partial";
+
     readonly List<GradedResult> results = [];
     readonly HashSet<string> sources = new(StringComparer.Ordinal);
     readonly Lock gate = new();
@@ -59,7 +64,18 @@ public sealed class GradeLogger : ITestLoggerWithParameters
         {
             results.Add(new GradedResult(test.FullyQualifiedName, test.DisplayName, lesson, points, hidden, outcome, message));
             sources.Add(Path.GetFileNameWithoutExtension(test.Source));
+            if (jsonPath is not null)
+                WriteAtomically(jsonPath + PartialSuffix, new GradeReport(results).ToJson());
         }
+    }
+
+    /// <summary>Writes a temporary file and renames it, so that a reader (or a kill) never sees half a file.</summary>
+    static void WriteAtomically(string path, string text)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
     }
 
     void OnTestRunComplete(object? sender, TestRunCompleteEventArgs e)

@@ -39,6 +39,9 @@ public enum Tool
 
     /// <summary>Root and util-linux's setpriv on PATH: lesson 10 runs a C program as the unprivileged user nobody.</summary>
     RootSetpriv,
+
+    /// <summary>Info-ZIP's unzip on PATH: the instructor guide unpacks the Gradescope autograder with it.</summary>
+    Unzip,
 }
 
 /// <summary>Where the tools are, and why one is missing.</summary>
@@ -104,6 +107,9 @@ public static class TestTool
         !Environment.IsPrivilegedProcess ? "needs root, to run a program as nobody with setpriv (run the tests as root, as CI does)"
         : OnPath("setpriv") is null ? "setpriv (util-linux) is not on PATH" : null);
 
+    static readonly Lazy<string?> Unzip = new(() =>
+        OnPath("unzip") is null ? $"unzip is not on PATH: run {SetupScript}" : null);
+
     static readonly Lazy<string?> MachineCode = new(() =>
         RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64 ? null
         : $"lesson 06 writes machine code for x86-64 and arm64 only; this is {RuntimeInformation.ProcessArchitecture} " +
@@ -120,6 +126,7 @@ public static class TestTool
         Tool.Valgrind => Valgrind.Value,
         Tool.Strace => Strace.Value,
         Tool.RootSetpriv => RootSetpriv.Value,
+        Tool.Unzip => Unzip.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

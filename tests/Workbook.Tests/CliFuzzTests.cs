@@ -29,7 +29,7 @@ public class CliFuzzTests(ITestOutputHelper output)
     {
         ["alloc-cost"] = ["--budget-ms="],
         ["mmap-probe"] = [],
-        ["malloc-lab"] = ["--allocator=", "--traces=", "--format=", "--min-seconds=", "--list", "--write-traces="],
+        ["malloc-lab"] = ["--allocator=", "--traces=", "--format=", "--min-seconds=", "--list", "--write-traces="], // not --json: a hostile path would be overwritten
         ["heap-fuzz"] = ["--ops=", "--allocator=", "--seed=", "--arena-mib="],
         ["break-trace"] = ["--count=", "--size=", "--threshold=", "--free-and-retry", "--top-pad=", "--trim-threshold=", "--free-all", "--trim", "--on-thread", "--json"],
         ["fork-stress"] = ["--forks=", "--threads="],
@@ -44,6 +44,8 @@ public class CliFuzzTests(ITestOutputHelper output)
         ["release"] = [],
         ["validate-release"] = [],
         ["grade"] = [],
+        ["gradescope"] = [],
+        ["gradescope-run"] = [],
         ["kernel"] = [],
         ["run"] = [],
     };

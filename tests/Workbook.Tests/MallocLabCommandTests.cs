@@ -74,6 +74,26 @@ public class MallocLabCommandTests
     }
 
     [Fact]
+    public void Json_writes_the_averages_and_a_row_per_trace()
+    {
+        using var temp = new TempFolder();
+        TraceGenerator.Tiny(seed: 3, ops: 200).Save(temp.File("tiny.rep"));
+
+        var (exitCode, stdout, stderr) = MallocLab("--allocator", "segregated", "--traces", temp.Path, "--min-seconds", "0", "--json", temp.File("lab.json"));
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains($"wrote {temp.File("lab.json")}", stdout);
+        var lab = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(temp.File("lab.json")))!;
+        Assert.Equal("segregated", (string)lab["allocator"]!);
+        Assert.Equal(1, (int)lab["valid_traces"]!);
+        Assert.InRange((double)lab["utilization"]!, 0.01, 1);
+        Assert.True((double)lab["ops_per_second"]! > 0 && (double)lab["libc_ops_per_second"]! > 0);
+        Assert.InRange((double)lab["score"]!, 0.01, 100);
+        Assert.Equal("tiny.rep", (string)lab["traces"]![0]!["trace"]!);
+        Assert.Equal(2, MallocLab("--allocator", "segregated", "--json").ExitCode);
+    }
+
+    [Fact]
     public void A_malformed_trace_exits_1_naming_its_line()
     {
         using var temp = new TempFolder();

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Lessons.Heap;
 
 namespace Workbook.L05_BuildAnAllocator;
@@ -12,11 +14,12 @@ namespace Workbook.L05_BuildAnAllocator;
 static class MallocLabCommand
 {
     const string Usage =
-        "usage: workbook malloc-lab --allocator NAME [--traces DIR|FILE...] [--format auto|classic|cmu] [--min-seconds S]\n" +
+        "usage: workbook malloc-lab --allocator NAME [--traces DIR|FILE...] [--format auto|classic|cmu] [--min-seconds S] [--json FILE]\n" +
+        "       (--json FILE also writes the figures as JSON: the averages, then one object per trace)\n" +
         "       workbook malloc-lab --list                  (the allocators found)\n" +
         "       workbook malloc-lab --write-traces DIR      (regenerate the bundled traces into DIR)";
 
-    sealed record Options(string? Allocator, string? WriteTo, bool List, bool Help, IReadOnlyList<string> TracePaths, MallocLabOptions Lab, TraceFormat? Format = null);
+    sealed record Options(string? Allocator, string? WriteTo, bool List, bool Help, IReadOnlyList<string> TracePaths, MallocLabOptions Lab, TraceFormat? Format = null, string? Json = null);
 
     public static int Execute(string[] args) => Execute(args, Console.Out, Console.Error);
 
@@ -59,7 +62,7 @@ static class MallocLabCommand
 
     static Options Parse(string[] args)
     {
-        string? allocator = null, writeTo = null;
+        string? allocator = null, writeTo = null, json = null;
         var tracePaths = new List<string>();
         var lab = new MallocLabOptions();
         TraceFormat? format = null;
@@ -91,6 +94,7 @@ static class MallocLabCommand
                         _ => throw new ArgumentException($"--format takes auto, classic or cmu, not '{name}'"),
                     };
                     break;
+                case "--json": json = Value(); break;
                 case "--list": list = true; break;
                 case "--write-traces": writeTo = Value(); break;
                 case "-h" or "--help": return new Options(null, null, false, true, [], lab);
@@ -99,7 +103,7 @@ static class MallocLabCommand
         }
         if (!list && writeTo is null && allocator is null)
             throw new ArgumentException("--allocator NAME is required");
-        return new Options(allocator, writeTo, list, false, tracePaths, lab, format);
+        return new Options(allocator, writeTo, list, false, tracePaths, lab, format, json);
     }
 
     /// <summary>The registry with the student's assembly: the reference allocators, then those marked in Exercises.dll.</summary>
@@ -180,6 +184,48 @@ static class MallocLabCommand
         stdout.WriteLine("semantics:");
         int width = traces.Max(t => t.Name.Length);
         foreach (var t in traces) stdout.WriteLine($"  {t.Name.PadRight(width)}  {t.FormatDescription}");
+        if (options.Json is { } path)
+            try
+            {
+                File.WriteAllText(path, Json(report));
+                stdout.WriteLine($"wrote {path}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"malloc-lab: cannot write {path}: {e.Message}");
+                return 1;
+            }
         return report.AllValid ? 0 : 1;
+    }
+
+    /// <summary>The report as JSON (fractions for utilization, ops per second, scores out of 100; null where undefined, as for libc).</summary>
+    internal static string Json(MallocLabReport report)
+    {
+        var traces = new JsonArray();
+        foreach (var r in report.Results)
+            traces.Add(new JsonObject
+            {
+                ["trace"] = r.Trace,
+                ["ops"] = r.Ops,
+                ["valid"] = r.Valid,
+                ["utilization"] = r.Utilization,
+                ["utilization_bound"] = r.UtilizationBound,
+                ["ops_per_second"] = r.OpsPerSecond,
+                ["libc_ops_per_second"] = r.LibcOpsPerSecond,
+                ["score"] = r.Score,
+                ["error"] = r.Error,
+            });
+        return new JsonObject
+        {
+            ["allocator"] = report.Allocator,
+            ["valid_traces"] = report.Results.Count(r => r.Valid),
+            ["traces_run"] = report.Results.Count,
+            ["utilization"] = report.AverageUtilization,
+            ["utilization_bound"] = report.AverageUtilizationBound,
+            ["ops_per_second"] = report.OpsPerSecond,
+            ["libc_ops_per_second"] = report.LibcOpsPerSecond,
+            ["score"] = report.AverageScore,
+            ["traces"] = traces,
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 }

@@ -9,9 +9,10 @@ namespace Workbook.Release;
 public static class GradeOutputs
 {
     /// <summary>
-    /// Gradescope's results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/): the score, one test
-    /// per graded test with its score, max_score, status, output and visibility ("hidden" for hidden tests), and the
-    /// submission-wide output (tampering, build errors).
+    /// Gradescope's results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/): the score, the
+    /// execution time, the grade table of the visible tests as markdown, one test per graded test with its score,
+    /// max_score, status, output (the failure message), its lesson as a tag and its visibility (hidden tests
+    /// "after_due_date", so the student sees the visible part of the score now), and lesson 05's leaderboard.
     /// </summary>
     public static string Gradescope(Grades grades)
     {
@@ -24,17 +25,63 @@ public static class GradeOutputs
                 ["max_score"] = t.Max,
                 ["status"] = t.Passed ? "passed" : "failed",
                 ["output"] = t.Passed ? "passed" : t.Message ?? t.Outcome,
-                ["visibility"] = t.Hidden ? "hidden" : "visible",
+                ["tags"] = new JsonArray($"Lesson {t.Lesson:00}"),
+                ["visibility"] = t.Hidden ? "after_due_date" : "visible",
             });
         var result = new JsonObject
         {
             ["score"] = grades.Earned,
-            ["output"] = Summary(grades),
+            ["execution_time"] = (int)Math.Ceiling(grades.Elapsed.TotalSeconds),
+            ["output"] = Markdown(grades),
+            ["output_format"] = "md",
             ["stdout_visibility"] = "hidden",
             ["tests"] = tests,
         };
+        if (grades.Leaderboard.Count > 0)
+            result["leaderboard"] = new JsonArray([.. grades.Leaderboard.Select(e => (JsonNode)new JsonObject
+            {
+                ["name"] = e.Name,
+                ["value"] = e.Value,
+                ["order"] = e.Order,
+            })]);
         return result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
+
+    /// <summary>Gradescope's top-level output: the visible tests' grade table, then what concerns the whole submission.</summary>
+    public static string Markdown(Grades grades)
+    {
+        var visible = grades.Tests.Where(t => !t.Hidden).ToList();
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"**Visible tests: {visible.Sum(t => t.Points)}/{visible.Sum(t => t.Max)} points** ({grades.StatusText})").AppendLine();
+        text.AppendLine("| Lesson | Tests passed | Points |").AppendLine("|---|---|---|");
+        foreach (var lesson in visible.GroupBy(t => t.Lesson).OrderBy(g => g.Key))
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {lesson.Key:00} | {lesson.Count(t => t.Passed)}/{lesson.Count()} | {lesson.Sum(t => t.Points)}/{lesson.Sum(t => t.Max)} |");
+        if (grades.Tests.Count(t => t.Hidden) is > 0 and var hidden)
+            text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"{hidden} hidden tests ({grades.Tests.Where(t => t.Hidden).Sum(t => t.Max)} points) are shown after the due date.");
+        if (Summary(grades) is { Length: > 0 } summary)
+            text.AppendLine().AppendLine("```text").AppendLine(summary).AppendLine("```");
+        return text.ToString().TrimEnd();
+    }
+
+    /// <summary>The gradebook of a batch: a row per student, a column per lesson, the total and the status.</summary>
+    public static string Gradebook(IReadOnlyList<(string Student, Grades Grades)> rows)
+    {
+        var lessons = rows.SelectMany(r => r.Grades.ByLesson().Keys).Distinct().Order().ToList();
+        var text = new StringBuilder();
+        text.AppendLine(string.Join(',', new[] { "student" }.Concat(lessons.Select(l => $"lesson {l:00}")).Concat(["total", "possible", "status", "detail"])));
+        foreach (var (student, grades) in rows)
+        {
+            var byLesson = grades.ByLesson();
+            var detail = (grades.Problem ?? grades.BuildLog?.Split('\n').FirstOrDefault() ?? "").Split('\n')[0];
+            text.AppendLine(string.Join(',', new[] { Csv(student) }
+                .Concat(lessons.Select(l => byLesson.TryGetValue(l, out var p) ? p.Earned.ToString(CultureInfo.InvariantCulture) : ""))
+                .Concat([grades.Earned.ToString(CultureInfo.InvariantCulture), grades.Possible.ToString(CultureInfo.InvariantCulture), grades.StatusText, Csv(detail)])));
+        }
+        return text.ToString();
+    }
+
+    static string Csv(string field) =>
+        field.IndexOfAny([',', '"', '\n', '\r']) < 0 && !field.StartsWith(' ') ? field : $"\"{field.Replace("\"", "\"\"")}\"";
 
     /// <summary>The per-student report: per lesson, each graded test with its points, and why the failed ones failed.</summary>
     public static string Feedback(Grades grades, string title)
@@ -77,7 +124,7 @@ public static class GradeOutputs
         return text.ToString();
     }
 
-    /// <summary>What concerns the whole submission: changed test files, a build that failed.</summary>
+    /// <summary>What concerns the whole submission: changed test files, a build that failed, a time-out, the intake's notes.</summary>
     public static string Summary(Grades grades)
     {
         var text = new StringBuilder();
@@ -88,8 +135,12 @@ public static class GradeOutputs
                 text.AppendLine(CultureInfo.InvariantCulture, $"  {line}");
         }
         if (grades.BuildLog is not null)
-            text.AppendLine("The submission did not build or its tests did not run, so it scores 0. The end of the output:")
+            text.AppendLine("The submission did not build, so it scores 0. The compiler said:")
                 .AppendLine(grades.BuildLog);
+        if (grades.Problem is not null)
+            text.AppendLine(grades.Problem);
+        foreach (var note in grades.Notes)
+            text.AppendLine(CultureInfo.InvariantCulture, $"note: {note}");
         return text.ToString().TrimEnd();
     }
 }

@@ -1,6 +1,6 @@
 namespace Workbook.Release;
 
-/// <summary>The course workflow's commands: release, validate-release, grade.</summary>
+/// <summary>The course workflow's commands: release, validate-release (grading: <see cref="GradingCommands"/>).</summary>
 static class ReleaseCommands
 {
     const string ReleaseUsage = """
@@ -18,16 +18,6 @@ static class ReleaseCommands
           Checks a release: it builds, every graded test in it fails with the stub's message, nothing hidden or
           instructor-only is in it, and this repository's solutions score full marks. Slow: it builds twice.
         Exit code: 0 valid, 1 problems (listed), 2 usage error.
-
-        """;
-
-    const string GradeUsage = """
-        usage: workbook grade --submission DIR [--manifest FILE] [--gradescope FILE] [--feedback FILE] [--title TEXT]
-          Grades a student's copy: its lessons/Exercises/*.cs are tested with this repository's tests, hidden tests
-          included, and its test files are compared with the release manifest (default DIR/release-manifest.json,
-          which the student could edit: pass the instructor's copy). Prints the grade table; writes Gradescope's
-          results.json and a markdown feedback report when asked.
-        Exit code: 0 graded (whatever the score), 1 an error, 2 usage error.
 
         """;
 
@@ -68,53 +58,14 @@ static class ReleaseCommands
         return problems.Count == 0 ? 0 : 1;
     }
 
-    public static int Grade(string[] args)
-    {
-        string? submission = null, manifest = null, gradescope = null, feedback = null, title = null;
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] is "-h" or "--help") return Print(Console.Out, GradeUsage, 0);
-            if (i + 1 >= args.Length) return Print(Console.Error, GradeUsage, 2);
-            switch (args[i])
-            {
-                case "--submission": submission = args[++i]; break;
-                case "--manifest": manifest = args[++i]; break;
-                case "--gradescope": gradescope = args[++i]; break;
-                case "--feedback": feedback = args[++i]; break;
-                case "--title": title = args[++i]; break;
-                default: return Print(Console.Error, GradeUsage, 2);
-            }
-        }
-        if (submission is null) return Print(Console.Error, GradeUsage, 2);
-        if (Root() is not { } root) return 1;
-        if (!Directory.Exists(submission))
-        {
-            Console.Error.WriteLine($"grade: {submission} is not a folder");
-            return 1;
-        }
-        manifest ??= Path.Combine(submission, StudentRelease.ManifestFile);
-        if (!File.Exists(manifest))
-        {
-            Console.Error.WriteLine($"grade: no release manifest at {manifest} (pass --manifest)");
-            return 1;
-        }
-        var grades = Grader.Grade(root, Path.GetFullPath(submission), manifest);
-        Console.Write(GradeOutputs.Table(grades));
-        if (gradescope is not null)
-            Write(gradescope, GradeOutputs.Gradescope(grades));
-        if (feedback is not null)
-            Write(feedback, GradeOutputs.Feedback(grades, title ?? Path.GetFileName(Path.GetFullPath(submission).TrimEnd('/'))));
-        return 0;
-    }
-
-    static void Write(string path, string text)
+    internal static void Write(string path, string text)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllText(path, text);
         Console.WriteLine($"wrote {path}");
     }
 
-    static string? Root()
+    internal static string? Root()
     {
         var root = Repository.FindRoot();
         if (root is null)
@@ -122,7 +73,7 @@ static class ReleaseCommands
         return root;
     }
 
-    static int Print(TextWriter writer, string text, int exitCode)
+    internal static int Print(TextWriter writer, string text, int exitCode)
     {
         writer.Write(text);
         return exitCode;

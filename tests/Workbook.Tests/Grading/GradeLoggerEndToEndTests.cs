@@ -63,6 +63,8 @@ public sealed class GradeLoggerEndToEndTests : IDisposable
         var fails = grades.RootElement.GetProperty("tests").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "SampleTests.Fails");
         Assert.Equal(0, fails.GetProperty("points").GetInt32());
         Assert.Equal("Failed", fails.GetProperty("outcome").GetString());
+        // The results so far, kept while the run goes on (what a run killed at a time limit leaves), end up complete too.
+        Assert.Equal(File.ReadAllText(json), File.ReadAllText(json + GradeLogger.PartialSuffix));
     }
 
     void Write(string name, string text) => File.WriteAllText(Path.Combine(dir.FullName, name), text);

@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Workbook.Release;
 
 namespace Workbook.Tests.Release;
 
 /// <summary>
 /// The whole course cycle on the real repository, with the instructor guide's own commands: release → validate-release
-/// (the student copy builds, its graded tests fail, the solutions score full marks) → grade the untouched copy (0) →
-/// copy the solutions in and change a test file → grade (full marks, tampering reported) → Gradescope's shape.
-/// Slow: about five dotnet builds and test runs (a few minutes).
+/// (the student copy builds, its graded tests fail, the solutions score full marks) → grade a solved copy with a changed
+/// test file (full marks, tampering reported) → grade a batch: the solved copy, the untouched release (0), a zip whose
+/// code does not compile, an empty folder and a file that is not a zip (a row each, the batch goes on).
+/// Slow: about six dotnet builds and test runs (a few minutes).
 /// </summary>
 public sealed class CourseCycleTests : IDisposable
 {
@@ -27,63 +27,82 @@ public sealed class CourseCycleTests : IDisposable
             ["MANIFEST"] = temp.File("manifest.json"),
             ["SUBMISSION"] = temp.File("alice"),
             ["OUT"] = temp.File("grades"),
+            ["SUBMISSIONS"] = temp.File("submissions"),
+            ["GRADEBOOK"] = temp.File("gradebook"),
+            ["GRADESCOPE"] = temp.File("gradescope"),
+            ["AG"] = temp.File("autograder"),
         };
-        var guide = GuideCommands(File.ReadAllText(Path.Combine(root, "docs", "instructor-guide.md")), variables);
+        Assert.Equal(variables.Keys.Order(StringComparer.Ordinal), InstructorGuide.Variables.Order(StringComparer.Ordinal));
+        var guide = InstructorGuide.Commands(variables);
+        // gradescope --out: GradescopeAutograderTests.
+        Assert.Equal(["grade --submission", "grade --submissions", "gradescope --out", "release --out", "validate-release"], guide.Keys.Order(StringComparer.Ordinal));
         var clock = Stopwatch.StartNew();
 
-        Assert.Equal(0, Run(guide, "release"));
+        Assert.Equal(0, Run(guide, "release --out"));
         Assert.True(File.Exists(Path.Combine(variables["RELEASE"], ClassroomWorkflow.Path)));
         Assert.False(Directory.Exists(Path.Combine(variables["RELEASE"], "tests", "Exercises.Tests", "HiddenTraces")));
         File.Copy(Path.Combine(variables["RELEASE"], StudentRelease.ManifestFile), variables["MANIFEST"]); // the guide's cp
         Assert.Equal(0, Run(guide, "validate-release"));
 
-        // A student who changed nothing scores 0, hidden tests included.
-        CopyTree(variables["RELEASE"], variables["SUBMISSION"]);
-        Assert.Equal(0, Run(guide, "grade"));
-        var untouched = JsonNode.Parse(File.ReadAllText(Path.Combine(variables["OUT"], "results.json")))!.AsObject();
-        AssertGradescopeShape(untouched);
-        Assert.Equal(0, (int)untouched["score"]!);
-        Assert.Contains(untouched["tests"]!.AsArray(), t => (string?)t!["visibility"] == "hidden");
-
         // The solutions score full marks; a changed test file is reported.
+        CopyTree(variables["RELEASE"], variables["SUBMISSION"]);
         foreach (var source in Directory.EnumerateFiles(Path.Combine(root, "lessons", "Exercises"), "*.cs"))
             File.Copy(source, Path.Combine(variables["SUBMISSION"], "lessons", "Exercises", Path.GetFileName(source)), overwrite: true);
         var changed = Directory.EnumerateFiles(Path.Combine(variables["SUBMISSION"], "tests", "Exercises.Tests"), "Ex01*Tests.cs").Single();
         File.AppendAllText(changed, "// made easier\n");
-        Assert.Equal(0, Run(guide, "grade"));
+        Assert.Equal(0, Run(guide, "grade --submission"));
         var solved = JsonNode.Parse(File.ReadAllText(Path.Combine(variables["OUT"], "results.json")))!.AsObject();
-        AssertGradescopeShape(solved);
+        GradescopeSpec.AssertShape(solved);
         var tests = solved["tests"]!.AsArray();
         Assert.All(tests, t => Assert.True((int)t!["max_score"]! == (int)t["score"]!, $"{t["name"]}: {t["score"]}/{t["max_score"]}\n{t["output"]}"));
         Assert.Equal(tests.Sum(t => (int)t!["max_score"]!), (int)solved["score"]!);
+        Assert.Contains(tests, t => (string?)t!["visibility"] == "after_due_date");
         Assert.Contains("TAMPERING", (string)solved["output"]!);
         Assert.Contains($"changed: tests/Exercises.Tests/{Path.GetFileName(changed)}", (string)solved["output"]!);
         var feedback = File.ReadAllText(Path.Combine(variables["OUT"], "feedback.md"));
         Assert.Contains("## Lesson 01:", feedback);
         Assert.Contains("TAMPERING", feedback);
 
-        Console.WriteLine($"course cycle: {clock.Elapsed.TotalSeconds:F0} s");
-    }
-
-    /// <summary>The guide's workbook commands by name, with its shell variables replaced.</summary>
-    static Dictionary<string, string[]> GuideCommands(string guide, Dictionary<string, string> variables)
-    {
-        const string Prefix = "dotnet run --project lessons/Workbook -- ";
-        var commands = new Dictionary<string, string[]>();
-        foreach (var line in guide.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith(Prefix, StringComparison.Ordinal) && !l.Contains("COMMAND")))
+        // A batch: solved, untouched (stubs), a zip that does not compile, an empty folder, a "zip" that is not one.
+        var submissions = variables["SUBMISSIONS"];
+        CopyTree(variables["SUBMISSION"], Path.Combine(submissions, "alice"));
+        CopyTree(variables["RELEASE"], Path.Combine(submissions, "bob"));
+        var carol = temp.File("carol");
+        CopyTree(variables["RELEASE"], carol);
+        File.WriteAllText(Path.Combine(carol, "lessons", "Exercises", "Ex01AddressSpace.cs"), "namespace Exercises;\npublic static class Broken {\n");
+        System.IO.Compression.ZipFile.CreateFromDirectory(carol, Path.Combine(submissions, "carol.zip"), System.IO.Compression.CompressionLevel.Fastest, includeBaseDirectory: true);
+        Directory.CreateDirectory(Path.Combine(submissions, "dave"));
+        File.WriteAllText(Path.Combine(submissions, "eve.zip"), "not a zip at all");
+        File.WriteAllText(Path.Combine(submissions, "notes.txt"), "not a submission");
+        Assert.Equal(0, Run(guide, "grade --submissions"));
+        var rows = File.ReadAllLines(Path.Combine(variables["GRADEBOOK"], "gradebook.csv"));
+        Assert.StartsWith("student,lesson 01,lesson 02,", rows[0]);
+        Assert.EndsWith(",total,possible,status,detail", rows[0]);
+        var byStudent = rows.Skip(1).ToDictionary(r => r.Split(',')[0], r => r.Split(','));
+        Assert.Equal(["alice", "bob", "carol", "dave", "eve"], byStudent.Keys);
+        var possible = (int)solved["score"]!;
+        int Column(string name) => Array.IndexOf(rows[0].Split(','), name);
+        Assert.Equal([$"{possible}", $"{possible}", "built"], byStudent["alice"][Column("total")..(Column("status") + 1)]);
+        Assert.Equal(["0", $"{possible}", "built"], byStudent["bob"][Column("total")..(Column("status") + 1)]);
+        Assert.Equal(["0", $"{possible}", "failed to build"], byStudent["carol"][Column("total")..(Column("status") + 1)]);
+        Assert.Equal("nothing to grade", byStudent["dave"][Column("status")]);
+        Assert.Equal("nothing to grade", byStudent["eve"][Column("status")]);
+        Assert.Contains("cannot read eve.zip", string.Join(',', byStudent["eve"]));
+        foreach (var student in byStudent.Keys)
         {
-            var args = line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                .Select(a => Regex.Replace(a.Trim('"'), @"\$(\w+)", m => variables[m.Groups[1].Value]))
-                .ToArray();
-            commands[args[0]] = args;
+            Assert.True(File.Exists(Path.Combine(variables["GRADEBOOK"], student, "feedback.md")), student);
+            GradescopeSpec.AssertShape(JsonNode.Parse(File.ReadAllText(Path.Combine(variables["GRADEBOOK"], student, "results.json")))!.AsObject());
         }
-        Assert.Equal(["grade", "release", "validate-release"], commands.Keys.Order(StringComparer.Ordinal));
-        return commands;
+        var carolOutput = (string)JsonNode.Parse(File.ReadAllText(Path.Combine(variables["GRADEBOOK"], "carol", "results.json")))!["output"]!;
+        Assert.Contains("lessons/Exercises/Ex01AddressSpace.cs(", carolOutput);
+        Assert.Contains("error CS", carolOutput);
+
+        Console.WriteLine($"course cycle: {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     static int Run(Dictionary<string, string[]> guide, string command) => Program.Main(guide[command]);
 
-    static void CopyTree(string from, string to)
+    internal static void CopyTree(string from, string to)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
@@ -93,29 +112,5 @@ public sealed class CourseCycleTests : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
             File.Copy(file, Path.Combine(to, relative));
         }
-    }
-
-    /// <summary>The shape Gradescope documents for results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/).</summary>
-    static void AssertGradescopeShape(JsonObject results)
-    {
-        string[] topLevel = ["score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-            "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"];
-        string[] perTest = ["score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags", "visibility", "extra_data"];
-        string[] visibilities = ["visible", "hidden", "after_due_date", "after_published"];
-        Assert.All(results.Select(p => p.Key), key => Assert.Contains(key, topLevel));
-        Assert.True(results["score"]!.GetValueKind() == System.Text.Json.JsonValueKind.Number);
-        var tests = results["tests"]!.AsArray();
-        Assert.NotEmpty(tests);
-        foreach (var test in tests.Select(t => t!.AsObject()))
-        {
-            Assert.All(test.Select(p => p.Key), key => Assert.Contains(key, perTest));
-            Assert.False(string.IsNullOrEmpty((string?)test["name"]));
-            Assert.InRange((double)test["score"]!, 0, (double)test["max_score"]!);
-            Assert.Contains((string)test["status"]!, new[] { "passed", "failed" });
-            Assert.Contains((string)test["visibility"]!, visibilities);
-            Assert.IsType<string>((string?)test["output"]);
-        }
-        if (results["stdout_visibility"] is { } stdout)
-            Assert.Contains((string)stdout!, visibilities);
     }
 }

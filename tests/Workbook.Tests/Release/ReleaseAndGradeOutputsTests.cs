@@ -84,18 +84,36 @@ public sealed class ReleaseAndGradeOutputsTests : IDisposable
         2, 9, tampering, null);
 
     [Fact]
-    public void Gradescope_results_mark_hidden_tests_hidden_and_say_when_tests_were_changed()
+    public void Gradescope_results_show_hidden_tests_after_the_due_date_tag_lessons_and_say_when_tests_were_changed()
     {
         var results = JsonNode.Parse(GradeOutputs.Gradescope(Sample(["changed: tests/x.cs"])))!.AsObject();
 
         Assert.Equal(2, (int)results["score"]!);
         var tests = results["tests"]!.AsArray();
         Assert.Equal(["Lesson 01: Ex01Tests.Parses", "Lesson 01: Ex01Tests.Classifies", "Lesson 02: Ex02Tests.Secret"], tests.Select(t => (string)t!["name"]!));
-        Assert.Equal(["visible", "visible", "hidden"], tests.Select(t => (string)t!["visibility"]!));
+        Assert.Equal(["visible", "visible", "after_due_date"], tests.Select(t => (string)t!["visibility"]!));
+        Assert.Equal(["Lesson 01", "Lesson 01", "Lesson 02"], tests.Select(t => (string)t!["tags"]![0]!));
+        Assert.Equal("md", (string)results["output_format"]!);
+        Assert.Contains("**Visible tests: 2/5 points** (built)", (string)results["output"]!);
+        Assert.Contains("| 01 | 1/2 | 2/5 |", (string)results["output"]!);
+        Assert.DoesNotContain("| 02 |", (string)results["output"]!);
+        Assert.Contains("1 hidden tests (4 points) are shown after the due date.", (string)results["output"]!);
+        Assert.False(results.ContainsKey("leaderboard"));
         Assert.Equal(["passed", "failed", "failed"], tests.Select(t => (string)t!["status"]!));
         Assert.Equal("Assert.Equal() Failure: expected 3", (string)tests[1]!["output"]!);
         Assert.Contains("TAMPERING", (string)results["output"]!);
         Assert.Contains("changed: tests/x.cs", (string)results["output"]!);
+    }
+
+    [Fact]
+    public void Gradescope_results_carry_the_leaderboard_and_the_execution_time()
+    {
+        var grades = Sample([]) with { Leaderboard = [new("Utilization (%)", 77.4), new("Time", 1.5, "asc")], Elapsed = TimeSpan.FromSeconds(41.2) };
+
+        var results = JsonNode.Parse(GradeOutputs.Gradescope(grades))!.AsObject();
+
+        Assert.Equal(42, (int)results["execution_time"]!);
+        Assert.Equal("""[{"name":"Utilization (%)","value":77.4,"order":"desc"},{"name":"Time","value":1.5,"order":"asc"}]""", results["leaderboard"]!.ToJsonString());
     }
 
     [Fact]
