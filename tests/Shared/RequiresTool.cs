@@ -39,6 +39,9 @@ public enum Tool
 
     /// <summary>Root and util-linux's setpriv on PATH: lesson 10 runs a C program as the unprivileged user nobody.</summary>
     RootSetpriv,
+
+    /// <summary>Python 3 (/usr/bin/python3), which runs the Classroom 50 autograder a release writes.</summary>
+    Python3,
 }
 
 /// <summary>Where the tools are, and why one is missing.</summary>
@@ -120,6 +123,7 @@ public static class TestTool
         Tool.Valgrind => Valgrind.Value,
         Tool.Strace => Strace.Value,
         Tool.RootSetpriv => RootSetpriv.Value,
+        Tool.Python3 => File.Exists(Python) ? null : $"{Python} is missing: run {SetupScript}",
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

@@ -46,7 +46,7 @@ public static class Grader
                     if (!relative.Split('/').Any(part => part is "bin" or "obj"))
                         Copy(source, Path.Combine(workspace, relative));
                 }
-            var possible = ClassroomWorkflow.PointsPerLesson(files.Where(p => p.StartsWith("tests/", StringComparison.Ordinal))
+            var possible = GradedSources.PointsPerLesson(files.Where(p => p.StartsWith("tests/", StringComparison.Ordinal))
                 .ToDictionary(p => p, p => File.ReadAllBytes(Path.Combine(instructorRoot, p)))).Values.Sum();
             var (tests, log) = RunGradedTests(workspace);
             return tests is null

@@ -24,6 +24,7 @@ public sealed class CourseCycleTests : IDisposable
         var variables = new Dictionary<string, string>
         {
             ["RELEASE"] = temp.File("release"),
+            ["AUTOGRADER"] = temp.File("autograder"),
             ["MANIFEST"] = temp.File("manifest.json"),
             ["SUBMISSION"] = temp.File("alice"),
             ["OUT"] = temp.File("grades"),
@@ -32,7 +33,8 @@ public sealed class CourseCycleTests : IDisposable
         var clock = Stopwatch.StartNew();
 
         Assert.Equal(0, Run(guide, "release"));
-        Assert.True(File.Exists(Path.Combine(variables["RELEASE"], ClassroomWorkflow.Path)));
+        Assert.True(File.Exists(Path.Combine(variables["RELEASE"], GradingFiles.WorkflowPath)));
+        Assert.True(File.Exists(Path.Combine(variables["AUTOGRADER"], GradingFiles.AutograderFile)));
         Assert.False(Directory.Exists(Path.Combine(variables["RELEASE"], "tests", "Exercises.Tests", "HiddenTraces")));
         File.Copy(Path.Combine(variables["RELEASE"], StudentRelease.ManifestFile), variables["MANIFEST"]); // the guide's cp
         Assert.Equal(0, Run(guide, "validate-release"));
