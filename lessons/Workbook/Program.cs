@@ -27,6 +27,7 @@ public static class Program
         ["fork-stress"] = new("lesson 08 benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStressCommand.Execute),
         ["release"] = new("course: write the student copy (stubs, no hidden tests) and its test manifest (release --help)", ReleaseCommands.Release),
         ["validate-release"] = new("course: check a student copy builds, its graded tests fail, the solutions score full marks", ReleaseCommands.Validate),
+        ["check"] = new("lessons: run lesson NN's visible graded tests on your exercises; points and failure messages (check --help)", CheckCommand.Execute),
         ["grade"] = new("course: grade a submission; grade table, Gradescope results.json, feedback report (grade --help)", ReleaseCommands.Grade),
         ["shm-producer"] = new("lesson 09: create a POSIX shared memory object and write a message (shm-producer --help)", ShmCommands.Producer),
         ["shm-consumer"] = new("lesson 09: read the producer's message and unlink the object (shm-consumer --help)", ShmCommands.Consumer),

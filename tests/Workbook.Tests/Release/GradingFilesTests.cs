@@ -104,19 +104,40 @@ public sealed partial class GradingFilesTests : IDisposable
     }
 
     /// <summary>
-    /// The workflow's script and the Classroom 50 autograder, run by the instructor guide's commands (as GitHub Actions
-    /// and Classroom 50 run them) on a released copy: with the solutions copied in (full marks), then with code that
-    /// does not build (0, with the build errors). Slow: three builds and two test runs of the exercises (about a minute).
+    /// A released copy: its notebook check on the stubs (0, with their messages, in the notebook's last cell), then the
+    /// workflow's script and the Classroom 50 autograder, run by the instructor guide's commands (as GitHub Actions and
+    /// Classroom 50 run them), with the solutions copied in (full marks) and with code that does not build (0, with
+    /// the build errors). Slow: four builds, a notebook and three test runs (one to two minutes).
     /// </summary>
     [RequiresTool(Tool.Python3)]
-    public void The_workflow_script_and_the_autograder_grade_a_released_copy_and_report_0_with_the_errors_when_it_does_not_build()
+    public void The_check_the_workflow_script_and_the_autograder_grade_a_released_copy_and_report_0_with_the_errors_when_it_does_not_build()
     {
         var (release, bundle) = Release();
+        var clock = Stopwatch.StartNew();
+        // The student copy's check (it builds the copy first): the stubs fail, with their messages, and no claim line.
+        var (report, passed) = CheckCommand.Check(release, 1);
+        Assert.False(passed);
+        Assert.Matches(@"^Lesson 01: 0/\d+ graded tests passed, 0/\d+ points\n", report);
+        Assert.Contains("not implemented yet", report);
+        Assert.DoesNotContain("yes  ", report);
+        Assert.DoesNotContain("NO  ", report);
+        // The released notebook's last cell shows that report, and the notebook run does not fail for it.
+        var cli = Path.Combine(release, "lessons", "Workbook", "bin", "Debug", "net10.0", "Workbook.dll");
+        var notebook = TestSupport.RunProcess("dotnet", [cli, "run", "notebooks/01-address-space.ipynb", "--out", temp.File("executed")], release, TimeSpan.FromMinutes(5));
+        Assert.True(notebook.ExitCode == 0, notebook.Stdout + notebook.Stderr);
+        var last = TestSupport.CodeCells(Notebooks.NotebookFile.Load(temp.File("executed/01-address-space.ipynb")))[^1];
+        var shown = TestSupport.Printed(last);
+        Assert.StartsWith(report.Split('\n')[0], shown);
+        Assert.Contains("not implemented yet", shown);
+
         foreach (var source in Directory.EnumerateFiles(Path.Combine(Root, "lessons", "Exercises"), "*.cs"))
-            File.Copy(source, Path.Combine(release, "lessons", "Exercises", Path.GetFileName(source)), overwrite: true);
+        {
+            var target = Path.Combine(release, "lessons", "Exercises", Path.GetFileName(source));
+            File.Copy(source, target, overwrite: true);
+            File.SetLastWriteTimeUtc(target, DateTime.UtcNow); // as an edit would: newer than the check's build
+        }
         int possible = VisiblePoints(release);
         int tests = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, GradingFiles.TestListFile)))!["tests"]!.AsArray().Count;
-        var clock = Stopwatch.StartNew();
 
         var (code, summary, output) = RunScript(release, "solved.md");
         Assert.True(code == 0, output);
