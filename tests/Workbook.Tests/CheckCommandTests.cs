@@ -26,6 +26,28 @@ public class CheckCommandTests
         Assert.EndsWith("\nyes  the solutions in lessons/Exercises pass lesson 01's visible graded tests\n", stdout);
     }
 
+    [Fact]
+    public void The_instructor_guides_check_command_passes_here()
+    {
+        const string Prefix = "dotnet run --project lessons/Workbook -- ";
+        var guide = File.ReadAllLines(Path.Combine(Root, "docs", "instructor-guide.md")).Select(l => l.Trim());
+        var args = Assert.Single(guide, l => l.StartsWith(Prefix + "check ", StringComparison.Ordinal))[Prefix.Length..].Split(' ');
+        var (stdout, saved) = (new StringWriter(), Console.Out);
+        Console.SetOut(stdout);
+        int exitCode;
+        try
+        {
+            exitCode = Program.Main(args);
+        }
+        finally
+        {
+            Console.SetOut(saved);
+        }
+
+        Assert.True(exitCode == 0, stdout.ToString());
+        Assert.Contains($"yes  the solutions in lessons/Exercises pass lesson {args[1]}'s visible graded tests", stdout.ToString());
+    }
+
     [Theory]
     [InlineData(2, "x")]
     [InlineData(2, "0")]

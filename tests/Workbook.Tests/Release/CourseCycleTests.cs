@@ -79,7 +79,7 @@ public sealed class CourseCycleTests : IDisposable
                 .ToArray();
             commands[args[0]] = args;
         }
-        Assert.Equal(["grade", "release", "validate-release"], commands.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["check", "grade", "release", "validate-release"], commands.Keys.Order(StringComparer.Ordinal)); // check: CheckCommandTests
         return commands;
     }
 
