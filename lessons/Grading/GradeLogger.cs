@@ -8,9 +8,10 @@ namespace Grading;
 /// <summary>
 /// VSTest logger "grade": collects the results of [Graded] tests and prints the grade table when the run completes
 /// (nothing when the run has no graded test). With <c>--logger "grade;json=grades.json"</c> it also writes the
-/// results as JSON; a relative path is taken from the test results directory, as the trx logger does. While the run
-/// goes on, the results so far are in the same path plus <see cref="PartialSuffix"/>, so that a run killed at a time
-/// limit still tells what finished.
+/// results as JSON, and with <c>summary=FILE</c> it appends them as markdown (a GitHub job summary,
+/// <c>$GITHUB_STEP_SUMMARY</c>); a relative path is taken from the test results directory, as the trx logger does.
+/// While the run goes on, the results so far are in the JSON path plus <see cref="PartialSuffix"/>, so that a run
+/// killed at a time limit still tells what finished.
 /// </summary>
 [FriendlyName("grade")]
 [ExtensionUri("logger://grade")]
@@ -23,17 +24,19 @@ public sealed class GradeLogger : ITestLoggerWithParameters
     readonly HashSet<string> sources = new(StringComparer.Ordinal);
     readonly Lock gate = new();
     string? jsonPath;
+    string? summaryPath;
 
     public void Initialize(TestLoggerEvents events, string testRunDirectory) => Subscribe(events);
 
     public void Initialize(TestLoggerEvents events, Dictionary<string, string?> parameters)
     {
-        var json = parameters.FirstOrDefault(p => p.Key.Equals("json", StringComparison.OrdinalIgnoreCase)).Value;
-        if (!string.IsNullOrEmpty(json))
-        {
-            parameters.TryGetValue(DefaultLoggerParameterNames.TestRunDirectory, out var runDirectory);
-            jsonPath = Path.GetFullPath(json, runDirectory ?? Directory.GetCurrentDirectory());
-        }
+        parameters.TryGetValue(DefaultLoggerParameterNames.TestRunDirectory, out var runDirectory);
+        string? PathOf(string name) =>
+            parameters.FirstOrDefault(p => p.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value is { Length: > 0 } value
+                ? Path.GetFullPath(value, runDirectory ?? Directory.GetCurrentDirectory())
+                : null;
+        jsonPath = PathOf("json");
+        summaryPath = PathOf("summary");
         Subscribe(events);
     }
 
@@ -95,6 +98,11 @@ public sealed class GradeLogger : ITestLoggerWithParameters
         {
             Directory.CreateDirectory(Path.GetDirectoryName(jsonPath)!);
             File.WriteAllText(jsonPath, report.ToJson());
+        }
+        if (summaryPath is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(summaryPath)!);
+            File.AppendAllText(summaryPath, report.ToMarkdown(title));
         }
         // One write(2) of the whole table, so that it stays in one piece next to other test projects' output
         // (Console.Out would split it into 256-character writes).

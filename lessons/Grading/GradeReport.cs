@@ -71,6 +71,33 @@ public sealed class GradeReport
         return text.ToString();
     }
 
+    /// <summary>
+    /// The grade as markdown (a GitHub job summary): the score, the table per lesson, and each test that did not pass
+    /// with the first <paramref name="messageLines"/> lines of its message.
+    /// </summary>
+    public string ToMarkdown(string? title = null, int messageLines = 20)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"## {(title is null ? "Grade" : $"Grade: {title}")}: {Total.Earned}/{Total.Possible}").AppendLine();
+        text.AppendLine("| Lesson | Tests | Points |").AppendLine("| --- | ---: | ---: |");
+        foreach (var line in Lessons.Append(Total))
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {line.Label} | {line.Passed}/{line.Tests} | {line.Earned}/{line.Possible} |");
+        var failed = Tests.Where(t => t.Outcome != GradeOutcome.Passed).ToList();
+        if (failed.Count > 0)
+            text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"### Not passed ({failed.Count})").AppendLine();
+        foreach (var t in failed)
+        {
+            var lines = (t.Message ?? t.Outcome.ToString()).Trim().Split('\n');
+            var message = string.Join('\n', lines.Take(messageLines)) + (lines.Length > messageLines ? "\n…" : "");
+            text.AppendLine(CultureInfo.InvariantCulture, $"**Lesson {t.Lesson:00}: {ShortName(t.Name)}** (0/{t.Points}, {t.Outcome.ToString().ToLowerInvariant()})").AppendLine();
+            text.AppendLine("```").AppendLine(message.Replace("```", "'''", StringComparison.Ordinal)).AppendLine("```").AppendLine();
+        }
+        return text.ToString();
+    }
+
+    /// <summary>A test's class and method without the namespace: "Ex01AddressSpaceTests.ParsesALine".</summary>
+    public static string ShortName(string name) => string.Join('.', name.Split('(')[0].Split('.').TakeLast(2));
+
     /// <summary>One JSON object per graded test (for the autograder), with the totals.</summary>
     public string ToJson() => JsonSerializer.Serialize(
         new

@@ -27,6 +27,7 @@ public static class Program
         ["fork-stress"] = new("lesson 08 benchmark: forks while other threads allocate; hangs recovered, children left, forks/s", ForkStressCommand.Execute),
         ["release"] = new("course: write the student copy (stubs, no hidden tests) and its test manifest (release --help)", ReleaseCommands.Release),
         ["validate-release"] = new("course: check a student copy builds, its graded tests fail, the solutions score full marks", ReleaseCommands.Validate),
+        ["check"] = new("lessons: run lesson NN's visible graded tests on your exercises; points and failure messages (check --help)", CheckCommand.Execute),
         ["grade"] = new("course: grade a submission or a folder of them; grade table, gradebook.csv, results.json, feedback (grade --help)", GradingCommands.Grade),
         ["gradescope"] = new("course: write Gradescope's autograder.zip (setup.sh, run_autograder, the course with its hidden tests)", GradingCommands.Gradescope),
         ["gradescope-run"] = new("course: what run_autograder runs on Gradescope: grade the upload, write results.json (gradescope-run --help)", GradingCommands.GradescopeRun),

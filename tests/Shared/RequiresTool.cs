@@ -42,6 +42,8 @@ public enum Tool
 
     /// <summary>Info-ZIP's unzip on PATH: the instructor guide unpacks the Gradescope autograder with it.</summary>
     Unzip,
+    /// <summary>Python 3 (/usr/bin/python3), which runs the Classroom 50 autograder a release writes.</summary>
+    Python3,
 }
 
 /// <summary>Where the tools are, and why one is missing.</summary>
@@ -127,6 +129,7 @@ public static class TestTool
         Tool.Strace => Strace.Value,
         Tool.RootSetpriv => RootSetpriv.Value,
         Tool.Unzip => Unzip.Value,
+        Tool.Python3 => File.Exists(Python) ? null : $"{Python} is missing: run {SetupScript}",
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

@@ -208,6 +208,8 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
             }
             problems.AddRange(NotebookChecks.ErrorProblems(run.Executed));
             problems.AddRange(NotebookChecks.ClaimProblems(run.Executed));
+            if (!Printed(CodeCells(NotebookFile.Load(run.Executed))[^1]).Contains("yes  the solutions in lessons/Exercises pass lesson", StringComparison.Ordinal))
+                problems.Add($"{run.Notebook}: its last cell (the exercise check) did not show the solutions passing");
         }
         Assert.True(problems.Count == 0, $"in the real kernel (.NET Interactive {RealKernel.Version}):\n{string.Join("\n", problems)}");
     }

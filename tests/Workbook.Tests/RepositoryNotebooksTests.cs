@@ -49,6 +49,21 @@ public class RepositoryNotebooksTests(ExecutedRepositoryNotebooks run) : IClassF
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    [Fact]
+    public void The_last_cell_of_every_notebook_checks_its_lesson_and_the_solutions_pass()
+    {
+        Assert.NotEmpty(run.Executed);
+        foreach (var executed in run.Executed)
+        {
+            var name = Path.GetFileName(executed);
+            var last = CodeCells(NotebookFile.Load(executed))[^1];
+            Assert.Contains($"Lessons.ExerciseCheck.Run({int.Parse(name[..2])});", string.Concat(last["source"]!.AsArray().Select(l => (string?)l)));
+            var text = Printed(last);
+            Assert.Matches($@"^Lesson {name[..2]}: (\d+)/\1 graded tests passed, (\d+)/\2 points\n", text);
+            Assert.EndsWith($"yes  the solutions in lessons/Exercises pass lesson {name[..2]}'s visible graded tests\n", text);
+        }
+    }
+
     [RequiresTool(Tool.Nbformat)]
     public void Every_executed_notebook_is_valid_nbformat()
     {

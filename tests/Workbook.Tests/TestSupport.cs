@@ -26,6 +26,11 @@ static class TestSupport
 
     public static List<JsonObject> Outputs(JsonObject cell) => cell["outputs"]!.AsArray().OfType<JsonObject>().ToList();
 
+    /// <summary>What a code cell printed: its stream outputs' text (a string or a list of lines in nbformat).</summary>
+    public static string Printed(JsonObject cell) =>
+        string.Concat(Outputs(cell).Where(o => (string?)o["output_type"] == "stream")
+            .Select(o => o["text"] is JsonArray lines ? string.Concat(lines.Select(l => (string?)l)) : (string?)o["text"] ?? ""));
+
     /// <summary>Runs a process to its end, with this process's environment plus <paramref name="environment"/>.</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunProcess(
         string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout,

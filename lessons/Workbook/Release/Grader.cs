@@ -245,7 +245,7 @@ public static partial class Grader
     static TestGrade Unreported(int lesson, int points, string reason) => new(lesson, UnreportedName, 0, points, "NotRun", reason, false);
 
     static SortedDictionary<int, int> PossiblePerLesson(string root, IEnumerable<string> files) =>
-        ClassroomWorkflow.PointsPerLesson(files.Where(p => p.StartsWith("tests/", StringComparison.Ordinal))
+        GradedSources.PointsPerLesson(files.Where(p => p.StartsWith("tests/", StringComparison.Ordinal))
             .ToDictionary(p => p, p => File.ReadAllBytes(Path.Combine(root, p))));
 
     /// <summary>The student's part of the repository: the exercise sources (the project file stays the instructor's).</summary>

@@ -4,11 +4,13 @@ namespace Workbook.Release;
 static class ReleaseCommands
 {
     const string ReleaseUsage = """
-        usage: workbook release --out DIR
+        usage: workbook release --out DIR [--classroom50 BUNDLE]
           Writes the student copy of this repository (its git-tracked files) into DIR, a new folder outside it:
           solutions become NotImplementedException stubs, hidden tests and instructor-only files are left out,
-          notebook outputs are cleared, .github/workflows/classroom.yml is written (GitHub Classroom), and
-          DIR/release-manifest.json records the SHA-256 of every test file. Keep a copy of the manifest for grading.
+          notebook outputs are cleared, .github/workflows/grade.yml is written (plain GitHub Actions: the grade table
+          in the job summary), and DIR/release-manifest.json records the SHA-256 of every test file. Keep a copy of
+          the manifest for grading. --classroom50 also writes the Classroom 50 autograder (autograder.py and
+          graded-tests.json) into BUNDLE, a new folder: CLASSROOM/autograders/ASSIGNMENT/ of your classroom50 repository.
         Exit code: 0 written, 1 a malformed marker or an error (nothing written), 2 usage error.
 
         """;
@@ -24,14 +26,24 @@ static class ReleaseCommands
     public static int Release(string[] args)
     {
         if (args is ["-h" or "--help"]) return Print(Console.Out, ReleaseUsage, 0);
-        if (args is not ["--out", var outDir]) return Print(Console.Error, ReleaseUsage, 2);
+        string? outDir = null, bundle = null;
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            if (i + 1 >= args.Length || args[i + 1].StartsWith('-')) return Print(Console.Error, ReleaseUsage, 2);
+            if (args[i] == "--out" && outDir is null) outDir = args[i + 1];
+            else if (args[i] == "--classroom50" && bundle is null) bundle = args[i + 1];
+            else return Print(Console.Error, ReleaseUsage, 2);
+        }
+        if (outDir is null) return Print(Console.Error, ReleaseUsage, 2);
         if (Root() is not { } root) return 1;
         try
         {
-            var result = StudentRelease.Write(root, outDir);
+            var result = StudentRelease.Write(root, outDir, bundle);
             Console.WriteLine($"released {result.Files} files to {Path.GetFullPath(outDir)}: {result.Stubs} solutions stubbed, {result.HiddenRegions} hidden test regions removed");
             Console.WriteLine($"left out: {string.Join(", ", result.LeftOut.Count == 0 ? ["nothing"] : result.LeftOut)}");
             Console.WriteLine($"manifest: {Path.Combine(Path.GetFullPath(outDir), StudentRelease.ManifestFile)}");
+            if (bundle is not null)
+                Console.WriteLine($"Classroom 50 autograder: {Path.GetFullPath(bundle)}");
             return 0;
         }
         catch (Exception e) when (e is MarkerException or IOException or InvalidOperationException)

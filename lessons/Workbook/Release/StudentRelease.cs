@@ -83,22 +83,39 @@ public static class StudentRelease
         return null;
     }
 
-    /// <summary>Writes the student copy of <paramref name="root"/> into <paramref name="outDir"/> (which must be empty or absent).</summary>
+    /// <summary><paramref name="dir"/> resolved, once checked to be a new or empty folder outside <paramref name="root"/>.</summary>
+    static string NewFolder(string root, string dir, string option)
+    {
+        string given = Path.GetFullPath(dir);
+        dir = RealPath(dir);
+        string shown = given == dir ? given : $"{given} (that is {dir})";
+        if (File.Exists(dir))
+            throw new IOException($"{shown} is a file: {option} names a new folder");
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new IOException($"{shown} is not empty: release writes into a new folder");
+        if (dir.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || dir == root)
+            throw new IOException($"{shown} is inside the repository: release outside it");
+        if (AncestorFile(dir) is { } file)
+            throw new IOException($"{shown} cannot be created: {file} is a file");
+        return dir;
+    }
+
+    /// <summary>
+    /// Writes the student copy of <paramref name="root"/> into <paramref name="outDir"/> (which must be empty or absent),
+    /// and, when <paramref name="classroom50Dir"/> is given, the Classroom 50 autograder bundle there.
+    /// </summary>
     /// <exception cref="MarkerException">a malformed marker; nothing is written.</exception>
-    public static Result Write(string root, string outDir)
+    public static Result Write(string root, string outDir, string? classroom50Dir = null)
     {
         root = RealPath(root);
-        string given = Path.GetFullPath(outDir);
-        outDir = RealPath(outDir);
-        string shown = given == outDir ? given : $"{given} (that is {outDir})";
-        if (File.Exists(outDir))
-            throw new IOException($"{shown} is a file: --out names a new folder");
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-            throw new IOException($"{shown} is not empty: release writes into a new folder");
-        if (outDir.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || outDir == root)
-            throw new IOException($"{shown} is inside the repository: release outside it");
-        if (AncestorFile(outDir) is { } file)
-            throw new IOException($"{shown} cannot be created: {file} is a file");
+        outDir = NewFolder(root, outDir, "--out");
+        if (classroom50Dir is not null)
+        {
+            classroom50Dir = NewFolder(root, classroom50Dir, "--classroom50");
+            if (classroom50Dir == outDir || classroom50Dir.StartsWith(outDir + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+                || outDir.StartsWith(classroom50Dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new IOException($"{classroom50Dir}: the Classroom 50 bundle goes to its own folder, apart from the student copy");
+        }
 
         var files = TrackedFiles(root);
         var leftOut = files.Where(IsInstructorOnly).ToList();
@@ -124,17 +141,19 @@ public static class StudentRelease
             else
                 contents[path] = File.ReadAllBytes(full);
         }
-        contents[ClassroomWorkflow.Path] = System.Text.Encoding.UTF8.GetBytes(ClassroomWorkflow.Generate(contents));
+        var bundle = GradingFiles.Classroom50(contents);
+        foreach (var (path, bytes) in GradingFiles.StudentCopy(contents))
+            contents[path] = bytes;
 
         foreach (var (path, bytes) in contents)
         {
-            var target = Path.Combine(outDir, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.WriteAllBytes(target, bytes);
             var source = Path.Combine(root, path);
-            if (!OperatingSystem.IsWindows() && File.Exists(source) && (File.GetUnixFileMode(source) & UnixFileMode.UserExecute) != 0)
-                File.SetUnixFileMode(target, File.GetUnixFileMode(source)); // scripts stay executable
+            WriteFile(Path.Combine(outDir, path), bytes,
+                File.Exists(source) ? (File.GetUnixFileMode(source) & UnixFileMode.UserExecute) != 0 : GradingFiles.IsExecutable(path));
         }
+        if (classroom50Dir is not null)
+            foreach (var (name, bytes) in bundle)
+                WriteFile(Path.Combine(classroom50Dir, name), bytes, GradingFiles.IsExecutable(name));
         var manifest = new JsonObject
         {
             ["tests"] = new JsonObject(contents.Keys.Where(IsTestFile).Order(StringComparer.Ordinal)
@@ -142,6 +161,14 @@ public static class StudentRelease
         };
         File.WriteAllText(Path.Combine(outDir, ManifestFile), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return new Result(contents.Count, stubs, hidden, leftOut);
+    }
+
+    static void WriteFile(string target, byte[] bytes, bool executable)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.WriteAllBytes(target, bytes);
+        if (executable && !OperatingSystem.IsWindows()) // scripts stay executable
+            File.SetUnixFileMode(target, File.GetUnixFileMode(target) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
 
     /// <summary>The files the manifest covers: everything under tests/.</summary>

@@ -117,4 +117,20 @@ public class GradeReportTests
         Assert.Empty(report.Lessons);
         Assert.Equal(new GradeLine("Total", 0, 0, 0, 0), report.Total);
     }
+
+    [Fact]
+    public void The_markdown_has_the_score_a_row_per_lesson_and_each_failed_test_with_its_message()
+    {
+        var report = new GradeReport([
+            Result("Exercises.Tests.Ex01Tests.A", 1, 2, GradeOutcome.Passed),
+            Result("Exercises.Tests.Ex02Tests.B", 2, 3, GradeOutcome.Failed, message: "Assert.Equal() Failure\nExpected: 3\nActual:   4"),
+        ]);
+
+        var markdown = report.ToMarkdown("Exercises.Tests");
+
+        Assert.StartsWith("## Grade: Exercises.Tests: 2/5\n\n| Lesson | Tests | Points |\n| --- | ---: | ---: |\n| 01 | 1/1 | 2/2 |\n| 02 | 0/1 | 0/3 |\n| Total | 1/2 | 2/5 |\n", markdown);
+        Assert.Contains("### Not passed (1)", markdown);
+        Assert.Contains("**Lesson 02: Ex02Tests.B** (0/3, failed)\n\n```\nAssert.Equal() Failure\nExpected: 3\nActual:   4\n```", markdown);
+        Assert.DoesNotContain("Ex01Tests.A**", markdown);
+    }
 }

@@ -24,6 +24,7 @@ public sealed class CourseCycleTests : IDisposable
         var variables = new Dictionary<string, string>
         {
             ["RELEASE"] = temp.File("release"),
+            ["CLASSROOM50"] = temp.File("classroom50"),
             ["MANIFEST"] = temp.File("manifest.json"),
             ["SUBMISSION"] = temp.File("alice"),
             ["OUT"] = temp.File("grades"),
@@ -34,12 +35,13 @@ public sealed class CourseCycleTests : IDisposable
         };
         Assert.Equal(variables.Keys.Order(StringComparer.Ordinal), InstructorGuide.Variables.Order(StringComparer.Ordinal));
         var guide = InstructorGuide.Commands(variables);
-        // gradescope --out: GradescopeAutograderTests.
-        Assert.Equal(["grade --submission", "grade --submissions", "gradescope --out", "release --out", "validate-release"], guide.Keys.Order(StringComparer.Ordinal));
+        // gradescope --out: GradescopeAutograderTests; check: CheckCommandTests.
+        Assert.Equal(["check", "grade --submission", "grade --submissions", "gradescope --out", "release --out", "validate-release"], guide.Keys.Order(StringComparer.Ordinal));
         var clock = Stopwatch.StartNew();
 
         Assert.Equal(0, Run(guide, "release --out"));
-        Assert.True(File.Exists(Path.Combine(variables["RELEASE"], ClassroomWorkflow.Path)));
+        Assert.True(File.Exists(Path.Combine(variables["RELEASE"], GradingFiles.WorkflowPath)));
+        Assert.True(File.Exists(Path.Combine(variables["CLASSROOM50"], GradingFiles.AutograderFile)));
         Assert.False(Directory.Exists(Path.Combine(variables["RELEASE"], "tests", "Exercises.Tests", "HiddenTraces")));
         File.Copy(Path.Combine(variables["RELEASE"], StudentRelease.ManifestFile), variables["MANIFEST"]); // the guide's cp
         Assert.Equal(0, Run(guide, "validate-release"));
