@@ -22,8 +22,18 @@ public static class Signals
         return !IsDead(pid);
     }
 
-    /// <summary>A zombie or dead process (state Z or X), or one gone by the time its /proc entry is read.</summary>
-    static bool IsDead(int pid) => Stat(pid) is not { } stat || stat.State is 'Z' or 'X';
+    /// <summary>
+    /// Gone by the time its /proc entry is read, or a zombie (state Z or X) with no thread left: a killed process's
+    /// first thread shows Z while its other threads still exit, holding its memory (and its System V attachments).
+    /// </summary>
+    static bool IsDead(int pid) => Stat(pid) is not { } stat || (stat.State is 'Z' or 'X' && !HasOtherThreads(pid));
+
+    static bool HasOtherThreads(int pid)
+    {
+        try { return Directory.EnumerateDirectories($"/proc/{pid}/task").Take(2).Count() > 1; }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>A process's state and process group from /proc/PID/stat (after the command's closing parenthesis).</summary>
     static (char State, int Group)? Stat(int pid)
@@ -38,13 +48,13 @@ public static class Signals
             ? (fields[0][0], group) : null;
     }
 
-    /// <summary>The running processes of group <paramref name="pgid"/> (zombies left out), from /proc.</summary>
+    /// <summary>The running processes of group <paramref name="pgid"/> (zombies without threads left out), from /proc.</summary>
     public static IReadOnlyList<int> GroupMembers(int pgid)
     {
         var members = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
             if (int.TryParse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture, out int pid)
-                && Stat(pid) is { } stat && stat.Group == pgid && stat.State is not ('Z' or 'X'))
+                && Stat(pid) is { } stat && stat.Group == pgid && !IsDead(pid))
                 members.Add(pid);
         return members;
     }

@@ -16,7 +16,7 @@ static partial class InstructorGuide
     [GeneratedRegex(@"^```sh\n(.*?)^```", RegexOptions.Singleline | RegexOptions.Multiline)]
     private static partial Regex ShellBlock();
 
-    [GeneratedRegex(@"^([A-Z_]+)=\S+\s*(#.*)?$")]
+    [GeneratedRegex(@"^([A-Z_][A-Z0-9_]*)=\S+\s*(#.*)?$")]
     private static partial Regex Definition();
 
     /// <summary>The lines of the guide's sh blocks, trimmed.</summary>
