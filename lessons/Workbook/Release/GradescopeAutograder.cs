@@ -55,14 +55,7 @@ public static class GradescopeAutograder
         return (zip, files.Count);
     }
 
-    static byte[] Script(string name)
-    {
-        using var stream = typeof(GradescopeAutograder).Assembly.GetManifestResourceStream($"Gradescope/{name}")
-            ?? throw new InvalidOperationException($"the workbook was built without its Gradescope/{name}");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
-    }
+    static byte[] Script(string name) => EmbeddedFiles.Bytes($"Gradescope/{name}");
 
     static void Add(ZipArchive archive, string name, byte[] bytes, bool executable)
     {

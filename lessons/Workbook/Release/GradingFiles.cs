@@ -57,11 +57,5 @@ public static class GradingFiles
     /// <summary>Files of the bundle or the copy that must be executable.</summary>
     public static bool IsExecutable(string path) => path.EndsWith(".sh", StringComparison.Ordinal) || path.EndsWith(".py", StringComparison.Ordinal);
 
-    static string Template(string name)
-    {
-        using var stream = typeof(GradingFiles).Assembly.GetManifestResourceStream($"Templates/{name}")
-            ?? throw new InvalidOperationException($"the workbook was built without its template {name}");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+    static string Template(string name) => Encoding.UTF8.GetString(EmbeddedFiles.Bytes($"Templates/{name}"));
 }
