@@ -124,8 +124,12 @@ public static class AnonymousMappings
     /// <summary>Minor faults of the calling thread so far.</summary>
     public static long ThreadFaults() => ResourceUsage.Get(RUsageWho.RUSAGE_THREAD).MinorFaults;
 
-    /// <summary>Writes one byte at the start of each of <paramref name="pages"/> pages from <paramref name="address"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>
+    /// Writes one byte at the start of each of <paramref name="pages"/> pages from <paramref name="address"/>.
+    /// Compiled once, optimized: a long loop in tier-0 code is recompiled mid-run (OSR) on this thread, and the JIT's own
+    /// page faults would be counted as the mapping's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Touch(nint address, long pages, long pageSize)
     {
         byte* p = (byte*)address;

@@ -47,6 +47,8 @@ public static class Experiments
         long page = Page;
         using var m = Mman.MapAnonymous(pages * page);
         Mman.Advise(m.Address, pages * page, Advice.MADV_NOHUGEPAGE);
+        Read(m.Address, 0, page); // compiled before counting: the JIT's faults are not the mapping's
+        AnonymousMappings.Touch(m.Address, 0, page);
         long rss0 = ProcStatus.ResidentKiB(), f0 = AnonymousMappings.ThreadFaults();
         long sum = Read(m.Address, pages, page);
         long f1 = AnonymousMappings.ThreadFaults(), rss1 = ProcStatus.ResidentKiB();
@@ -56,7 +58,7 @@ public static class Experiments
         return new ReadThenWrite(pages, f1 - f0, rss1 - rss0, f2 - f1, rss2 - rss1);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static unsafe long Read(nint address, long pages, long page)
     {
         byte* p = (byte*)address;

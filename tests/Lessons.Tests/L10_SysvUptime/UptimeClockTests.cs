@@ -1,5 +1,6 @@
 using Lessons.L10_SysvUptime;
 using Lessons.Posix;
+using Lessons.Tests.Posix;
 
 namespace Lessons.Tests.L10_SysvUptime;
 
@@ -111,7 +112,7 @@ public class UptimeClockTests
             Assert.NotNull(client);
             Assert.Equal(ServerState.Running, client.State());
             Assert.Equal("00:00:00", client.Read()?.Text);
-            Assert.Equal(2, server.Stat().Attachments);
+            Assert.Equal(2, Settled.Value(() => server.Stat().Attachments, 2));
             server.Dispose();
             Assert.Equal(ServerState.Gone, client.State()); // removed: the key is IPC_PRIVATE now
         }
@@ -176,7 +177,9 @@ public class UptimeClockTests
         Assert.True(r.Reads > 0 && r.Writes > 0, r.ToString());
         Assert.True(r.AllConsistent, r.ToString());
         Assert.True(r.Loaded, r.ToString());
-        Assert.Equal(4, r.MostAttached); // the server and 3 clients, each with its own shmat
+        // The server and 3 clients, each with its own shmat (one shared attachment would show 2). More is a child that a
+        // parallel test forked meanwhile: it holds copies of this process's attachments until it exits.
+        Assert.True(r.MostAttached >= 4, r.ToString());
         Assert.False(UptimeProcesses.SegmentExists(key));
     }
 }
