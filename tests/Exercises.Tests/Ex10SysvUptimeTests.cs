@@ -90,9 +90,15 @@ public class Ex10SysvUptimeTests
             var client = Ex10SysvUptime.AttachClient(key);
             Assert.True(client.ReadOnly, "the client attaches with SHM_RDONLY");
             Assert.Equal(2L, SettledAttachments(key, 2)); // the server and this client
-            var first = UptimeClock.ReadConsistent(client.Span)!;
-            Assert.InRange(first.Seconds, 0, 86_399);
             var clock = Stopwatch.StartNew();
+            var first = UptimeClock.ReadConsistent(client.Span)!;
+            while (first.Sequence == 0 && clock.Elapsed < TimeSpan.FromSeconds(20)) // attached, but no tick written yet
+            {
+                Thread.Sleep(20);
+                first = UptimeClock.ReadConsistent(client.Span)!;
+            }
+            Assert.InRange(first.Seconds, 0, 86_399);
+            clock.Restart();
             var later = first;
             while (later.Sequence == first.Sequence && clock.Elapsed < TimeSpan.FromSeconds(20))
             {

@@ -66,8 +66,9 @@ public class MallocLabCommandTests
         Assert.Contains("allocator:   segregated", stdout);
         Assert.Contains("min-seconds: 0 per trace and allocator", stdout);
         Assert.Contains("best:        the bound no allocator can pass", stdout);
-        Assert.Matches(@"\ntrace +ops +valid +util +best +ops/s +libc ops/s +score\n", stdout);
-        Assert.Matches(@"\ncoalescing\.rep +120 +yes +\d+% +96% ", stdout);
+        Assert.Contains("side B:      the most bytes the allocator kept outside its heap", stdout);
+        Assert.Matches(@"\ntrace +ops +valid +util +best +side B +ops/s +libc ops/s +score\n", stdout);
+        Assert.Matches(@"\ncoalescing\.rep +120 +yes +\d+% +96% +[1-9][\d,]* ", stdout); // segregated's list heads and live bitmap
         Assert.Matches(@"\ntiny\.rep +200 +yes +\d+% +\d+% ", stdout);
         Assert.Matches(@"\naverage / total +320 +2/2 ", stdout);
         Assert.Matches(@"\nbest possible average score on these traces: \d+\.\d", stdout);
@@ -90,6 +91,7 @@ public class MallocLabCommandTests
         Assert.True((double)lab["ops_per_second"]! > 0 && (double)lab["libc_ops_per_second"]! > 0);
         Assert.InRange((double)lab["score"]!, 0.01, 100);
         Assert.Equal("tiny.rep", (string)lab["traces"]![0]!["trace"]!);
+        Assert.True((long)lab["traces"]![0]!["side_bytes"]! > 0); // the list heads and the live bitmap
         Assert.Equal(2, MallocLab("--allocator", "segregated", "--json").ExitCode);
     }
 

@@ -13,7 +13,7 @@ namespace Lessons.Heap;
 /// </summary>
 public abstract class ArenaAllocator : IAllocator, IHeapView
 {
-    ulong[] live = new ulong[64];
+    ulong[] live = SideBitmap.Create();
     readonly nint lo;
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
@@ -70,9 +70,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     protected nint Grow(long increment)
     {
         nint old = Heap.Sbrk(increment);
-        long bits = Heap.Size / 16 + 1;
-        if (bits > (long)live.Length * 64)
-            Array.Resize(ref live, (int)Math.Max(live.Length * 2L, bits / 64 + 1));
+        SideBitmap.Ensure(ref live, Heap.Size / 16 + 1);
         return old;
     }
 

@@ -32,7 +32,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
     readonly int maxOrder;
     readonly long[] heads;   // first free block of each order, None when empty; links live in the free blocks
     ulong nonEmpty;          // bit k: the list of order k has a block
-    ulong[] starts = new ulong[16]; // bit o/32: a block starts at offset o
+    ulong[] starts = SideBitmap.Create(); // bit o/32: a block starts at offset o
     readonly nint lo;
     long liveRequested, liveAllocated;
 
@@ -137,8 +137,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
             return false;
         Heap.Sbrk(aligned + s - top);
         long bits = (aligned + s) / MinBlockSize + 1;
-        if (bits > (long)starts.Length * 64)
-            Array.Resize(ref starts, (int)Math.Max(starts.Length * 2L, bits / 64 + 1));
+        SideBitmap.Ensure(ref starts, bits);
         while (top < aligned) // each gap block's size is the lowest set bit of its offset, so it is aligned
         {
             long lb = top & -top;
@@ -212,8 +211,7 @@ public sealed class BuddyAllocator : IAllocator, IHeapView
         {
             if (end > Heap.MaxSize) return false;
             long bits = end / MinBlockSize + 1;
-            if (bits > (long)starts.Length * 64)
-                Array.Resize(ref starts, (int)Math.Max(starts.Length * 2L, bits / 64 + 1));
+            SideBitmap.Ensure(ref starts, bits);
         }
         for (int j = order; j < want; j++)
         {

@@ -15,6 +15,19 @@ namespace Lessons.Heap;
 /// freed, or pointing inside a block) throws <see cref="Posix.HeapMisuseException"/> and changes nothing;</item>
 /// <item>a negative size throws ArgumentOutOfRangeException.</item>
 /// </list>
+/// <b>State outside the heap</b> — one rule for the students' allocators and the reference ones alike:
+/// <list type="bullet">
+/// <item>an allocator may keep fields and side tables (arrays, collections, objects: list heads, a bitmap of live
+/// blocks, a hash set of pointers). They are counted like heap bytes: utilization divides the peak payload by the heap's
+/// high-water mark <i>plus</i> the most side state, which <see cref="SideState"/> measures during the checking pass (the
+/// managed memory reachable from the instance fields, and the object's own fields past
+/// <see cref="SideState.FreeFieldBytes"/> bytes, the lab's "global scalars");</item>
+/// <item>not allowed, because it cannot be counted: static fields that hold state (shared by every heap;
+/// <see cref="SideState.StaticStateProblems"/> finds them; constants and read-only scalars are fine), and memory from
+/// anywhere but the simulated heap and the managed heap (NativeMemory, Marshal.AllocHGlobal, mmap).</item>
+/// </list>
+/// So a bitmap with a bit per 16 bytes of heap (which makes checking a free O(1)) costs 1/128 of the heap, under 1 % of
+/// utilization, for every allocator that keeps one; walking the heap instead costs nothing but makes free O(n).
 /// </summary>
 public interface IAllocator
 {

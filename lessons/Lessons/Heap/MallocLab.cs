@@ -13,9 +13,10 @@ namespace Lessons.Heap;
 /// verified by realloc (the first min(old, new) bytes must have moved with the block) and before free (nobody may
 /// write into a live payload). The first failure makes the trace invalid (score 0), naming the op index, the trace's
 /// line and what went wrong. An exception thrown by the allocator is such a failure too;</item>
-/// <item><b>utilization</b>, from the same pass: the most payload bytes live at once ÷ the heap's size. mdriver divides by
-/// the heap size at the end, which is its high-water mark because its sbrk cannot shrink; a SimulatedBreak can
-/// shrink, so the driver uses the high-water mark, the same quantity;</item>
+/// <item><b>utilization</b>, from the same pass: the most payload bytes live at once ÷ the memory used, which is the
+/// heap's size plus the state the allocator keeps outside it (<see cref="SideState"/>, the same rule for every allocator,
+/// see <see cref="IAllocator"/>). mdriver divides by the heap size at the end, which is its high-water mark because its
+/// sbrk cannot shrink; a SimulatedBreak can shrink, so the driver uses the high-water mark, the same quantity;</item>
 /// <item><b>throughput</b>: timed replays without any checks, each on a fresh allocator over the reset heap, repeated
 /// until <see cref="MallocLabOptions.MinSeconds"/> is spent; the fastest replay counts (mdriver's fcyc keeps the
 /// best of K). libc malloc/realloc/free replay the same trace the same way;</item>
@@ -29,7 +30,7 @@ namespace Lessons.Heap;
 /// and checked to the end. A trace whose peak payload passes <see cref="MallocLabOptions.MaxArenaBytes"/> is invalid
 /// ("out of memory") and not replayed at all.
 /// </summary>
-public static class MallocLab
+public static partial class MallocLab
 {
     /// <summary>The name libc\'s own malloc goes by in reports and in <c>malloc-lab --allocator</c>.</summary>
     public const string LibcName = "libc";
@@ -127,9 +128,7 @@ public static class MallocLab
         }
         double libc = libcOpsPerSecond ?? (Check(trace, new LibcAllocator(), null, options.Alignment).Valid ? Throughput(trace, null, options, out _) : 0);
         double util = check.Utilization ?? 0;
-        double ratio = libc > 0 ? Math.Min(1, mine / libc) : 1;
-        double score = 100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio);
-        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Math.Clamp(score, 0, 100), null, replays, bound);
+        return new TraceResult(trace.Name, trace.Ops.Count, true, util, mine, libc, Score(util, mine, libc, options), null, replays, bound, check.SideBytes);
     }
 
     /// <summary>
@@ -155,6 +154,13 @@ public static class MallocLab
 
     // Replays every trace on the allocator (if any) and on libc, round after round, until WarmUpSeconds have passed.
     // A trace the allocator fails on is left out: the checking pass will report it.
+    // 100 × (w × util + (1 − w) × min(1, ops/s ÷ libc ops/s)), in [0, 100].
+    static double Score(double util, double mine, double libc, MallocLabOptions options)
+    {
+        double ratio = libc > 0 ? Math.Min(1, mine / libc) : 1;
+        return Math.Clamp(100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio), 0, 100);
+    }
+
     static void WarmUp(IReadOnlyList<Trace> traces, Func<SimulatedBreak, IAllocator>? create, MallocLabOptions options)
     {
         // A trace past the arena cap is left out too (its libc replay would use that much of the host's memory).

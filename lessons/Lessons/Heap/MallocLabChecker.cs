@@ -14,7 +14,7 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
     readonly int[] ids = new int[trace.SlotCount];     // slot → the trace's id
     readonly List<nint> starts = [];               // sorted starts of live payloads (size > 0)
     readonly Dictionary<nint, int> slotAt = [];    // start → slot
-    long live, peak, heapPeak;
+    long live, peak, heapPeak, sidePeak, sampledAt = -1;
     string call = "";                              // the call the current op makes, named before it changes the state
 
     public CheckResult Run()
@@ -33,14 +33,29 @@ sealed class MallocLabChecker(Trace trace, IAllocator allocator, SimulatedBreak?
             {
                 error = $"{call} threw {e.GetType().Name}: {e.Message}";
             }
-            if (heap is not null) heapPeak = Math.Max(heapPeak, heap.Size);
+            if (heap is not null)
+            {
+                heapPeak = Math.Max(heapPeak, heap.Size);
+                if (i % sampleEvery == 0 || heap.Size > sampledAt + Math.Max(4096, sampledAt / 32)) SampleSideState();
+            }
             if (error is not null)
-                return new CheckResult(false, $"op {i} (line {op.Line}, '{op}'): {error}", i, op.Line, peak, heap is null ? null : heapPeak);
+                return new CheckResult(false, $"op {i} (line {op.Line}, '{op}'): {error}", i, op.Line, peak, heap is null ? null : heapPeak, sidePeak);
         }
+        if (heap is not null) SampleSideState();
         for (int slot = 0; slot < pointers.Length && ops.Count > 0; slot++)
             if (Intact(slot, "after the last op") is { } damaged)
-                return new CheckResult(false, $"op {ops.Count - 1} (line {ops[^1].Line}, '{ops[^1]}'): {damaged}", ops.Count - 1, ops[^1].Line, peak, heap is null ? null : heapPeak);
-        return new CheckResult(true, null, null, null, peak, heap is null ? null : heapPeak);
+                return new CheckResult(false, $"op {ops.Count - 1} (line {ops[^1].Line}, '{ops[^1]}'): {damaged}", ops.Count - 1, ops[^1].Line, peak, heap is null ? null : heapPeak, sidePeak);
+        return new CheckResult(true, null, null, null, peak, heap is null ? null : heapPeak, sidePeak);
+    }
+
+    // The side state is measured 64 times over the trace and whenever the heap has grown by 1/32 since the last time:
+    // side tables grow with the heap or with the live blocks, and a measurement walks them.
+    readonly int sampleEvery = Math.Max(1, trace.Ops.Count / 64);
+
+    void SampleSideState()
+    {
+        sampledAt = heap!.Size;
+        sidePeak = Math.Max(sidePeak, SideState.Bytes(allocator, heap));
     }
 
     string Call(TraceOp op, int slot) => op.Kind switch

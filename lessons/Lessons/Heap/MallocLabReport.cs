@@ -44,7 +44,7 @@ public sealed record MallocLabReport(string Allocator, MallocLabOptions Options,
         s.AppendLine(TraceResult.Header);
         foreach (var r in Results) s.AppendLine(r.ToString());
         s.Append(string.Create(CultureInfo.InvariantCulture,
-            $"{"average / total",-26} {Results.Sum(r => (long)r.Ops),9:N0}  {$"{Results.Count(r => r.Valid)}/{Results.Count}",5} {TraceResult.Percent(AverageUtilization),6} {TraceResult.Percent(AverageUtilizationBound),6} {OpsPerSecond,12:N0} {LibcOpsPerSecond,12:N0} {(AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}"));
+            $"{"average / total",-26} {Results.Sum(r => (long)r.Ops),9:N0}  {$"{Results.Count(r => r.Valid)}/{Results.Count}",5} {TraceResult.Percent(AverageUtilization),6} {TraceResult.Percent(AverageUtilizationBound),6} {(Results.Any(r => r.SideBytes is not null) ? Results.Max(r => r.SideBytes ?? 0).ToString("N0", CultureInfo.InvariantCulture) : "-"),9} {OpsPerSecond,12:N0} {LibcOpsPerSecond,12:N0} {(AverageScore is { } a ? a.ToString("F1", CultureInfo.InvariantCulture) : "-"),7}"));
         if (AverageScore is not null && AverageUtilizationBound is { } bound)
             s.Append(string.Create(CultureInfo.InvariantCulture,
                 $"\nbest possible average score on these traces: {100 * (Options.UtilizationWeight * bound + (1 - Options.UtilizationWeight)):F1} (every trace at its bound, throughput at least libc's)"));

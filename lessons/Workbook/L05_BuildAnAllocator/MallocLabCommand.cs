@@ -175,7 +175,8 @@ static class MallocLabCommand
         stdout.WriteLine($"limits:      at most {Trace.MaxOps:N0} ops per trace and {MallocLab.MaxTotalOps:N0} in all, lines of at most {Trace.MaxLineLength:N0} characters (a loaded trace takes about 30 bytes per op)");
         stdout.WriteLine($"arena:       max({lab.MinArenaBytes:N0}, 4 × heap size hint, 4 × peak payload) bytes per trace (SimulatedBreak), capped at {lab.MaxArenaBytes:N0}: a trace whose peak payload passes the cap is out of memory");
         stdout.WriteLine($"checks:      non-NULL for size > 0, {lab.Alignment}-byte alignment, inside [HeapLo, Break), no overlap, payload patterns kept by realloc and intact until free");
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"util:        peak live payload ÷ heap high-water mark; score = 100 × ({lab.UtilizationWeight} × util + {1 - lab.UtilizationWeight} × min(1, ops/s ÷ libc ops/s)), 0 if invalid"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"util:        peak live payload ÷ (heap high-water mark + side state); score = 100 × ({lab.UtilizationWeight} × util + {1 - lab.UtilizationWeight} × min(1, ops/s ÷ libc ops/s)), 0 if invalid"));
+        stdout.WriteLine($"side B:      the most bytes the allocator kept outside its heap (managed memory reachable from its fields, its own fields past {SideState.FreeFieldBytes} bytes), counted in util for every allocator alike");
         stdout.WriteLine($"best:        the bound no allocator can pass: peak payload ÷ the live sizes rounded up to {lab.Alignment} at the fullest moment (no headers, no holes)");
         stdout.WriteLine();
 
@@ -210,6 +211,7 @@ static class MallocLabCommand
                 ["valid"] = r.Valid,
                 ["utilization"] = r.Utilization,
                 ["utilization_bound"] = r.UtilizationBound,
+                ["side_bytes"] = r.SideBytes,
                 ["ops_per_second"] = r.OpsPerSecond,
                 ["libc_ops_per_second"] = r.LibcOpsPerSecond,
                 ["score"] = r.Score,

@@ -51,12 +51,15 @@ public static partial class GradedSources
             var methods = GradedMethod().Matches(text);
             if (methods.Count == 0) continue;
             var ns = Namespace().Match(text);
-            var cls = Class().Match(text);
-            if (!ns.Success || !cls.Success)
+            var classes = Class().Matches(text);
+            if (!ns.Success || classes.Count == 0 || classes[0].Index > methods[0].Index)
                 throw new InvalidOperationException($"{path}: graded tests outside a file-scoped namespace and a public class");
             foreach (Match m in methods)
+            {
+                var cls = classes.Last(c => c.Index < m.Index); // a file may hold several test classes
                 tests.Add(new GradedSource($"{ns.Groups[1].Value}.{cls.Groups[1].Value}.{m.Groups[4].Value}",
                     Int(m.Groups[1]), Int(m.Groups[2]), m.Groups[3].Value.Contains("Hidden = true", StringComparison.Ordinal)));
+            }
         }
         return tests.OrderBy(t => t.Lesson).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
     }

@@ -219,6 +219,26 @@ public class MallocLabTests
     }
 
     [Fact]
+    public void Side_by_side_reports_share_libcs_figures_keep_the_order_and_a_broken_allocator_stays_invalid()
+    {
+        var traces = new[] { TraceGenerator.Binary(pairs: 50, small: 16, large: 112), TraceGenerator.ReallocHeavy(seed: 5, steps: 50) };
+        var reports = MallocLab.RunSideBySide(traces,
+            [h => new BumpAllocator(h), h => new BumpAllocator(h, Bug.Throws), h => Allocators.Create("segregated", h)], Quick, rounds: 3);
+        Assert.Equal(["bump", "bump-Throws", "segregated"], reports.Select(r => r.Allocator));
+        for (int i = 0; i < traces.Length; i++)
+        {
+            Assert.Single(reports.Select(r => r.Results[i].LibcOpsPerSecond).Distinct());
+            Assert.True(reports[0].Results[i].Valid && reports[2].Results[i].Valid);
+            Assert.Equal(3, reports[2].Results[i].Replays); // Quick (0 s per timing): one replay a round
+        }
+        Assert.True(reports[1].Results[0].Valid); // no realloc in a binary trace
+        Assert.False(reports[1].Results[1].Valid);
+        Assert.Contains("threw InvalidOperationException", reports[1].Results[1].Error);
+        Assert.All(reports[2].Results, r => Assert.Equal(100 * (0.6 * r.Utilization!.Value + 0.4 * Math.Min(1, r.OpsPerSecond / r.LibcOpsPerSecond)), r.Score!.Value, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MallocLab.RunSideBySide(traces, [h => new BumpAllocator(h)], Quick, rounds: 0));
+    }
+
+    [Fact]
     public void TheTableShowsTheBoundAndTheBestPossibleScore()
     {
         var one = Trace.Parse("0\n2\n4\n1\na 0 1\na 1 17\nf 0\nf 1\n", "one.rep");
@@ -227,8 +247,8 @@ public class MallocLabTests
         Assert.Equal(18.0 / 33, r.UtilizationBound!.Value, 6);
         Assert.Equal(18.0 / 33, report.AverageUtilizationBound!.Value, 6);
         var text = report.ToString();
-        Assert.Matches(@"trace +ops +valid +util +best +ops/s", text);
-        Assert.Matches(@"one\.rep +4 +yes +\d+% +55% ", text);
+        Assert.Matches(@"trace +ops +valid +util +best +side B +ops/s", text);
+        Assert.Matches(@"one\.rep +4 +yes +\d+% +55% +0 ", text); // a bump allocator keeps nothing beside its heap
         Assert.Contains($"best possible average score on these traces: {100 * (0.6 * 18 / 33 + 0.4):F1}", text);
         Assert.DoesNotContain("best possible", MallocLab.RunLibc([one], Quick).ToString()); // libc has no score
     }

@@ -39,12 +39,12 @@ public sealed class CourseCycleTests : IDisposable
         Assert.Equal(["check", "grade --submission", "grade --submissions", "gradescope --out", "release --out", "validate-release"], guide.Keys.Order(StringComparer.Ordinal));
         var clock = Stopwatch.StartNew();
 
-        Assert.Equal(0, Run(guide, "release --out"));
+        RunOk(guide, "release --out");
         Assert.True(File.Exists(Path.Combine(variables["RELEASE"], GradingFiles.WorkflowPath)));
         Assert.True(File.Exists(Path.Combine(variables["CLASSROOM50"], GradingFiles.AutograderFile)));
         Assert.False(Directory.Exists(Path.Combine(variables["RELEASE"], "tests", "Exercises.Tests", "HiddenTraces")));
         File.Copy(Path.Combine(variables["RELEASE"], StudentRelease.ManifestFile), variables["MANIFEST"]); // the guide's cp
-        Assert.Equal(0, Run(guide, "validate-release"));
+        RunOk(guide, "validate-release");
 
         // The solutions score full marks; a changed test file is reported.
         CopyTree(variables["RELEASE"], variables["SUBMISSION"]);
@@ -52,7 +52,7 @@ public sealed class CourseCycleTests : IDisposable
             File.Copy(source, Path.Combine(variables["SUBMISSION"], "lessons", "Exercises", Path.GetFileName(source)), overwrite: true);
         var changed = Directory.EnumerateFiles(Path.Combine(variables["SUBMISSION"], "tests", "Exercises.Tests"), "Ex01*Tests.cs").Single();
         File.AppendAllText(changed, "// made easier\n");
-        Assert.Equal(0, Run(guide, "grade --submission"));
+        RunOk(guide, "grade --submission");
         var solved = JsonNode.Parse(File.ReadAllText(Path.Combine(variables["OUT"], "results.json")))!.AsObject();
         GradescopeSpec.AssertShape(solved);
         var tests = solved["tests"]!.AsArray();
@@ -76,7 +76,7 @@ public sealed class CourseCycleTests : IDisposable
         Directory.CreateDirectory(Path.Combine(submissions, "dave"));
         File.WriteAllText(Path.Combine(submissions, "eve.zip"), "not a zip at all");
         File.WriteAllText(Path.Combine(submissions, "notes.txt"), "not a submission");
-        Assert.Equal(0, Run(guide, "grade --submissions"));
+        RunOk(guide, "grade --submissions");
         var rows = File.ReadAllLines(Path.Combine(variables["GRADEBOOK"], "gradebook.csv"));
         Assert.StartsWith("student,lesson 01,lesson 02,", rows[0]);
         Assert.EndsWith(",total,possible,status,detail", rows[0]);
@@ -84,7 +84,9 @@ public sealed class CourseCycleTests : IDisposable
         Assert.Equal(["alice", "bob", "carol", "dave", "eve"], byStudent.Keys);
         var possible = (int)solved["score"]!;
         int Column(string name) => Array.IndexOf(rows[0].Split(','), name);
-        Assert.Equal([$"{possible}", $"{possible}", "built"], byStudent["alice"][Column("total")..(Column("status") + 1)]);
+        string Feedback(string student) => File.ReadAllText(Path.Combine(variables["GRADEBOOK"], student, "feedback.md"));
+        Assert.True(byStudent["alice"][Column("total")..(Column("status") + 1)].SequenceEqual([$"{possible}", $"{possible}", "built"]),
+            $"{string.Join(',', byStudent["alice"])}\n{Feedback("alice")}");
         Assert.Equal(["0", $"{possible}", "built"], byStudent["bob"][Column("total")..(Column("status") + 1)]);
         Assert.Equal(["0", $"{possible}", "failed to build"], byStudent["carol"][Column("total")..(Column("status") + 1)]);
         Assert.Equal("nothing to grade", byStudent["dave"][Column("status")]);
@@ -102,7 +104,22 @@ public sealed class CourseCycleTests : IDisposable
         Console.WriteLine($"course cycle: {clock.Elapsed.TotalSeconds:F0} s");
     }
 
-    static int Run(Dictionary<string, string[]> guide, string command) => Program.Main(guide[command]);
+    // Runs a guide command in this process; on a non-zero exit the failure shows what it printed.
+    static void RunOk(Dictionary<string, string[]> guide, string command)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        var printed = new StringWriter();
+        Console.SetOut(printed);
+        Console.SetError(printed);
+        int code;
+        try { code = Program.Main(guide[command]); }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+        Assert.True(code == 0, $"{command}: exit {code}\n{printed}");
+    }
 
     internal static void CopyTree(string from, string to)
     {
