@@ -27,13 +27,13 @@ public static class SideState
     {
         ArgumentNullException.ThrowIfNull(allocator);
         var walk = new Walk(heap);
+        walk.Seen.Add(allocator); // its own fields are counted below; a field that points back at it adds nothing
         long own = 0;
         foreach (var f in InstanceFields(allocator.GetType()))
         {
             own += FieldSize(f.FieldType);
             walk.Field(f.FieldType, f.GetValue(allocator));
         }
-        walk.Seen.Add(allocator);
         walk.Run();
         return walk.Total + Math.Max(0, own - FreeFieldBytes);
     }

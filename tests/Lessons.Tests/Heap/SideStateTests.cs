@@ -48,6 +48,9 @@ public class SideStateTests
         // a HashSet<nint> entry takes 16 bytes and a bucket 4; a Node object 24 and its reference in the List 8
         Assert.InRange(after - before, 1000 * (16 + 4 + 24 + 8), 1000 * 2 * (16 + 4 + 24 + 8));
         Assert.Equal(0, SideState.Bytes(new OnlyScalars(), null));
+        var self = new PointsAtItself();
+        self.Me = self;
+        Assert.Equal(0, SideState.Bytes(self, null)); // a reference back to the allocator is not another object
         Assert.Equal(512 - SideState.FreeFieldBytes, SideState.Bytes(new BigFields(), null));
     }
 
@@ -72,6 +75,11 @@ public class SideStateTests
     {
         public long A = 1, B = 2, C = 3;
         public nint D = 4;
+    }
+
+    sealed class PointsAtItself
+    {
+        public PointsAtItself? Me { get; set; }
     }
 
     sealed class BigFields
