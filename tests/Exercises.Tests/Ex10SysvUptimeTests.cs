@@ -27,18 +27,8 @@ public class Ex10SysvUptimeTests
     }
 
     // ipcs -m lists no segment with this key (ipcs prints keys as 0x%08x).
-    /// <summary>
-    /// The segment's attach count once it is <paramref name="expected"/> or 5 s have passed: a test forking on another
-    /// thread meanwhile gives its child this process's attachments too, until the child ends (seen under load).
-    /// </summary>
-    static long SettledAttachments(int key, long expected)
-    {
-        var clock = Stopwatch.StartNew();
-        long count;
-        while ((count = UptimeProcesses.Status(key)!.Attachments) != expected && clock.Elapsed < TimeSpan.FromSeconds(5))
-            Thread.Sleep(20);
-        return count;
-    }
+    /// <summary>The segment's attach count once it is <paramref name="expected"/> or 10 s have passed (see <see cref="TestTools.Settled"/>).</summary>
+    static long SettledAttachments(int key, long expected) => TestTools.Settled.Value(() => UptimeProcesses.Status(key)!.Attachments, expected);
 
     static void AssertIpcsClean(int key)
     {

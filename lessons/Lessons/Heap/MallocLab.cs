@@ -152,8 +152,6 @@ public static partial class MallocLab
         }
     }
 
-    // Replays every trace on the allocator (if any) and on libc, round after round, until WarmUpSeconds have passed.
-    // A trace the allocator fails on is left out: the checking pass will report it.
     // 100 × (w × util + (1 − w) × min(1, ops/s ÷ libc ops/s)), in [0, 100].
     static double Score(double util, double mine, double libc, MallocLabOptions options)
     {
@@ -161,6 +159,8 @@ public static partial class MallocLab
         return Math.Clamp(100 * (options.UtilizationWeight * util + (1 - options.UtilizationWeight) * ratio), 0, 100);
     }
 
+    // Replays every trace on the allocator (if any) and on libc, round after round, until WarmUpSeconds have passed.
+    // A trace the allocator fails on is left out: the checking pass will report it.
     static void WarmUp(IReadOnlyList<Trace> traces, Func<SimulatedBreak, IAllocator>? create, MallocLabOptions options)
     {
         // A trace past the arena cap is left out too (its libc replay would use that much of the host's memory).

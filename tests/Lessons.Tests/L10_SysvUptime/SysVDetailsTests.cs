@@ -1,6 +1,7 @@
 using Lessons.L10_SysvUptime;
 using Lessons.Posix;
 using Lessons.Tests.Posix;
+using TestTools;
 
 namespace Lessons.Tests.L10_SysvUptime;
 

@@ -1,4 +1,5 @@
 using Lessons.Posix;
+using TestTools;
 
 namespace Lessons.Tests.Posix;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Lessons.Posix;
 
-namespace Lessons.Tests.Posix;
+namespace TestTools;
 
 /// <summary>
 /// Counts of System V attachments, read while tests run in parallel: a child that a parallel test forks inherits
