@@ -7,23 +7,27 @@ namespace Lessons.Heap;
 /// <summary>
 /// What lesson 05's allocators share: the argument rules of <see cref="IAllocator"/> (negative sizes, 0, sizes no heap
 /// can hold, calloc overflow, realloc's special cases) and the check that a pointer given to free or realloc is a live
-/// block. That check uses a bitmap with one bit per 16 bytes of heap (set where a live payload starts), kept outside
-/// the heap, so a bad free is refused in O(1) and cannot corrupt anything. A subclass implements the block
-/// operations. Not thread-safe; nobody else may move the break.
+/// block. By default that check uses a bitmap with one bit per 16 bytes of heap (set where a live payload starts), kept
+/// outside the heap, so a bad free is refused in O(1) and cannot corrupt anything; a subclass that can tell a live block
+/// from its own bookkeeping passes <c>checksLiveBlocks: true</c> and overrides <see cref="IsLiveBlock"/> instead. A
+/// subclass implements the block operations. Not thread-safe; nobody else may move the break.
 /// </summary>
 public abstract class ArenaAllocator : IAllocator, IHeapView
 {
-    ulong[] live = SideBitmap.Create();
+    ulong[]? live; // null when the subclass checks live blocks itself
     readonly nint lo;
 
-    /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
-    protected ArenaAllocator(SimulatedBreak heap)
+    /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="checksLiveBlocks"/>, no
+    /// bitmap is kept: <see cref="IsLiveBlock"/> decides whether a pointer is a live block.</summary>
+    protected ArenaAllocator(SimulatedBreak heap, bool checksLiveBlocks = false)
     {
+        if (!checksLiveBlocks) live = SideBitmap.Create();
         ArgumentNullException.ThrowIfNull(heap);
         if (heap.Size != 0)
             throw new ArgumentException($"the heap must be empty; its break is {heap.Size} bytes above HeapLo", nameof(heap));
         Heap = heap;
         lo = heap.HeapLo;
+        MaxHeapSize = heap.MaxSize;
     }
 
     /// <inheritdoc/>
@@ -64,13 +68,16 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
         Buffer.MemoryCopy((void*)from, (void*)to, bytes, bytes);
 
     /// <summary>True when the break can move up by <paramref name="increment"/> bytes.</summary>
-    protected bool CanGrow(long increment) => increment <= Heap.MaxSize - Heap.Size;
+    protected bool CanGrow(long increment) => increment <= MaxHeapSize - Heap.Size;
+
+    /// <summary>The most the heap may grow to: Heap.MaxSize, unless a subclass sets less (e.g. for 32-bit offsets).</summary>
+    protected long MaxHeapSize { get; init; }
 
     /// <summary>Moves the break up (after <see cref="CanGrow"/>), returning the old break.</summary>
     protected nint Grow(long increment)
     {
         nint old = Heap.Sbrk(increment);
-        SideBitmap.Ensure(ref live, Heap.Size / 16 + 1);
+        if (live is not null) SideBitmap.Ensure(ref live, Heap.Size / 16 + 1);
         return old;
     }
 
@@ -133,9 +140,14 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     {
         long off = (long)pointer - (long)lo;
         if (off < 0 || off >= Heap.Size || (off & 15) != 0) return false;
+        if (live is null) return IsLiveBlock(pointer);
         long bit = off >> 4;
         return (live[bit >> 6] & (1UL << (int)(bit & 63))) != 0;
     }
+
+    /// <summary>Whether <paramref name="pointer"/> (16-byte aligned, inside the heap) is a live payload, for a subclass
+    /// made with <c>checksLiveBlocks: true</c>: it must not trust any byte a payload's owner can write.</summary>
+    protected virtual bool IsLiveBlock(nint pointer) => throw new InvalidOperationException($"{Name} keeps no live-block bitmap and does not override IsLiveBlock");
 
     /// <inheritdoc/>
     public abstract IReadOnlyList<BlockInfo> Blocks();
@@ -143,6 +155,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void SetLive(nint p)
     {
+        if (live is null) return;
         long bit = ((long)p - (long)lo) >> 4;
         live[bit >> 6] |= 1UL << (int)(bit & 63);
     }
@@ -150,6 +163,7 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void ClearLive(nint p)
     {
+        if (live is null) return;
         long bit = ((long)p - (long)lo) >> 4;
         live[bit >> 6] &= ~(1UL << (int)(bit & 63));
     }

@@ -10,7 +10,7 @@ namespace Lessons.Heap;
 /// (when the allocator coalesces); the blocks tile [HeapLo, Break) exactly; and, with explicit free lists, every
 /// free block is in exactly one list, the right one for its size, nothing else is in a list, and each block's
 /// previous link points back at the block before it; with slabs (<see cref="IWalkableSlabHeap"/>), also the slabs'
-/// invariants (see CheckSlabs). For any other <see cref="IHeapView"/> it checks that the
+/// invariants (see CheckSlabs) and the map of each KiB's first block (see CheckFirstBlocks). For any other <see cref="IHeapView"/> it checks that the
 /// blocks have positive sizes and tile the heap from the first block to the break.
 /// </summary>
 public static class HeapChecker
@@ -44,6 +44,7 @@ public static class HeapChecker
         var walk = new BlockWalk(heap);
         if (walk.Run() is { } broken) return broken;
         if (walk.Slabs && CheckSlabs((IWalkableSlabHeap)heap, walk.SlabList, walk.FrameMapBlock) is { } slabViolation) return slabViolation;
+        if (heap is IWalkableSlabHeap slabHeap && CheckFirstBlocks(slabHeap, walk.FirstSlots) is { } firstViolation) return firstViolation;
         return CheckFreeLists(heap, walk.Free, walk.FreeSet);
     }
 
@@ -70,6 +71,7 @@ public static class HeapChecker
         public readonly HashSet<nint> FreeSet = [];
         public readonly List<nint> SlabList = [];
         public long FrameMapBlock; // the size of the allocated block at frameMap, once the walk has met it
+        public readonly List<(long Frame, int Slot)> FirstSlots = []; // per frame from SlabOrigin, 1 + the slot of its first payload
 
         public HeapViolation? Run()
         {
@@ -83,6 +85,9 @@ public static class HeapChecker
                 bool allocated = (w & AllocatedBit) != 0;
                 if (prevBits && ((w & PrevAllocatedBit) != 0) != prevAllocated)
                     return new HeapViolation($"the prev-allocated bit says the block before is {(prevAllocated ? "free" : "allocated")}, but it is {(prevAllocated ? "allocated" : "free")}", off);
+                long frame = (off + WordSize - SegregatedListAllocator.SlabOrigin) >> 10;
+                if (off + WordSize >= SegregatedListAllocator.SlabOrigin && (FirstSlots.Count == 0 || FirstSlots[^1].Frame != frame))
+                    FirstSlots.Add((frame, (int)(((off + WordSize - SegregatedListAllocator.SlabOrigin) & (SegregatedListAllocator.SlabSize - 1)) >> 4) + 1));
                 if (bsize == 0) return Epilogue(off, allocated);
                 if (Block(off, w, bsize, allocated, prevAllocated) is { } bad) return bad;
                 prevAllocated = allocated;
@@ -133,6 +138,27 @@ public static class HeapChecker
             SlabList.Add(lo + (nint)(off + WordSize));
             return null;
         }
+    }
+
+    // The map of each frame's first payload (when the heap keeps one) agrees with the walk: frames where no payload
+    // starts hold 0.
+    static HeapViolation? CheckFirstBlocks(IWalkableSlabHeap heap, List<(long Frame, int Slot)> expected)
+    {
+        if (heap.FirstBlockSlot(0) is null) return null;
+        long frames = expected.Count == 0 ? 0 : expected[^1].Frame + 1;
+        int k = 0;
+        for (long f = 0; f < frames; f++)
+        {
+            int want = k < expected.Count && expected[k].Frame == f ? expected[k++].Slot : 0;
+            int got = heap.FirstBlockSlot(f)!.Value;
+            if (got != want)
+            {
+                long at = SegregatedListAllocator.SlabOrigin + f * SegregatedListAllocator.SlabSize;
+                return new HeapViolation($"the first-block map says frame {f} (offset {at}) starts with {(got == 0 ? "no block" : $"the payload at {at + (got - 1) * 16}")}, " +
+                    $"but the walk finds {(want == 0 ? "none" : $"the payload at {at + (want - 1) * 16}")}", at);
+            }
+        }
+        return null;
     }
 
     // Every free block is in exactly one free list, the right one for its size, with the previous links right; nothing else is.

@@ -57,6 +57,10 @@ public interface IWalkableSlabHeap : IWalkableHeap
     /// f − 64 of the frame-map block for the frames above.</summary>
     nint FrameMap { get; }
 
+    /// <summary>Where the first block payload of frame <paramref name="frame"/> is, as 1 + its 16-byte slot in the frame
+    /// (0: no payload starts there), in the map the live-block check walks from; null when there is no such map.</summary>
+    int? FirstBlockSlot(long frame);
+
     /// <summary>How many frames (from frame 64) the frame-map block covers.</summary>
     long FrameMapFrames { get; }
 

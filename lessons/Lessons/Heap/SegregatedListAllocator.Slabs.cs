@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using static Lessons.Heap.BoundaryTags;
 
 namespace Lessons.Heap;
@@ -15,6 +16,10 @@ namespace Lessons.Heap;
 /// the heap from SlabOrigin) hold a slab is recorded in a frame map, inside the heap like everything else: frames 0–63
 /// in the heap's first word (the pad before the prologue), frames from 64 on in an ordinary block that grows (moves)
 /// with the heap. A slab whose last cell is freed goes back to the free lists.</para>
+/// <para>No bitmap of live blocks is kept either: free(p) of a cell checks the slab's cells-in-use bitmap, and free(p)
+/// of a list block walks the headers from the first block that starts in p's frame (a byte per frame outside the heap,
+/// at most 64 steps of at least 16 bytes) to see whether a live block starts at p. Every header that walk reads was
+/// written by the allocator, never by a payload's owner.</para>
 /// </summary>
 public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 {
@@ -44,18 +49,90 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 
     readonly bool slabs;
     readonly int slabAfter;
-    readonly int[] slabCount = new int[CellClassCount]; // slabs of each cell size
-    readonly int[] smallLive = new int[CellClassCount]; // live list blocks of 32, 48, 64 and 80 bytes (made by malloc or realloc)
-    readonly nint[] partialSlabs = new nint[CellClassCount]; // per cell size, the first slab with a free cell (0: none)
-    readonly nint[] spareSlabs = new nint[CellClassCount];   // per cell size, the one empty slab kept (0: none)
+    PerCellSize<int> slabCount;     // slabs of each cell size
+    PerCellSize<int> smallLive;     // live list blocks of 32, 48, 64 and 80 bytes (made by malloc or realloc)
+    PerCellSize<nint> partialSlabs; // per cell size, the first slab with a free cell (0: none)
+    PerCellSize<nint> spareSlabs;   // per cell size, the one empty slab kept (0: none)
     nint frameMap;      // the payload of the frame-map block, 0 until the first slab
     long frameMapBits;  // how many frames it covers
+    // Per frame (from SlabOrigin), 1 + the 16-byte slot of the first block payload in it, 0 if none (slabs only).
+    byte[]? firstBlocks;
+
+    /// <summary>Four values in the allocator object itself (fields are free side state up to 256 bytes; arrays are not).</summary>
+    [InlineArray(CellClassCount)]
+    struct PerCellSize<T>
+    {
+        T first;
+    }
 
     bool IWalkableSlabHeap.HasSlabs => slabs;
     nint IWalkableSlabHeap.FrameMap => frameMap;
+    int? IWalkableSlabHeap.FirstBlockSlot(long frame) =>
+        firstBlocks is null ? null : frame < firstBlocks.Length ? firstBlocks[frame] : 0;
     long IWalkableSlabHeap.FrameMapFrames => frameMapBits;
     int IWalkableSlabHeap.CellSizeCount => CellClassCount;
     nint IWalkableSlabHeap.PartialSlabs(int list) => partialSlabs[list];
+
+    // firstBlocks, for IsLiveBlock. A block is cut in two: the second part starts at bp.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void AddBoundary(nint bp)
+    {
+        if (firstBlocks is not { } map) return;
+        long off = (long)bp - (long)Lo - SlabOrigin;
+        ref byte first = ref map[off >> FrameShift];
+        byte slot = (byte)(((off & (SlabSize - 1)) >> 4) + 1);
+        if (first == 0 || first > slot) first = slot;
+    }
+
+    // Two blocks become one: the block at bp, followed by the block at next, is merged into the block before it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void RemoveBoundary(nint bp, nint next)
+    {
+        if (firstBlocks is not { } map) return;
+        long off = (long)bp - (long)Lo - SlabOrigin, nextOff = (long)next - (long)Lo - SlabOrigin;
+        ref byte first = ref map[off >> FrameShift];
+        if (first != (byte)(((off & (SlabSize - 1)) >> 4) + 1)) return;
+        first = (nextOff >> FrameShift) == (off >> FrameShift) ? (byte)(((nextOff & (SlabSize - 1)) >> 4) + 1) : (byte)0;
+    }
+
+    const int FrameShift = 10; // log2(SlabSize)
+
+    // Moves the break up (CanGrow said yes), with room in firstBlocks for the frames up to the new epilogue.
+    nint GrowHeap(long increment)
+    {
+        nint old = Grow(increment);
+        if (firstBlocks is not null) SideBitmap.EnsureItems(ref firstBlocks, ((Heap.Size - SlabOrigin) >> FrameShift) + 1);
+        return old;
+    }
+
+    /// <inheritdoc/>
+    protected override bool IsLiveBlock(nint pointer)
+    {
+        long off = (long)pointer - (long)Lo - SlabOrigin;
+        if (off < 0) return false;
+        int first = firstBlocks![off >> FrameShift];
+        if (first == 0) return false;
+        nint bp = pointer - (nint)(off & (SlabSize - 1)) + (first - 1) * 16;
+        long w = Get(bp - WordSize);
+        while (bp < pointer)
+        {
+            if ((w & SlabBit) != 0) return IsLiveCell(bp, pointer); // a slab fills its frame: pointer is in it
+            long size = SizeOf(w);
+            if (size == 0) return false; // the epilogue
+            bp += (nint)size;
+            w = Get(bp - WordSize);
+        }
+        return bp == pointer && (w & (AllocatedBit | SlabBit)) == AllocatedBit && pointer != frameMap;
+    }
+
+    // Whether pointer (inside the slab) is the start of a cell in use.
+    static bool IsLiveCell(nint slab, nint pointer)
+    {
+        long at = pointer - slab - SlabHeaderSize;
+        int cellSize = CellSizeOf(slab);
+        if (at < 0 || at % cellSize != 0 || at / cellSize >= CellsPerSlab(cellSize)) return false;
+        return ((ulong)Get(slab) & (1UL << (int)(at / cellSize))) != 0;
+    }
 
     // True when p lies in a frame that holds a slab (and so is a cell: block payloads never lie in a slab's frame).
     bool IsCell(nint p)
@@ -218,6 +295,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             Insert(bp, before);
             prevAllocated = false;
         }
+        if (before > 0) AddBoundary(slab);
         Put(slab - WordSize, Pack(SlabSize, true, prevAllocated) | SlabBit);
         nint next = slab + (nint)SlabSize;
         long after = h + (nint)size - (next - WordSize);
@@ -225,6 +303,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         {
             MakeFree(next, after, true);
             Insert(next, after);
+            AddBoundary(next);
         }
         else Put(next - WordSize, Get(next - WordSize) | PrevAllocatedBit); // an allocated block or the epilogue
         return slab;

@@ -8,7 +8,9 @@ namespace Lessons.Heap;
 /// <summary>
 /// Segregated explicit free lists (see <see cref="BoundaryTags"/> for the layout). Free blocks are kept in
 /// <see cref="ClassCount"/> doubly linked lists, one per size class, with the links inside the free blocks' payloads;
-/// a bitmap of non-empty lists finds the next class up in one instruction. Classes up to 1 KiB hold one block size
+/// a bitmap of non-empty lists finds the next class up in one instruction, and only the non-empty lists have a head
+/// (a 32-bit offset in a short array, found through a byte per class), so that the list heads of a small heap cost a
+/// few dozen bytes instead of 1 KiB. Classes up to 1 KiB hold one block size
 /// each (32, 48, … 1024 bytes), so any block in them fits; above, each power of two is split into four classes
 /// (1024–1279, 1280–1535, …; the last class takes everything from 64 MiB up), and malloc takes the best fit among the
 /// first few blocks of the request's class, else the best fit of the next non-empty class (its head if that class holds
@@ -42,8 +44,17 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     const long SmallChunk = 4096; // the most the break moves for a small block …
     const int ChunkDivisor = 16;  // … and at most this fraction of the heap
 
-    readonly nint[] heads = new nint[ClassCount];
-    ulong nonEmpty0, nonEmpty1;
+    uint[] heads = new uint[HeadsStep]; // the heads of the non-empty classes (payload offsets from HeapLo), in any order
+    PerClass slotOf;                    // per non-empty class, where its head is in heads
+    int headCount;                      // how many classes are non-empty
+    ulong nonEmpty0, nonEmpty1;         // which classes are non-empty
+    const int HeadsStep = 8;
+
+    [InlineArray(ClassCount)]
+    struct PerClass
+    {
+        byte first;
+    }
     nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
 
     /// <summary>Segregated explicit free lists, best fit within a size class.</summary>
@@ -57,13 +68,16 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
     /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>), once
     /// <paramref name="slabAfter"/> blocks of their size are live in the free lists' blocks (0: from the first).</summary>
-    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false, int slabAfter = 0) : base(heap)
+    public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false, int slabAfter = 0) : base(heap, checksLiveBlocks: slabs)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(slabAfter);
         this.slabs = slabs;
         this.slabAfter = slabAfter;
-        Grow(EmptyHeapSize);
+        MaxHeapSize = Math.Min(heap.MaxSize, uint.MaxValue & ~15L); // list heads are 32-bit offsets
+        if (slabs) firstBlocks = new byte[HeadsStep];
+        GrowHeap(EmptyHeapSize);
         WriteEmptyHeap(Lo, prevBits: true);
+        AddBoundary(Lo + EmptyHeapSize); // the epilogue
     }
 
     /// <inheritdoc/>
@@ -85,9 +99,47 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         return Math.Min(ClassCount - 1, c);
     }
 
-    // heads[c] without a bounds check (c is a class, below ClassCount).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    ref nint Head(int c) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(heads), c);
+    bool IsNonEmpty(int c) => ((c < 64 ? nonEmpty0 >> c : nonEmpty1 >> (c - 64)) & 1) != 0;
+
+    // The head of non-empty class c, as an offset (without bounds checks: c < ClassCount, its slot < headCount).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref uint HeadOffset(int c) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(heads), Unsafe.Add(ref slotOf[0], c));
+
+    // The head of class c's list, 0 when it is empty.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    nint Head(int c) => IsNonEmpty(c) ? Lo + (nint)HeadOffset(c) : 0;
+
+    // Breaks the heap for HeapChecker's tests: the list of class from (non-empty) becomes the list of class to (empty).
+    internal void MoveList(int from, int to)
+    {
+        nint head = Head(from);
+        DropClass(from);
+        AddClass(to, (uint)(head - Lo));
+    }
+
+    // Class c (empty) gets a list: the one block at payload offset off.
+    void AddClass(int c, uint off)
+    {
+        if (headCount == heads.Length) Array.Resize(ref heads, headCount + HeadsStep);
+        heads[headCount] = off;
+        slotOf[c] = (byte)headCount++;
+        if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
+    }
+
+    // Class c is now empty: the last slot's head moves into its slot.
+    void DropClass(int c)
+    {
+        int slot = slotOf[c], last = --headCount;
+        if (slot != last)
+        {
+            uint moved = heads[last];
+            heads[slot] = moved;
+            slotOf[ClassOf(Size(Lo + (nint)moved))] = (byte)slot;
+        }
+        if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static long Size(nint bp) => SizeOf(Get(bp - WordSize));
@@ -118,12 +170,18 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     void Insert(nint bp, long size)
     {
         int c = ClassOf(size);
-        nint head = Head(c);
-        Put(bp + NextLinkOffset, head);
         Put(bp + PrevLinkOffset, 0);
-        if (head != 0) Put(head + PrevLinkOffset, bp);
-        Head(c) = bp;
-        if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
+        if (!IsNonEmpty(c))
+        {
+            Put(bp + NextLinkOffset, 0);
+            AddClass(c, (uint)(bp - Lo));
+            return;
+        }
+        ref uint head = ref HeadOffset(c);
+        nint old = Lo + (nint)head;
+        Put(bp + NextLinkOffset, old);
+        Put(old + PrevLinkOffset, bp);
+        head = (uint)(bp - Lo);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,13 +192,22 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         else
         {
             int c = ClassOf(size);
-            Head(c) = next;
-            if (next == 0)
-            {
-                if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
-            }
+            if (next != 0) HeadOffset(c) = (uint)(next - Lo);
+            else DropClass(c);
         }
         if (next != 0) Put(next + PrevLinkOffset, prev);
+    }
+
+    // The free block bp (in no list) takes the place of the free block old, of class c, in its list.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Replace(nint old, nint bp, int c)
+    {
+        nint next = (nint)Get(old + NextLinkOffset), prev = (nint)Get(old + PrevLinkOffset);
+        Put(bp + NextLinkOffset, next);
+        Put(bp + PrevLinkOffset, prev);
+        if (next != 0) Put(next + PrevLinkOffset, bp);
+        if (prev != 0) Put(prev + NextLinkOffset, bp);
+        else HeadOffset(c) = (uint)(bp - Lo);
     }
 
     // The first non-empty class at or above c, or -1.
@@ -220,30 +287,40 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         return Take(bp, asize);
     }
 
-    // Allocates asize bytes from the free block bp (in its list): small blocks from its end, others from its start.
+    // Allocates asize bytes from the free block bp (in its list). Small blocks come from its end, so that they pile up
+    // from the top of a free block and large ones from its bottom, and freed large blocks lie next to each other and
+    // merge; others from its start. A rest that stays in the same class keeps the block's place in its list.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     nint Take(nint bp, long asize)
     {
-        long csize = Size(bp);
-        Remove(bp, csize);
-        if (asize <= SmallBlock && csize - asize >= MinBlockSize) return PlaceHigh(bp, asize, csize);
-        Place(bp, asize, csize);
-        return bp;
-    }
-
-    // Allocates asize bytes at the END of the free block bp of csize bytes (not in any list, csize - asize >= 32);
-    // the start stays free. Small blocks thus pile up from the top of a free block and large ones from its bottom,
-    // so freed large blocks lie next to each other and merge.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    nint PlaceHigh(nint bp, long asize, long csize)
-    {
+        long csize = Size(bp), rest = csize - asize;
         bool prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
-        long rest = csize - asize;
-        MakeFree(bp, rest, prevAllocated);
-        Insert(bp, rest);
-        nint q = bp + (nint)rest;
-        MakeAllocated(q, asize, false);
-        return q;
+        if (rest < MinBlockSize)
+        {
+            Remove(bp, csize);
+            MakeAllocated(bp, csize, prevAllocated);
+            return bp;
+        }
+        int c = ClassOf(csize);
+        bool stays = ClassOf(rest) == c;
+        if (asize <= SmallBlock) // the rest stays at bp
+        {
+            if (!stays) Remove(bp, csize);
+            MakeFree(bp, rest, prevAllocated);
+            if (!stays) Insert(bp, rest);
+            nint q = bp + (nint)rest;
+            AddBoundary(q);
+            MakeAllocated(q, asize, false);
+            return q;
+        }
+        nint r = bp + (nint)asize;
+        if (stays) Replace(bp, r, c);
+        else Remove(bp, csize);
+        Put(bp - WordSize, Pack(asize, true, prevAllocated));
+        AddBoundary(r);
+        MakeFree(r, rest, true);
+        if (!stays) Insert(r, rest);
+        return bp;
     }
 
     // Allocates asize bytes at the start of the block bp of csize bytes (not in any list); the rest becomes free.
@@ -255,6 +332,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         {
             Put(bp - WordSize, Pack(asize, true, prevAllocated)); // the next block is the new free rest
             nint rest = bp + (nint)asize;
+            AddBoundary(rest);
             MakeFree(rest, csize - asize, true);
             Insert(rest, csize - asize);
         }
@@ -292,9 +370,10 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     nint GrowTop(long missing)
     {
         bool lastAllocated = (Get(Heap.Break - WordSize) & PrevAllocatedBit) != 0;
-        nint bp = Grow(missing); // the old epilogue becomes the new block's header
+        nint bp = GrowHeap(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));
         MakeFree(bp, missing, lastAllocated);
+        AddBoundary(bp + (nint)missing); // the epilogue
         return Coalesce(bp);
     }
 
@@ -317,33 +396,45 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         Coalesce(payload);
     }
 
-    // Merges the free block bp (in no list) with its free neighbours and puts the result in its list.
+    // Merges the free block bp (in no list) with its free neighbours and puts the result in its list: in the place of
+    // the neighbour it absorbs when that one's class does not change.
     nint Coalesce(nint bp)
     {
         long w = Get(bp - WordSize);
         long size = SizeOf(w);
-        bool prevAllocated = (w & PrevAllocatedBit) != 0;
         nint next = bp + (nint)size;
         long nw = Get(next - WordSize);
-        bool changed = false;
-        if ((nw & AllocatedBit) == 0)
+        long nsize = (nw & AllocatedBit) == 0 ? SizeOf(nw) : 0;
+        nint end = next + (nint)nsize;
+        if ((w & PrevAllocatedBit) != 0)
         {
-            Remove(next, SizeOf(nw));
-            size += SizeOf(nw);
-            changed = true;
+            if (nsize == 0)
+            {
+                Insert(bp, size);
+                return bp;
+            }
+            int nc = ClassOf(nsize);
+            bool stays = ClassOf(size + nsize) == nc;
+            if (stays) Replace(next, bp, nc);
+            else Remove(next, nsize);
+            RemoveBoundary(next, end);
+            MakeFree(bp, size + nsize, true);
+            if (!stays) Insert(bp, size + nsize);
+            return bp;
         }
-        if (!prevAllocated)
+        if (nsize != 0)
         {
-            long ps = SizeOf(Get(bp - 2 * WordSize));
-            bp -= (nint)ps;
-            Remove(bp, ps);
-            size += ps;
-            prevAllocated = (Get(bp - WordSize) & PrevAllocatedBit) != 0;
-            changed = true;
+            Remove(next, nsize);
+            RemoveBoundary(next, end);
         }
-        if (changed) MakeFree(bp, size, prevAllocated);
-        Insert(bp, size);
-        return bp;
+        RemoveBoundary(bp, end);
+        long ps = SizeOf(Get(bp - 2 * WordSize)), total = ps + size + nsize;
+        nint prev = bp - (nint)ps;
+        bool kept = ClassOf(total) == ClassOf(ps);
+        if (!kept) Remove(prev, ps);
+        MakeFree(prev, total, (Get(prev - WordSize) & PrevAllocatedBit) != 0);
+        if (!kept) Insert(prev, total);
+        return prev;
     }
 
     /// <inheritdoc/>
@@ -377,6 +468,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         if (csize + nsize >= asize) // grow into the free next block
         {
             Remove(next, nsize);
+            RemoveBoundary(next, next + (nint)nsize);
             Place(payload, asize, csize + nsize);
             return payload;
         }
@@ -395,6 +487,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         {
             Put(payload - WordSize, Pack(asize, true, prevAllocated));
             nint rest = payload + (nint)asize;
+            AddBoundary(rest);
             MakeFree(rest, csize - asize, true);
             Coalesce(rest);
         }
@@ -410,6 +503,8 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         if (nsize != 0) Remove(next, nsize);
         bool pp = (Get(prev - WordSize) & PrevAllocatedBit) != 0;
         Copy(payload, prev, csize - WordSize);
+        if (nsize != 0) RemoveBoundary(next, next + (nint)nsize);
+        RemoveBoundary(payload, next + (nint)nsize);
         Put(prev - WordSize, Pack(ps + csize + nsize, true, pp));
         Place(prev, asize, ps + csize + nsize);
         return prev;
@@ -448,9 +543,18 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             sp = (Get(start - WordSize) & PrevAllocatedBit) != 0;
             Copy(payload, start, csize - WordSize);
         }
-        if (nsize != 0) Remove(payload + (nint)csize, nsize);
-        Grow(missing);
-        Put(start + (nint)asize - WordSize, Pack(0, true, true));
+        // The blocks from payload (or start) to the old epilogue become one, which ends at the new epilogue.
+        nint oldEnd = Heap.Break, end = start + (nint)asize;
+        if (nsize != 0)
+        {
+            Remove(payload + (nint)csize, nsize);
+            RemoveBoundary(payload + (nint)csize, end);
+        }
+        GrowHeap(missing);
+        Put(end - WordSize, Pack(0, true, true));
+        if (start != payload) RemoveBoundary(payload, end);
+        RemoveBoundary(oldEnd, end);
+        AddBoundary(end);
         Put(start - WordSize, Pack(asize, true, sp));
         return start;
     }
@@ -461,6 +565,6 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     bool IWalkableHeap.Coalesces => true;
     bool IWalkableHeap.FootersOnAllocatedBlocks => false;
     int IWalkableHeap.FreeListCount => ClassCount;
-    nint IWalkableHeap.FreeListHead(int list) => heads[list];
+    nint IWalkableHeap.FreeListHead(int list) => Head(list);
     bool IWalkableHeap.BelongsInList(int list, long blockSize) => ClassOf(blockSize) == list;
 }

@@ -146,11 +146,13 @@ static class SideBitmap
     public static ulong[] Create() => new ulong[8];
 
     /// <summary>Makes room for <paramref name="bits"/> bits.</summary>
-    public static void Ensure(ref ulong[] words, long bits)
+    public static void Ensure(ref ulong[] words, long bits) => EnsureItems(ref words, (bits + 63) / 64);
+
+    /// <summary>Makes room for <paramref name="needed"/> items (new ones are default).</summary>
+    public static void EnsureItems<T>(ref T[] items, long needed)
     {
-        long needed = (bits + 63) / 64;
-        if (needed <= words.Length) return;
-        long grown = Math.Max(needed, words.Length + words.Length / 8);
-        Array.Resize(ref words, (int)((grown + 7) & ~7L));
+        if (needed <= items.Length) return;
+        long grown = Math.Max(needed, items.Length + items.Length / 8);
+        Array.Resize(ref items, (int)((grown + 7) & ~7L));
     }
 }

@@ -152,6 +152,32 @@ public class AllocatorContractTests
     }
 
     [Theory, MemberData(nameof(Names))]
+    public void AHeaderForgedInsideAPayloadDoesNotMakeAFreeValid(string name)
+    {
+        using var heap = new SimulatedBreak(1 << 20);
+        var a = Allocators.Create(name, heap);
+        nint small = a.Malloc(16), big = a.Malloc(3000);
+        var before = ((IHeapView)a).Blocks();
+        // the owner of big writes what looks like an allocated block's header (size 64, and the size of a slab) at
+        // every 16-byte step of its payload, then frees each pointer after such a word
+        for (int at = 16; at + 16 <= 3000; at += 16)
+        {
+            Marshal.WriteInt64(big + at - 8, 64 | BoundaryTags.AllocatedBit | BoundaryTags.PrevAllocatedBit);
+            Marshal.WriteInt64(big + at - 16, (long)SegregatedListAllocator.SlabSize | BoundaryTags.AllocatedBit | SegregatedListAllocator.SlabBit);
+        }
+        for (int at = 16; at + 16 <= 3000; at += 16)
+        {
+            Assert.Throws<HeapMisuseException>(() => a.Free(big + at));
+            Assert.Throws<HeapMisuseException>(() => a.Realloc(big + at, 8));
+        }
+        Assert.Equal(before, ((IHeapView)a).Blocks());
+        AssertHealthy(a);
+        a.Free(big);
+        a.Free(small);
+        AssertHealthy(a);
+    }
+
+    [Theory, MemberData(nameof(Names))]
     public void BlocksTileTheHeapInAddressOrder(string name)
     {
         using var heap = new SimulatedBreak(1 << 16);

@@ -161,10 +161,7 @@ public class HeapCheckerTests
         long w = Header(heap, p[1]);
         int list = SegregatedListAllocator.ClassOf(SizeOf(w));
         var other = Enumerable.Range(0, SegregatedListAllocator.ClassCount).First(i => i != list && a.FreeListHead(i) == 0);
-        var heads = typeof(SegregatedListAllocator).GetField("heads", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        var array = (nint[])heads.GetValue(a)!;
-        array[other] = array[list];
-        array[list] = 0;
+        ((SegregatedListAllocator)a).MoveList(list, other);
         Assert.Equal(OffsetOf(heap, p[4]), Fires(a, "wrong size class").Offset);
     }
 

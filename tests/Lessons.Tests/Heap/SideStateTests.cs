@@ -26,11 +26,24 @@ public class SideStateTests
         using var heap = new SimulatedBreak(64 << 20);
         var a = Allocators.Create("segregated", heap);
         long empty = SideState.Bytes(a, heap);
-        Assert.InRange(empty, 128 * 8, 4096); // the 128 list heads, a small bitmap
+        Assert.InRange(empty, 64, 512); // heads of the non-empty lists only, a small bitmap
         var blocks = Enumerable.Range(0, 4096).Select(_ => a.Malloc(1000)).ToList();
         Assert.All(blocks, p => Assert.NotEqual(0, p));
         long grown = SideState.Bytes(a, heap) - empty;
         Assert.InRange(grown, heap.Size / 128 - 1024, heap.Size / 128 * 9 / 8 + 1024); // grown in steps of 1/8
+    }
+
+    [Fact]
+    public void Segregated_slabs_keeps_a_byte_per_KiB_of_heap_instead_of_a_bitmap()
+    {
+        using var heap = new SimulatedBreak(64 << 20);
+        var a = Allocators.Create("segregated-slabs", heap);
+        long empty = SideState.Bytes(a, heap);
+        Assert.InRange(empty, 32, 256);
+        var blocks = Enumerable.Range(0, 4096).Select(i => a.Malloc(i % 2 == 0 ? 1000 : 24)).ToList();
+        Assert.All(blocks, p => Assert.NotEqual(0, p));
+        long grown = SideState.Bytes(a, heap) - empty;
+        Assert.InRange(grown, heap.Size / 1024 - 256, heap.Size / 1024 * 9 / 8 + 512); // the first-block map, grown in steps of 1/8
     }
 
     [Fact]
