@@ -39,6 +39,9 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     /// <summary>HeapLo, cached.</summary>
     protected nint Lo => lo;
 
+    /// <summary>The break (Heap.Break, without the arena handle's checks).</summary>
+    protected nint End => lo + (nint)Heap.Size;
+
     /// <summary>Bytes of header in front of each payload (for error messages).</summary>
     protected abstract int HeaderSize { get; }
 

@@ -45,6 +45,7 @@ public static class HeapChecker
         if (walk.Run() is { } broken) return broken;
         if (walk.Slabs && CheckSlabs((IWalkableSlabHeap)heap, walk.SlabList, walk.FrameMapBlock) is { } slabViolation) return slabViolation;
         if (heap is IWalkableSlabHeap slabHeap && CheckFirstBlocks(slabHeap, walk.FirstSlots) is { } firstViolation) return firstViolation;
+        if (heap is IWalkableSlabHeap quickHeap && CheckQuickLists(quickHeap, walk.Quick) is { } quickViolation) return quickViolation;
         return CheckFreeLists(heap, walk.Free, walk.FreeSet);
     }
 
@@ -71,7 +72,8 @@ public static class HeapChecker
         public readonly HashSet<nint> FreeSet = [];
         public readonly List<nint> SlabList = [];
         public long FrameMapBlock; // the size of the allocated block at frameMap, once the walk has met it
-        public readonly List<(long Frame, int Slot)> FirstSlots = []; // per frame from SlabOrigin, 1 + the slot of its first payload
+        public readonly List<(long Frame, int Slot)> FirstSlots = [];
+        public readonly HashSet<nint> Quick = []; // blocks with the quick bit // per frame from SlabOrigin, 1 + the slot of its first payload
 
         public HeapViolation? Run()
         {
@@ -105,9 +107,14 @@ public static class HeapChecker
         HeapViolation? Block(long off, long w, long bsize, bool allocated, bool prevAllocated)
         {
             if ((off + WordSize) % Alignment != 0) return new HeapViolation($"the payload at {off + WordSize} is not {Alignment}-byte aligned", off);
-            long flags = AllocatedBit | PrevAllocatedBit | (Slabs && allocated ? SegregatedListAllocator.SlabBit : 0);
+            long flags = AllocatedBit | PrevAllocatedBit | (Slabs && allocated ? SegregatedListAllocator.SlabBit | SegregatedListAllocator.QuickBit : 0);
             if ((w & (Alignment - 1) & ~flags) != 0 || bsize < MinBlockSize)
                 return new HeapViolation($"bad header 0x{w:x} (size {bsize})", off);
+            if ((w & flags & SegregatedListAllocator.QuickBit) != 0)
+            {
+                if ((w & SegregatedListAllocator.SlabBit) != 0) return new HeapViolation($"bad header 0x{w:x}: a slab in a quick list", off);
+                Quick.Add(lo + (nint)(off + WordSize));
+            }
             if ((w & flags & SegregatedListAllocator.SlabBit) != 0)
             {
                 if (Slab(off, bsize) is { } slab) return slab;
@@ -158,6 +165,29 @@ public static class HeapChecker
                     $"but the walk finds {(want == 0 ? "none" : $"the payload at {at + (want - 1) * 16}")}", at);
             }
         }
+        return null;
+    }
+
+    // The quick lists hold exactly the blocks with the quick bit, each once, in the list of its size, at most QuickDepth each.
+    static HeapViolation? CheckQuickLists(IWalkableSlabHeap heap, HashSet<nint> quick)
+    {
+        nint lo = heap.Heap.HeapLo;
+        var seen = new HashSet<nint>();
+        for (int list = 0; list < heap.QuickListCount; list++)
+        {
+            int count = 0;
+            for (nint p = heap.QuickListHead(list); p != 0; p = (nint)Get(p))
+            {
+                long at = (long)p - (long)lo - WordSize;
+                if (!quick.Contains(p)) return new HeapViolation($"quick list {list} holds 0x{p:x}, which is not a block with the quick bit", at);
+                if (!seen.Add(p)) return new HeapViolation($"the quick block is reached twice through the quick lists (again in list {list})", at);
+                long size = SizeOf(Get(p - WordSize));
+                if (size != 16 * (list + 2)) return new HeapViolation($"a block of {size} bytes is in quick list {list}, which holds blocks of {16 * (list + 2)}", at);
+                if (++count > SegregatedListAllocator.QuickDepth) return new HeapViolation($"quick list {list} holds more than {SegregatedListAllocator.QuickDepth} blocks", at);
+            }
+        }
+        foreach (nint p in quick)
+            if (!seen.Contains(p)) return new HeapViolation("a block with the quick bit is in no quick list", (long)p - (long)lo - WordSize);
         return null;
     }
 

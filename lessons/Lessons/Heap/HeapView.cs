@@ -61,6 +61,13 @@ public interface IWalkableSlabHeap : IWalkableHeap
     /// (0: no payload starts there), in the map the live-block check walks from; null when there is no such map.</summary>
     int? FirstBlockSlot(long frame);
 
+    /// <summary>How many quick lists there are (0: none): list i holds blocks of 16 × (i + 2) bytes, with
+    /// <see cref="SegregatedListAllocator.QuickBit"/> in their (allocated) header, linked through their payload's first word.</summary>
+    int QuickListCount { get; }
+
+    /// <summary>The payload of the first block of quick list <paramref name="list"/> (0 when empty).</summary>
+    nint QuickListHead(int list);
+
     /// <summary>How many frames (from frame 64) the frame-map block covers.</summary>
     long FrameMapFrames { get; }
 

@@ -34,7 +34,27 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     public const int CellClassCount = MaxCellSize / 16;
 
     /// <summary>Cells in a slab of cells of <paramref name="cellSize"/> bytes: from the end of its header to the next block's header.</summary>
-    public static int CellsPerSlab(int cellSize) => (int)((SlabSize - WordSize - SlabHeaderSize) / cellSize);
+    public static int CellsPerSlab(int cellSize) => cellSize switch
+    {
+        16 => (int)(CellBytes / 16), // constant divisions: no idiv on the malloc and free paths
+        32 => (int)(CellBytes / 32),
+        48 => (int)(CellBytes / 48),
+        64 => (int)(CellBytes / 64),
+        _ => (int)(CellBytes / cellSize),
+    };
+
+    const long CellBytes = SlabSize - WordSize - SlabHeaderSize;
+
+    // at / cellSize, for a cell size of 16, 32, 48 or 64 without an idiv.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static long CellIndex(long at, int cellSize) => cellSize switch
+    {
+        16 => at >> 4,
+        32 => at >> 5,
+        48 => at / 48,
+        64 => at >> 6,
+        _ => at / cellSize,
+    };
     /// <summary>Set in the header of a block that is a slab.</summary>
     public const long SlabBit = 4;
     /// <summary>Where frame 0 starts, from HeapLo: the first payload of the heap, so that a heap of tiny blocks starts with a slab.</summary>
@@ -122,7 +142,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
             bp += (nint)size;
             w = Get(bp - WordSize);
         }
-        return bp == pointer && (w & (AllocatedBit | SlabBit)) == AllocatedBit && pointer != frameMap;
+        return bp == pointer && (w & (AllocatedBit | SlabBit | QuickBit)) == AllocatedBit && pointer != frameMap;
     }
 
     // Whether pointer (inside the slab) is the start of a cell in use.
@@ -130,8 +150,10 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     {
         long at = pointer - slab - SlabHeaderSize;
         int cellSize = CellSizeOf(slab);
-        if (at < 0 || at % cellSize != 0 || at / cellSize >= CellsPerSlab(cellSize)) return false;
-        return ((ulong)Get(slab) & (1UL << (int)(at / cellSize))) != 0;
+        if (at < 0) return false;
+        long k = CellIndex(at, cellSize);
+        if (k * cellSize != at || k >= CellsPerSlab(cellSize)) return false;
+        return ((ulong)Get(slab) & (1UL << (int)k)) != 0;
     }
 
     // True when p lies in a frame that holds a slab (and so is a cell: block payloads never lie in a slab's frame).
@@ -188,7 +210,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     {
         nint slab = SlabOf(cell);
         int cellSize = CellSizeOf(slab);
-        int k = (int)((cell - slab - SlabHeaderSize) / cellSize);
+        int k = (int)CellIndex(cell - slab - SlabHeaderSize, cellSize);
         ulong used = (ulong)Get(slab);
         bool wasFull = used == AllCells(cellSize);
         used &= ~(1UL << k);
@@ -239,6 +261,11 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     nint NewSlab(int cellSize)
     {
         nint slab = CutSlab(FindSlabRoom());
+        if (slab == 0 && quickTotal != 0)
+        {
+            FlushQuick(); // before the heap grows
+            slab = CutSlab(FindSlabRoom());
+        }
         if (slab == 0) slab = CutSlab(ExtendForSlab());
         if (slab == 0) return 0;
         Put(slab, 0);
@@ -312,7 +339,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     // Moves the break so that the free block at the top of the heap can hold a slab; returns that block (0: no room).
     nint ExtendForSlab()
     {
-        nint end = Heap.Break;
+        nint end = End;
         nint h = end - WordSize - (nint)TopFreeSize();  // the top free block's header, or the epilogue
         nint slab = SlabPlace(h, nint.MaxValue - 64);
         long missing = slab + (nint)SlabSize - end;  // the new epilogue goes right after the slab

@@ -32,6 +32,8 @@ namespace Lessons.Heap;
 /// instead (SegregatedListAllocator.Slabs.cs), but a size gets its first slab only once <see cref="SlabAfter"/> list
 /// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers. While a size has a
 /// slab (even a full one), its blocks are cells, so that the cells and the list blocks of one size do not take turns.</para>
+/// <para>With slabs it also keeps quick lists of freed small blocks (SegregatedListAllocator.Quick.cs) and no bitmap of
+/// live blocks: a free is checked by walking the headers from the first block of its KiB (SegregatedListAllocator.Slabs.cs).</para>
 /// </summary>
 public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
@@ -269,7 +271,8 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             nint cell = AllocateCell(size);
             if (cell != 0) return cell;
         }
-        nint p = AllocateListBlock(size);
+        nint p = TryQuickMalloc(BlockSizeFor(size));
+        if (p == 0) p = AllocateListBlock(size);
         if (p != 0) CountSmall(Size(p), 1);
         return p;
     }
@@ -279,6 +282,11 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     {
         long asize = BlockSizeFor(size);
         nint bp = Find(asize);
+        if (bp == 0 && quickTotal != 0)
+        {
+            FlushQuick(); // before the heap grows
+            bp = Find(asize);
+        }
         if (bp == 0)
         {
             bp = ExtendFor(asize);
@@ -344,7 +352,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     // that the small blocks that follow come from the same free block's end instead of each moving the break.
     nint ExtendFor(long asize)
     {
-        nint end = Heap.Break;
+        nint end = End;
         long top = TopFreeSize();
         if (top >= asize) return end - (nint)top; // the free block at the top fits already
         long missing = asize - top;
@@ -361,15 +369,15 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     // The size of the free block that ends the heap, 0 when the last block is allocated.
     long TopFreeSize()
     {
-        long epilogue = Get(Heap.Break - WordSize);
-        return (epilogue & PrevAllocatedBit) != 0 ? 0 : SizeOf(Get(Heap.Break - 2 * WordSize));
+        long epilogue = Get(End - WordSize);
+        return (epilogue & PrevAllocatedBit) != 0 ? 0 : SizeOf(Get(End - 2 * WordSize));
     }
 
     // Moves the break up by missing bytes (CanGrow said yes) and makes them a free block, merged with a free block at
     // the top of the heap; returns it, in its list.
     nint GrowTop(long missing)
     {
-        bool lastAllocated = (Get(Heap.Break - WordSize) & PrevAllocatedBit) != 0;
+        bool lastAllocated = (Get(End - WordSize) & PrevAllocatedBit) != 0;
         nint bp = GrowHeap(missing); // the old epilogue becomes the new block's header
         Put(bp + (nint)missing - WordSize, Pack(0, true, false));
         MakeFree(bp, missing, lastAllocated);
@@ -383,8 +391,9 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         if (IsCell(payload)) FreeCell(payload);
         else
         {
-            CountSmall(Size(payload), -1);
-            FreeListBlock(payload);
+            long size = Size(payload);
+            CountSmall(size, -1);
+            if (!TryQuickFree(payload, size)) FreeListBlock(payload);
         }
     }
 
@@ -396,6 +405,25 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         Coalesce(payload);
     }
 
+    // The quick block at next (header nw) follows a block being freed or grown: it becomes an ordinary free block (in its
+    // list, merged with a free block after it); returns its new header.
+    long UnquickNext(nint next, long nw)
+    {
+        long nsize = SizeOf(nw);
+        UnlinkQuick(next, nsize);
+        nint after = next + (nint)nsize;
+        long aw = Get(after - WordSize);
+        if ((aw & AllocatedBit) == 0) // a free block follows: merge it
+        {
+            Remove(after, SizeOf(aw));
+            RemoveBoundary(after, after + (nint)SizeOf(aw));
+            nsize += SizeOf(aw);
+        }
+        MakeFree(next, nsize, (nw & PrevAllocatedBit) != 0);
+        Insert(next, nsize);
+        return Get(next - WordSize);
+    }
+
     // Merges the free block bp (in no list) with its free neighbours and puts the result in its list: in the place of
     // the neighbour it absorbs when that one's class does not change.
     nint Coalesce(nint bp)
@@ -404,6 +432,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         long size = SizeOf(w);
         nint next = bp + (nint)size;
         long nw = Get(next - WordSize);
+        if ((nw & QuickBit) != 0) nw = UnquickNext(next, nw);
         long nsize = (nw & AllocatedBit) == 0 ? SizeOf(nw) : 0;
         nint end = next + (nint)nsize;
         if ((w & PrevAllocatedBit) != 0)
@@ -464,6 +493,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         if (asize <= csize) return ShrinkInPlace(payload, asize, csize, prevAllocated);
         nint next = payload + (nint)csize;
         long nw = Get(next - WordSize);
+        if ((nw & QuickBit) != 0) nw = UnquickNext(next, nw);
         long nsize = (nw & AllocatedBit) == 0 ? SizeOf(nw) : 0;
         if (csize + nsize >= asize) // grow into the free next block
         {
@@ -544,7 +574,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
             Copy(payload, start, csize - WordSize);
         }
         // The blocks from payload (or start) to the old epilogue become one, which ends at the new epilogue.
-        nint oldEnd = Heap.Break, end = start + (nint)asize;
+        nint oldEnd = End, end = start + (nint)asize;
         if (nsize != 0)
         {
             Remove(payload + (nint)csize, nsize);
@@ -560,7 +590,14 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     }
 
     /// <inheritdoc/>
-    public override IReadOnlyList<BlockInfo> Blocks() => Walk(Lo);
+    public override IReadOnlyList<BlockInfo> Blocks()
+    {
+        var blocks = Walk(Lo);
+        if (quickTotal == 0) return blocks;
+        for (int i = 0; i < blocks.Count; i++) // a quick block is free
+            if (blocks[i].Allocated && (Get(Lo + (nint)blocks[i].Offset) & QuickBit) != 0) blocks[i] = blocks[i] with { Allocated = false };
+        return blocks;
+    }
 
     bool IWalkableHeap.Coalesces => true;
     bool IWalkableHeap.FootersOnAllocatedBlocks => false;
