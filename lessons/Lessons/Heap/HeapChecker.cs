@@ -87,7 +87,7 @@ public static class HeapChecker
                 bool allocated = (w & AllocatedBit) != 0;
                 if (prevBits && ((w & PrevAllocatedBit) != 0) != prevAllocated)
                     return new HeapViolation($"the prev-allocated bit says the block before is {(prevAllocated ? "free" : "allocated")}, but it is {(prevAllocated ? "allocated" : "free")}", off);
-                long frame = (off + WordSize - SegregatedListAllocator.SlabOrigin) >> 10;
+                long frame = (off + WordSize - SegregatedListAllocator.SlabOrigin) / SegregatedListAllocator.SlabSize;
                 if (off + WordSize >= SegregatedListAllocator.SlabOrigin && (FirstSlots.Count == 0 || FirstSlots[^1].Frame != frame))
                     FirstSlots.Add((frame, (int)(((off + WordSize - SegregatedListAllocator.SlabOrigin) & (SegregatedListAllocator.SlabSize - 1)) >> 4) + 1));
                 if (bsize == 0) return Epilogue(off, allocated);
