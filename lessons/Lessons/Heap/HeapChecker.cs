@@ -10,7 +10,8 @@ namespace Lessons.Heap;
 /// (when the allocator coalesces); the blocks tile [HeapLo, Break) exactly; and, with explicit free lists, every
 /// free block is in exactly one list, the right one for its size, nothing else is in a list, and each block's
 /// previous link points back at the block before it; with slabs (<see cref="IWalkableSlabHeap"/>), also the slabs'
-/// invariants (see CheckSlabs) and the map of each KiB's first block (see CheckFirstBlocks). For any other <see cref="IHeapView"/> it checks that the
+/// invariants (see CheckSlabs), the map of each KiB's first block (see CheckFirstBlocks) and the quick lists (see
+/// CheckQuickLists). For any other <see cref="IHeapView"/> it checks that the
 /// blocks have positive sizes and tile the heap from the first block to the break.
 /// </summary>
 public static class HeapChecker

@@ -76,7 +76,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
         this.slabs = slabs;
         this.slabAfter = slabAfter;
         MaxHeapSize = Math.Min(heap.MaxSize, uint.MaxValue & ~15L); // list heads are 32-bit offsets
-        if (slabs) firstBlocks = new byte[HeadsStep];
+        if (slabs) firstBlocks = new byte[8]; // grown with the heap (GrowHeap)
         GrowHeap(EmptyHeapSize);
         WriteEmptyHeap(Lo, prevBits: true);
         AddBoundary(Lo + EmptyHeapSize); // the epilogue
