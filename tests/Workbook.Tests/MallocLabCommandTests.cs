@@ -20,7 +20,7 @@ public class MallocLabCommandTests
         Assert.Equal(0, exitCode);
         Assert.Single(stdout.Split('\n'), line => line.StartsWith("  libc ", StringComparison.Ordinal) && line.Contains("glibc's malloc, realloc and free"));
         foreach (var a in Allocators.All) Assert.Matches($@"\n  {a.Name} +.+ \(Lessons\.Heap\.\w+, Lessons\.dll\)\n", stdout);
-        Assert.Equal(["naive", "first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy"], Allocators.Names);
+        Assert.Equal(["naive", "first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy", "headerless"], Allocators.Names);
         Assert.Matches(@"\n  student +.+ \(Exercises\.StudentAllocator, Exercises\.dll\)\n", stdout);
     }
 

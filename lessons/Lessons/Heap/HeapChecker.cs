@@ -20,7 +20,12 @@ public static class HeapChecker
     public static HeapViolation? Check(IHeapView heap)
     {
         ArgumentNullException.ThrowIfNull(heap);
-        return heap is IWalkableHeap w ? CheckWalkable(w) : CheckBlocks(heap);
+        return heap switch
+        {
+            IWalkableHeap w => CheckWalkable(w),
+            HeaderlessAllocator h => CheckBlocks(heap) ?? h.CheckInvariants(),
+            _ => CheckBlocks(heap),
+        };
     }
 
     static HeapViolation? CheckBlocks(IHeapView heap)

@@ -38,7 +38,7 @@ namespace Lessons.Heap;
 public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableHeap
 {
     /// <summary>How many size classes (free lists) there are.</summary>
-    public const int ClassCount = 128;
+    public const int ClassCount = ClassHeads.Classes;
     const int ExactClasses = 63;  // 32 … 1024 by 16; then four classes per power of two
     const long ExactLimit = 1024;
     const int BestFitScan = 8;    // blocks examined past the first fit in a range class
@@ -46,17 +46,8 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     const long SmallChunk = 4096; // the most the break moves for a small block …
     const int ChunkDivisor = 16;  // … and at most this fraction of the heap
 
-    uint[] heads = new uint[HeadsStep]; // the heads of the non-empty classes (payload offsets from HeapLo), in any order
-    PerClass slotOf;                    // per non-empty class, where its head is in heads
-    int headCount;                      // how many classes are non-empty
-    ulong nonEmpty0, nonEmpty1;         // which classes are non-empty
-    const int HeadsStep = 8;
+    ClassHeads lists = new(); // the heads of the non-empty classes (payload offsets from HeapLo)
 
-    [InlineArray(ClassCount)]
-    struct PerClass
-    {
-        byte first;
-    }
     nint smallTop; // the break when the block at the top is a small one that moved it (then no chunk is needed)
 
     /// <summary>Segregated explicit free lists, best fit within a size class.</summary>
@@ -102,12 +93,10 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool IsNonEmpty(int c) => ((c < 64 ? nonEmpty0 >> c : nonEmpty1 >> (c - 64)) & 1) != 0;
+    bool IsNonEmpty(int c) => lists.IsNonEmpty(c);
 
-    // The head of non-empty class c, as an offset (without bounds checks: c < ClassCount, its slot < headCount).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    ref uint HeadOffset(int c) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(heads), Unsafe.Add(ref slotOf[0], c));
+    ref uint HeadOffset(int c) => ref lists.Head(c);
 
     // The head of class c's list, 0 when it is empty.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -122,25 +111,14 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     }
 
     // Class c (empty) gets a list: the one block at payload offset off.
-    void AddClass(int c, uint off)
-    {
-        if (headCount == heads.Length) Array.Resize(ref heads, headCount + HeadsStep);
-        heads[headCount] = off;
-        slotOf[c] = (byte)headCount++;
-        if (c < 64) nonEmpty0 |= 1UL << c; else nonEmpty1 |= 1UL << (c - 64);
-    }
+    void AddClass(int c, uint off) => lists.Add(c, off);
 
-    // Class c is now empty: the last slot's head moves into its slot.
-    void DropClass(int c)
+    // Class c is now empty.
+    void DropClass(int c) => lists.Drop(c, new HeadClass(Lo));
+
+    readonly struct HeadClass(nint lo) : IHeadClass
     {
-        int slot = slotOf[c], last = --headCount;
-        if (slot != last)
-        {
-            uint moved = heads[last];
-            heads[slot] = moved;
-            slotOf[ClassOf(Size(Lo + (nint)moved))] = (byte)slot;
-        }
-        if (c < 64) nonEmpty0 &= ~(1UL << c); else nonEmpty1 &= ~(1UL << (c - 64));
+        public int Of(uint head) => ClassOf(Size(lo + (nint)head));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -214,17 +192,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
 
     // The first non-empty class at or above c, or -1.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    int NextNonEmpty(int c)
-    {
-        if (c < 64)
-        {
-            ulong m = nonEmpty0 & (~0UL << c);
-            if (m != 0) return BitOperations.TrailingZeroCount(m);
-            c = 64;
-        }
-        ulong m1 = nonEmpty1 & (~0UL << (c - 64));
-        return m1 != 0 ? 64 + BitOperations.TrailingZeroCount(m1) : -1;
-    }
+    int NextNonEmpty(int c) => lists.NextNonEmpty(c);
 
     nint Find(long asize)
     {

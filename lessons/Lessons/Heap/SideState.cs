@@ -81,7 +81,7 @@ public static class SideState
         // A field's value: a reference to follow, or a struct whose reference fields are followed.
         public void Field(Type declared, object? value)
         {
-            if (value is null) return;
+            if (value is null || declared.IsPointer || declared.IsFunctionPointer) return; // a pointer is a scalar (its box is new on every read)
             if (!declared.IsValueType) Push(value);
             else if (ValueType(declared).HasReferences)
                 foreach (var f in InstanceFields(declared)) Field(f.FieldType, f.GetValue(value));

@@ -186,7 +186,7 @@ public static class AllocatorDemos
         // At most 1,000 timed replays of a trace: the tiny traces' replays take microseconds, so without the cap they
         // replay 10,000 times (each on a fresh allocator over a cleared heap) without ever filling the time budget.
         var options = new MallocLabOptions { MinSeconds = minSeconds, WarmUpSeconds = Math.Min(0.3, minSeconds), MaxReplays = 1000 };
-        var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy"]).ToList();
+        var names = (allocators ?? ["first-fit", "next-fit", "best-fit", "segregated", "segregated-slabs", "buddy", "headerless"]).ToList();
         var libc = MallocLab.RunLibc(traces, options);
         return new AllocatorComparison(names.Select(n => MallocLab.Run(traces, h => Allocators.Create(n, h), options, libc)).ToList());
     }

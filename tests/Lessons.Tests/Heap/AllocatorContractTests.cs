@@ -188,7 +188,7 @@ public class AllocatorContractTests
         Assert.Equal(blocks.OrderBy(b => b.Offset), blocks);
         Assert.Contains(blocks, b => !b.Allocated);
         Assert.Equal(2, blocks.Count(b => b.Allocated));
-        Assert.All(blocks.Where(b => b.Allocated), b => Assert.True(p - heap.HeapLo - b.Offset is > 0 and <= 16 || r - heap.HeapLo - b.Offset is > 0 and <= 16));
+        Assert.All(blocks.Where(b => b.Allocated), b => Assert.True(p - heap.HeapLo - b.Offset is >= 0 and <= 16 || r - heap.HeapLo - b.Offset is >= 0 and <= 16));
         a.Free(p); a.Free(r);
     }
 

@@ -47,6 +47,32 @@ public class SideStateTests
     }
 
     [Fact]
+    public void Headerless_keeps_two_bits_per_16_bytes_of_heap()
+    {
+        using var heap = new SimulatedBreak(64 << 20);
+        var a = Allocators.Create("headerless", heap);
+        long empty = SideState.Bytes(a, heap);
+        Assert.InRange(empty, 64, 256); // the bitmaps of an empty heap, the summary, the list heads, own fields past the allowance
+        var blocks = Enumerable.Range(0, 4096).Select(i => a.Malloc(i % 2 == 0 ? 1000 : 24)).ToList();
+        Assert.All(blocks, p => Assert.NotEqual(0, p));
+        long grown = SideState.Bytes(a, heap) - empty;
+        Assert.InRange(grown, heap.Size / 64 - 256, heap.Size / 64 * 5 / 4 + 512); // grown in steps of 1/4
+    }
+
+    [Fact]
+    public void A_pointer_field_is_a_scalar()
+    {
+        // reflection boxes a pointer's value in a new object on every read: following it would never end
+        Assert.Equal(0, SideState.Bytes(new WithPointer(), null));
+    }
+
+    sealed unsafe class WithPointer
+    {
+        public long* Words = (long*)16;
+        public delegate*<void> Function = null;
+    }
+
+    [Fact]
     public void Collections_and_objects_are_counted_and_own_fields_past_the_allowance()
     {
         using var heap = new SimulatedBreak(1 << 20);

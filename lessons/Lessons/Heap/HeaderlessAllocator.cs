@@ -1,0 +1,741 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Lessons.Heap;
+
+/// <summary>
+/// Segregated free lists without headers: the boundary tags live in two bitmaps outside the heap, with a bit per
+/// 16-byte granule each, so an allocated block is exactly its payload rounded up to 16 bytes.
+/// <list type="bullet">
+/// <item><b>starts</b>: set at the first granule of every block (and at the break, as a sentinel). A block's size is
+/// the distance to the next set bit, found a word (64 granules) at a time.</item>
+/// <item><b>marks</b>: set at the first and the last granule of every free block, clear everywhere else. Free checks
+/// its neighbours with one bit each: the granule after the block (a free next block) and the granule before it (the
+/// last granule of a free previous block).</item>
+/// </list>
+/// A live block is a granule with a start and no mark, so free and realloc check their pointer in O(1) against
+/// bookkeeping that no payload can overwrite. A free block holds its links, its size in granules and a footer with its
+/// size (its last 4 bytes), so the smallest block is 16 bytes. Two bits per 16 bytes cost 1/64 of the heap (1.6 % of
+/// utilization); an 8-byte header costs 8 bytes per block, which is 20 % of a heap of 40-byte blocks. A third, small
+/// bitmap (a bit per 64 granules) says which words of starts are not 0, so that a large block's size is found in a
+/// few steps. The bitmaps grow by a quarter at a time; they are pinned and read through a pointer.
+/// <para>Free lists and placement are those of <see cref="SegregatedListAllocator"/>: one class per block size up to
+/// 1 KiB, four per power of two above; best fit among the first blocks of a class; small blocks (at most 64 bytes) cut
+/// from the end of a free block, large ones from its start; freed blocks merge with free neighbours at once; the break
+/// moves by what is missing (by a chunk for a small block above a large one). Realloc shrinks in place, grows into a
+/// free next block or at the top of the heap, slides down into a free previous block, and copies only where that
+/// saves as much heap as it moves.</para>
+/// </summary>
+[Allocator("headerless", "segregated lists, boundary tags in two side bitmaps, no headers (best on small blocks)", Order = 8)]
+public sealed unsafe class HeaderlessAllocator : ArenaAllocator
+{
+    /// <summary>How many size classes (free lists) there are.</summary>
+    public const int ClassCount = ClassHeads.Classes;
+    const int ExactClasses = 64;  // 1 … 64 granules (16 … 1024 bytes); then four classes per power of two
+    const int BestFitScan = 8;    // blocks examined past the first fit in a range class
+    const uint SmallBlock = 4;    // granules: blocks up to 64 bytes are cut from the end of a free block
+    const uint SmallChunk = 256;  // granules: the most the break moves for a small block …
+    const uint ChunkDivisor = 16; // … and at most this fraction of the heap
+    const uint NoLink = uint.MaxValue;
+    const int GrowthDivisor = 4;
+
+    ulong[] bits;   // per 64 granules, two words: starts, then marks; pinned, and read through words
+    ulong* words;
+    ulong[] summary = new ulong[1]; // a bit per starts word that is not 0, so that the size of a large block is quick to find
+    uint top;                    // granules in the heap: the break's granule, where the sentinel start is
+    uint smallTop;               // the break when a small block that moved it ends the heap (then no chunk is needed)
+    ClassHeads lists = new();
+    PerQuickList<uint> quickHeads; // per size in granules (1 … QuickMax), 1 + the first block's granule (0: empty)
+    PerQuickList<byte> quickCounts;
+    int quickTotal;
+
+    /// <summary>The largest block a quick list holds, in granules (256 bytes).</summary>
+    public const int QuickMax = 16;
+    /// <summary>The most blocks a quick list holds.</summary>
+    public const int QuickDepth = 8;
+
+    [InlineArray(QuickMax)]
+    struct PerQuickList<T>
+    {
+        T first;
+    }
+
+    /// <summary>Takes over <paramref name="heap"/>, which must be empty.</summary>
+    public HeaderlessAllocator(SimulatedBreak heap) : base(heap, checksLiveBlocks: true)
+    {
+        MaxHeapSize = Math.Min(heap.MaxSize, (long)(uint.MaxValue - 64) << 4); // granules are 32-bit
+        bits = GC.AllocateArray<ulong>(2, pinned: true);
+        words = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(bits));
+        SetStart(0); // the sentinel of the empty heap
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "headerless";
+
+    /// <inheritdoc/>
+    protected override int HeaderSize => 0;
+
+    /// <summary>The granules a request of <paramref name="size"/> bytes (≥ 1) takes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static uint Granules(long size) => (uint)((size + 15) >> 4);
+
+    /// <summary>The free list a free block of <paramref name="granules"/> granules belongs in.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ClassOf(uint granules)
+    {
+        if (granules <= ExactClasses) return (int)granules - 1;
+        ulong bytes = (ulong)granules << 4;
+        int log = BitOperations.Log2(bytes);
+        int c = ExactClasses + ((log - 10) << 2) + (int)((bytes >> (log - 2)) & 3);
+        return Math.Min(ClassCount - 1, c);
+    }
+
+    // --- the bitmaps ---
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref ulong Word(uint g, int which) => ref words[(nint)((g >> 6) * 2) + which];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool IsStart(uint g) => ((Word(g, 0) >> (int)g) & 1) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void SetStart(uint g)
+    {
+        Word(g, 0) |= 1UL << (int)g;
+        Summary(g >> 6) |= 1UL << (int)(g >> 6);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void ClearStart(uint g)
+    {
+        ref ulong word = ref Word(g, 0);
+        word &= ~(1UL << (int)g);
+        if (word == 0) Summary(g >> 6) &= ~(1UL << (int)(g >> 6));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref ulong Summary(uint w) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(w >> 6));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool IsMarked(uint g) => ((Word(g, 1) >> (int)g) & 1) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Mark(uint g) => Word(g, 1) |= 1UL << (int)g;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Unmark(uint g) => Word(g, 1) &= ~(1UL << (int)g);
+
+    // The first start at or after g (g ≤ top: the sentinel ends the search).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint NextStart(uint g)
+    {
+        ulong word = Word(g, 0) & (~0UL << (int)g);
+        return word != 0 ? (g & ~63u) + (uint)BitOperations.TrailingZeroCount(word) : NextStartAfterWord((g >> 6) + 1);
+    }
+
+    // The first start in starts word w or after it, found through the summary.
+    uint NextStartAfterWord(uint w)
+    {
+        uint s = w >> 6;
+        ulong m = Summary(w) & (~0UL << (int)w);
+        while (m == 0) m = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(++s));
+        w = (s << 6) + (uint)BitOperations.TrailingZeroCount(m);
+        return (w << 6) + (uint)BitOperations.TrailingZeroCount(words[(nint)(w * 2)]);
+    }
+
+    // The size in granules of the block that starts at g (g < top).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint BlockSize(uint g) => NextStart(g + 1) - g;
+
+    // --- free blocks: next, prev, size at the start; size again in the last 4 bytes ---
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint* Field(uint g, int index) => (uint*)(Lo + ((nint)g << 4)) + index;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref uint Next(uint g) => ref *Field(g, 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref uint Prev(uint g) => ref *Field(g, 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint FreeSize(uint g) => *Field(g, 2);
+
+    // The size of the free block whose last granule is g, from its footer.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint SizeEndingAt(uint g) => *Field(g, 3);
+
+    // Writes the size and footer of the free block [g, g + n) and marks its ends (its start bit is the caller's).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void MakeFree(uint g, uint n)
+    {
+        *Field(g, 2) = n;
+        *Field(g + n - 1, 3) = n;
+        Mark(g);
+        Mark(g + n - 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Unmark(uint g, uint n)
+    {
+        Unmark(g);
+        Unmark(g + n - 1);
+    }
+
+    // The size of the free block that starts at g, 0 when g is the top, an allocated block or a quick block (size 0).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint FreeAt(uint g) => g < top && IsMarked(g) ? FreeSize(g) : 0;
+
+    // The size of the free block that ends just before g, 0 when there is none (a quick block of one granule is marked,
+    // with a footer of 0; a longer one has no mark at its end).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint FreeBefore(uint g) => g > 0 && IsMarked(g - 1) ? SizeEndingAt(g - 1) : 0;
+
+    // --- the free lists ---
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool IsNonEmpty(int c) => lists.IsNonEmpty(c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref uint Head(int c) => ref lists.Head(c);
+
+    void AddClass(int c, uint g) => lists.Add(c, g);
+
+    void DropClass(int c) => lists.Drop(c, new HeadClass(Lo));
+
+    readonly struct HeadClass(nint lo) : IHeadClass
+    {
+        public int Of(uint head) => ClassOf(*((uint*)(lo + ((nint)head << 4)) + 2));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Insert(uint g, uint n)
+    {
+        int c = ClassOf(n);
+        Prev(g) = NoLink;
+        if (!IsNonEmpty(c))
+        {
+            Next(g) = NoLink;
+            AddClass(c, g);
+            return;
+        }
+        ref uint head = ref Head(c);
+        Next(g) = head;
+        Prev(head) = g;
+        head = g;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Remove(uint g, uint n)
+    {
+        uint next = Next(g), prev = Prev(g);
+        if (prev != NoLink) Next(prev) = next;
+        else if (next != NoLink) Head(ClassOf(n)) = next;
+        else DropClass(ClassOf(n));
+        if (next != NoLink) Prev(next) = prev;
+    }
+
+    // The free block g (in no list) takes the place of the free block old, of class c, in its list.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Replace(uint old, uint g, int c)
+    {
+        uint next = Next(old), prev = Prev(old);
+        Next(g) = next;
+        Prev(g) = prev;
+        if (next != NoLink) Prev(next) = g;
+        if (prev != NoLink) Next(prev) = g;
+        else Head(c) = g;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    int NextNonEmpty(int c) => lists.NextNonEmpty(c);
+
+    // A free block of at least k granules (in its list), NoLink when none.
+    uint Find(uint k)
+    {
+        int c = ClassOf(k);
+        if (c >= ExactClasses)
+        {
+            uint best = NoLink, bestSize = uint.MaxValue;
+            int extra = -1;
+            for (uint g = IsNonEmpty(c) ? Head(c) : NoLink; g != NoLink && extra < BestFitScan; g = Next(g))
+            {
+                uint s = FreeSize(g);
+                if (s < k) continue;
+                if (s < bestSize) { best = g; bestSize = s; if (s == k) break; }
+                extra++;
+            }
+            if (best != NoLink) return best;
+            c++;
+        }
+        int found = c < ClassCount ? NextNonEmpty(c) : -1;
+        return found < 0 ? NoLink : found < ExactClasses ? Head(found) : Smallest(found);
+    }
+
+    // The smallest block of range class c (the lowest among equals): the best fit in the whole heap.
+    uint Smallest(int c)
+    {
+        uint best = Head(c), bestSize = FreeSize(best);
+        for (uint g = Next(best); g != NoLink; g = Next(g))
+        {
+            uint s = FreeSize(g);
+            if (s < bestSize || (s == bestSize && g < best)) { best = g; bestSize = s; }
+        }
+        return best;
+    }
+
+    // --- malloc ---
+
+    /// <inheritdoc/>
+    protected override nint AllocateBlock(long size)
+    {
+        uint k = Granules(size);
+        uint q = TryQuickMalloc(k);
+        if (q != NoLink) return Address(q);
+        uint g = Find(k);
+        if (g == NoLink && quickTotal != 0)
+        {
+            FlushQuick(); // before the heap grows
+            g = Find(k);
+        }
+        if (g != NoLink) return Address(Take(g, k));
+        g = GrowFor(k);
+        return g == NoLink ? 0 : Address(g);
+    }
+
+    // Allocates k granules from the free block g (in its list); returns the allocated block. Small blocks come from its
+    // end, others from its start; a rest that stays in the same class keeps the block's place in its list.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint Take(uint g, uint k)
+    {
+        uint n = FreeSize(g), rest = n - k;
+        if (rest == 0)
+        {
+            Remove(g, n);
+            Unmark(g, n);
+            return g;
+        }
+        int c = ClassOf(n);
+        bool stays = ClassOf(rest) == c;
+        if (k <= SmallBlock) // the rest stays at g
+        {
+            if (!stays) Remove(g, n);
+            uint q = g + rest;
+            Unmark(g + n - 1);
+            SetStart(q);
+            MakeFree(g, rest);
+            if (!stays) Insert(g, rest);
+            return q;
+        }
+        uint r = g + k;
+        if (stays) Replace(g, r, c);
+        else Remove(g, n);
+        Unmark(g);
+        SetStart(r);
+        MakeFree(r, rest);
+        if (!stays) Insert(r, rest);
+        return g;
+    }
+
+    // Moves the break for a block of k granules at the top of the heap (taking in a free block that ends it); returns the
+    // allocated block, NoLink when the heap cannot grow. For a small block above a large one the break moves by a chunk
+    // (at most SmallChunk, at most 1/ChunkDivisor of the heap), so that the small blocks that follow come from the same
+    // free block's end instead of each moving the break.
+    uint GrowFor(uint k)
+    {
+        uint topFree = FreeBefore(top), start = top - topFree;
+        if (topFree >= k) return Take(start, k);
+        uint missing = k - topFree;
+        bool chunked = false;
+        if (k <= SmallBlock && top != smallTop)
+        {
+            uint chunk = Math.Min(SmallChunk, Math.Max(1, top / ChunkDivisor));
+            chunked = chunk > missing && CanGrow((long)chunk << 4);
+            if (chunked) missing = chunk;
+        }
+        if (!CanGrow((long)missing << 4)) return NoLink;
+        if (k <= SmallBlock) smallTop = top + missing;
+        uint oldTop = top;
+        if (chunked)
+        {
+            GrowBy(missing); // the old sentinel is the new free block's start
+            return Take(Coalesce(oldTop, missing), k);
+        }
+        if (topFree != 0)
+        {
+            Remove(start, topFree);
+            Unmark(start, topFree);
+        }
+        GrowBy(missing);
+        if (topFree != 0) ClearStart(oldTop);
+        return start;
+    }
+
+    // Moves the break up by n granules (CanGrow said yes) and the sentinel with it; the old sentinel stays set.
+    void GrowBy(uint n)
+    {
+        Grow((long)n << 4);
+        top += n;
+        if (bits.Length < 2 * ((top >> 6) + 1)) GrowBits(2 * ((top >> 6) + 1));
+        if (summary.Length <= top >> 12) Array.Resize(ref summary, (int)(top >> 12) + 1);
+        SetStart(top);
+    }
+
+    // Makes room for needed words, a quarter more than the bitmaps had at least (rounded up to 8 words): growing by less
+    // would copy the bitmaps over and over as the heap grows (a new allocator starts empty on every replay), by more would
+    // leave more of them unused (they count as side state). Only the new words are zeroed.
+    void GrowBits(uint needed)
+    {
+        int length = (int)((Math.Max(needed, bits.Length + bits.Length / GrowthDivisor) + 7) & ~7L);
+        var grown = GC.AllocateUninitializedArray<ulong>(length, pinned: true);
+        bits.AsSpan().CopyTo(grown);
+        grown.AsSpan(bits.Length).Clear();
+        bits = grown;
+        words = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(bits));
+    }
+
+    // --- free ---
+
+    /// <inheritdoc/>
+    protected override bool IsLiveBlock(nint pointer)
+    {
+        uint g = (uint)(((long)pointer - (long)Lo) >> 4);
+        return IsStart(g) && !IsMarked(g);
+    }
+
+    /// <inheritdoc/>
+    protected override void FreeBlock(nint payload)
+    {
+        uint g = (uint)(((long)payload - (long)Lo) >> 4), n = BlockSize(g);
+        if (!TryQuickFree(g, n)) Coalesce(g, n);
+    }
+
+    // --- quick lists, like glibc's tcache: a freed block of at most QuickMax granules waits, up to QuickDepth per size,
+    // for the next malloc of its size, without coalescing. It is marked at its start (so it is not live) with a size
+    // field of 0 (so it is not free), and a footer of 0 when it is one granule (whose start is its end); a longer one has
+    // no mark at its end. Its neighbours do not merge with it; all of them are freed for real before the heap grows. ---
+
+    bool TryQuickFree(uint g, uint n)
+    {
+        if (n > QuickMax || quickCounts[(int)n - 1] == QuickDepth) return false;
+        int q = (int)n - 1;
+        Mark(g);
+        *Field(g, 2) = 0;
+        if (n == 1) *Field(g, 3) = 0;
+        Next(g) = quickHeads[q];
+        quickHeads[q] = g + 1;
+        quickCounts[q]++;
+        quickTotal++;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint TryQuickMalloc(uint k)
+    {
+        if (quickTotal == 0 || k > QuickMax) return NoLink;
+        int q = (int)k - 1;
+        uint head = quickHeads[q];
+        if (head == 0) return NoLink;
+        uint g = head - 1;
+        quickHeads[q] = Next(g);
+        quickCounts[q]--;
+        quickTotal--;
+        Unmark(g);
+        return g;
+    }
+
+    // Frees every quick block into the free lists (merged with its free neighbours).
+    void FlushQuick()
+    {
+        for (int q = 0; q < QuickMax; q++)
+        {
+            for (uint head = quickHeads[q]; head != 0;)
+            {
+                uint g = head - 1;
+                head = Next(g);
+                Unmark(g);
+                Coalesce(g, (uint)q + 1);
+            }
+            quickHeads[q] = 0;
+            quickCounts[q] = 0;
+        }
+        quickTotal = 0;
+    }
+
+    // Frees the block [g, g + n) (start bit set, no marks, in no list): merges it with its free neighbours and puts the
+    // result in its list, in the place of the neighbour it absorbs when that one's class does not change.
+    uint Coalesce(uint g, uint n)
+    {
+        uint next = g + n, nn = FreeAt(next), ps = FreeBefore(g);
+        if (ps == 0)
+        {
+            if (nn == 0)
+            {
+                MakeFree(g, n);
+                Insert(g, n);
+                return g;
+            }
+            int nc = ClassOf(nn);
+            bool stays = ClassOf(n + nn) == nc;
+            if (stays) Replace(next, g, nc);
+            else Remove(next, nn);
+            ClearStart(next);
+            Unmark(next);
+            MakeFree(g, n + nn);
+            if (!stays) Insert(g, n + nn);
+            return g;
+        }
+        uint prev = g - ps, total = ps + n + nn;
+        if (nn != 0)
+        {
+            Remove(next, nn);
+            ClearStart(next);
+            Unmark(next, nn);
+        }
+        ClearStart(g);
+        bool kept = ClassOf(total) == ClassOf(ps);
+        if (!kept) Remove(prev, ps);
+        Unmark(prev, ps);
+        MakeFree(prev, total);
+        if (!kept) Insert(prev, total);
+        return prev;
+    }
+
+    // --- realloc ---
+
+    /// <inheritdoc/>
+    protected override long Capacity(nint payload) => (long)BlockSize((uint)(((long)payload - (long)Lo) >> 4)) << 4;
+
+    /// <inheritdoc/>
+    protected override nint ReallocateBlock(nint payload, long size)
+    {
+        uint g = (uint)(((long)payload - (long)Lo) >> 4), n = BlockSize(g), k = Granules(size);
+        if (k == n) return payload;
+        if (k < n) // shrink in place: the rest is freed (merged with a free next block)
+        {
+            SetStart(g + k);
+            Coalesce(g + k, n - k);
+            return payload;
+        }
+        uint next = g + n, nn = FreeAt(next);
+        if (n + nn >= k) // grow into the free next block
+        {
+            Remove(next, nn);
+            Unmark(next, nn);
+            ClearStart(next);
+            Split(g, k, n + nn);
+            return payload;
+        }
+        uint ps = FreeBefore(g);
+        if (next + nn == top) return AtTop(g, k, n, ps, nn);
+        if (ps + n + nn >= k) return SlideDown(g, k, n, ps, nn);
+        return base.ReallocateBlock(payload, size); // allocate, copy, free
+    }
+
+    // The block g (allocated, total granules, no marks) keeps k of them; the rest becomes a free block in its list.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Split(uint g, uint k, uint total)
+    {
+        if (total == k) return;
+        SetStart(g + k);
+        MakeFree(g + k, total - k);
+        Insert(g + k, total - k);
+    }
+
+
+    // The free previous block (ps granules) and the free next one (nn, maybe 0) take the block: its payload moves down.
+    nint SlideDown(uint g, uint k, uint n, uint ps, uint nn)
+    {
+        uint prev = g - ps, next = g + n;
+        Remove(prev, ps);
+        Unmark(prev, ps);
+        if (nn != 0)
+        {
+            Remove(next, nn);
+            Unmark(next, nn);
+            ClearStart(next);
+        }
+        ClearStart(g);
+        Copy(Address(g), Address(prev), (long)n << 4);
+        Split(prev, k, ps + n + nn);
+        return Address(prev);
+    }
+
+    // The block g (n granules, with a free next block of nn that ends the heap, maybe 0) grows at the top without a copy,
+    // by moving the break only by what is missing. A copy is made only where it saves at least as much heap as it copies:
+    // into a free block elsewhere when the growth avoided is at least the block, or down into a free previous block at
+    // least as large as the block (then the break moves by what is still missing). 0 when the heap cannot grow.
+    nint AtTop(uint g, uint k, uint n, uint ps, uint nn)
+    {
+        uint missing = k - n - nn;
+        if (missing >= n)
+        {
+            uint q = Find(k);
+            if (q != NoLink)
+            {
+                q = Take(q, k);
+                Copy(Address(g), Address(q), (long)n << 4);
+                Coalesce(g, n);
+                return Address(q);
+            }
+        }
+        uint start = g;
+        if (ps >= n)
+        {
+            if (ps + n + nn >= k) return SlideDown(g, k, n, ps, nn);
+            start = g - ps;
+            missing -= ps;
+        }
+        if (!CanGrow((long)missing << 4)) return 0;
+        if (start != g)
+        {
+            Remove(start, ps);
+            Unmark(start, ps);
+            ClearStart(g);
+            Copy(Address(g), Address(start), (long)n << 4);
+        }
+        if (nn != 0)
+        {
+            Remove(g + n, nn);
+            Unmark(g + n, nn);
+            ClearStart(g + n);
+        }
+        uint oldTop = top;
+        GrowBy(missing);
+        ClearStart(oldTop);
+        return Address(start);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    nint Address(uint g) => Lo + ((nint)g << 4);
+
+    // --- walking and checking ---
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<BlockInfo> Blocks()
+    {
+        var blocks = new List<BlockInfo>();
+        for (uint g = 0; g < top;)
+        {
+            uint n = BlockSize(g);
+            blocks.Add(new BlockInfo((long)g << 4, (long)n << 4, !IsMarked(g)));
+            g += n;
+        }
+        return blocks;
+    }
+
+    // Breaks the heap for HeapChecker's tests: flips the start bit (or, with mark, the mark) of the granule at offset.
+    internal void FlipBit(long offset, bool mark)
+    {
+        uint g = (uint)(offset >> 4);
+        Word(g, mark ? 1 : 0) ^= 1UL << (int)g;
+    }
+
+    /// <summary>The first broken invariant of the bitmaps, the free blocks and the free lists, or null (for <see cref="HeapChecker"/>).</summary>
+    internal HeapViolation? CheckInvariants()
+    {
+        if (Heap.Size != (long)top << 4) return new HeapViolation($"the heap is {Heap.Size} bytes, but the allocator counts {top} granules", Heap.Size);
+        if (bits.Length < 2 * ((top >> 6) + 1)) return new HeapViolation($"the bitmaps hold {bits.Length / 2 * 64} granules, fewer than the heap's {top} + 1", Heap.Size);
+        if (!IsStart(top)) return new HeapViolation("the sentinel start at the break is missing", Heap.Size);
+        for (uint w = top >> 6; w < bits.Length / 2; w++)
+        {
+            ulong past = w == top >> 6 ? ~0UL << (int)(top & 63) << 1 : ~0UL; // the granules after the sentinel
+            if (((bits[w * 2] | bits[w * 2 + 1]) & past) != 0) return new HeapViolation($"a bit is set past the break, in word {w}", (long)w << 10);
+        }
+        if (IsMarked(top)) return new HeapViolation("the sentinel is marked free", Heap.Size);
+        for (uint w = 0; w <= top >> 6; w++)
+            if ((bits[w * 2] != 0) != (((summary[w >> 6] >> (int)w) & 1) != 0))
+                return new HeapViolation($"the summary bit of starts word {w} does not say whether it is 0", (long)w << 10);
+        if (top > 0 && !IsStart(0)) return new HeapViolation("no block starts at the start of the heap", 0);
+        var free = new HashSet<uint>();
+        var quick = new HashSet<uint>();
+        bool lastFree = false;
+        for (uint g = 0; g < top;)
+        {
+            uint n = BlockSize(g);
+            bool isFree = IsMarked(g);
+            if (n > 2 && FirstMark(g + 1, g + n - 1) is { } inside)
+                return new HeapViolation($"granule {inside} inside the block at {(long)g << 4} is marked", (long)g << 4);
+            if (isFree && FreeSize(g) == 0) // a quick block
+            {
+                if (n > QuickMax || (n == 1 ? SizeEndingAt(g) != 0 : IsMarked(g + n - 1)))
+                    return new HeapViolation($"the quick block at {(long)g << 4} ({n} granules) is marked like a free block", (long)g << 4);
+                quick.Add(g);
+                isFree = false; // its neighbours do not merge with it
+            }
+            else if (isFree)
+            {
+                if (!IsMarked(g + n - 1)) return new HeapViolation($"the free block at {(long)g << 4} ({n} granules) has no mark at its end", (long)g << 4);
+                if (FreeSize(g) != n || SizeEndingAt(g + n - 1) != n)
+                    return new HeapViolation($"the free block at {(long)g << 4} is {n} granules, but its size says {FreeSize(g)} and its footer {SizeEndingAt(g + n - 1)}", (long)g << 4);
+                if (lastFree) return new HeapViolation($"the free block at {(long)g << 4} touches the free block before it", (long)g << 4);
+                free.Add(g);
+            }
+            else if (n > 1 && IsMarked(g + n - 1)) return new HeapViolation($"the allocated block at {(long)g << 4} has a free mark at its end", (long)g << 4);
+            lastFree = isFree;
+            g += n;
+        }
+        return CheckLists(free) ?? CheckQuickLists(quick);
+    }
+
+    HeapViolation? CheckQuickLists(HashSet<uint> quick)
+    {
+        int total = 0;
+        for (int q = 0; q < QuickMax; q++)
+        {
+            int count = 0;
+            for (uint head = quickHeads[q]; head != 0; head = Next(head - 1))
+            {
+                uint g = head - 1;
+                if (!quick.Remove(g)) return new HeapViolation($"quick list {q + 1} holds granule {g}, which is not a quick block (or is in a list twice)", (long)g << 4);
+                if (BlockSize(g) != q + 1) return new HeapViolation($"the quick block at {(long)g << 4} ({BlockSize(g)} granules) is in quick list {q + 1}", (long)g << 4);
+                count++;
+            }
+            if (count != quickCounts[q] || count > QuickDepth) return new HeapViolation($"quick list {q + 1} holds {count} blocks, but its count says {quickCounts[q]}", 0);
+            total += count;
+        }
+        if (total != quickTotal) return new HeapViolation($"the quick lists hold {total} blocks, but {quickTotal} are counted", 0);
+        foreach (uint g in quick) return new HeapViolation($"the quick block at {(long)g << 4} is in no quick list", (long)g << 4);
+        return null;
+    }
+
+    // The first marked granule in [from, to), a word at a time; null when there is none.
+    uint? FirstMark(uint from, uint to)
+    {
+        for (uint g = from; g < to;)
+        {
+            ulong word = Word(g, 1) & (~0UL << (int)g);
+            uint wordEnd = (g & ~63u) + 64;
+            if (word != 0)
+            {
+                uint at = (g & ~63u) + (uint)BitOperations.TrailingZeroCount(word);
+                return at < to ? at : null;
+            }
+            g = wordEnd;
+        }
+        return null;
+    }
+
+    HeapViolation? CheckLists(HashSet<uint> free)
+    {
+        int classes = 0;
+        for (int c = 0; c < ClassCount; c++)
+        {
+            if (!IsNonEmpty(c)) continue;
+            classes++;
+            if (lists.SlotOf(c) >= lists.Count) return new HeapViolation($"class {c} has head slot {lists.SlotOf(c)} of {lists.Count}", 0);
+            uint prev = NoLink;
+            for (uint g = Head(c); g != NoLink; prev = g, g = Next(g))
+            {
+                if (!free.Remove(g)) return new HeapViolation($"free list {c} holds granule {g}, which is not a free block (or is in a list twice)", (long)g << 4);
+                if (ClassOf(FreeSize(g)) != c) return new HeapViolation($"the free block at {(long)g << 4} ({FreeSize(g)} granules) is in list {c}, not {ClassOf(FreeSize(g))}", (long)g << 4);
+                if (Prev(g) != prev) return new HeapViolation($"the free block at {(long)g << 4} links back to {Prev(g)}, not {prev}", (long)g << 4);
+            }
+            if (prev == NoLink) return new HeapViolation($"free list {c} is marked non-empty but has no blocks", 0);
+        }
+        if (classes != lists.Count) return new HeapViolation($"{classes} classes are non-empty, but {lists.Count} heads are kept", 0);
+        foreach (uint g in free) return new HeapViolation($"the free block at {(long)g << 4} is in no free list", (long)g << 4);
+        return null;
+    }
+}

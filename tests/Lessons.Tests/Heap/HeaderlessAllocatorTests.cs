@@ -1,0 +1,169 @@
+using System.Runtime.InteropServices;
+using Lessons.Heap;
+using Lessons.Posix;
+
+namespace Lessons.Tests.Heap;
+
+/// <summary>"headerless": boundary tags in two bitmaps beside the heap, quick lists, and the checker's view of them.</summary>
+public class HeaderlessAllocatorTests
+{
+    static (SimulatedBreak Heap, HeaderlessAllocator A) Fresh()
+    {
+        var heap = new SimulatedBreak(1 << 22);
+        return (heap, (HeaderlessAllocator)Allocators.Create("headerless", heap));
+    }
+
+    static void AssertHealthy(HeaderlessAllocator a) => Assert.Null(HeapChecker.Check(a));
+
+    [Fact]
+    public void AnAllocatedBlockIsItsPayloadRoundedUpTo16Bytes()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint[] p = [a.Malloc(300), a.Malloc(1), a.Malloc(16), a.Malloc(17), a.Malloc(1000)];
+        long[] sizes = [304, 16, 16, 32, 1008];
+        Assert.Equal(sizes, a.Blocks().Select(b => b.Size));
+        Assert.Equal(sizes.Sum(), heap.Size); // no header, no prologue, no padding
+        Assert.Equal(heap.HeapLo, p[0]);
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void ABlockFreedBetweenTwoFreeBlocksMergesWithBoth()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint[] p = [.. Enumerable.Range(0, 4).Select(_ => a.Malloc(300))]; // 304 bytes: above the quick lists' 256
+        a.Free(p[0]);
+        a.Free(p[2]);
+        Assert.Equal(4, a.Blocks().Count);
+        a.Free(p[1]);
+        Assert.Equal([new BlockInfo(0, 3 * 304, false), new BlockInfo(3 * 304, 304, true)], a.Blocks());
+        AssertHealthy(a);
+        Assert.Equal(p[0], a.Malloc(900)); // the merged block holds it
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void AFreedSmallBlockWaitsInAQuickListAndComesBackToTheNextMallocOfItsSize()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint p = a.Malloc(100), q = a.Malloc(100);
+        a.Free(p);
+        Assert.False(a.IsLive(p));
+        Assert.Contains(new BlockInfo(0, 112, false), a.Blocks());
+        AssertHealthy(a);
+        Assert.Contains("double free", Assert.Throws<HeapMisuseException>(() => a.Free(p)).Message);
+        Assert.Throws<HeapMisuseException>(() => a.Realloc(p, 10));
+        Assert.Equal(p, a.Malloc(97)); // 7 granules again
+        Assert.True(a.IsLive(p));
+        a.Free(q);
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void AOneGranuleQuickBlockDoesNotMergeWithTheFreeBlockAfterItUntilTheHeapWouldGrow()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint tiny = a.Malloc(8), big = a.Malloc(300), keep = a.Malloc(300);
+        a.Free(tiny); // a quick block of one granule: its mark is its start and its end
+        a.Free(big);  // a free block: the quick block before it is not merged
+        Assert.Equal([new BlockInfo(0, 16, false), new BlockInfo(16, 304, false), new BlockInfo(320, 304, true)], a.Blocks());
+        AssertHealthy(a);
+        Assert.Equal(tiny, a.Malloc(16));
+        a.Free(tiny);
+        long size = heap.Size;
+        Assert.Equal(tiny, a.Malloc(320 - 8)); // nothing fits without the quick block: it is freed for real, and the two merge
+        Assert.Equal(size, heap.Size);
+        a.Free(keep);
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void ReallocGrowsAtTheTopOfTheHeapWithoutACopyAndByOnlyWhatIsMissing()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint keep = a.Malloc(64), p = a.Malloc(1000);
+        for (int size = 1000; size <= 100_000; size += 999)
+        {
+            Assert.Equal(p, a.Realloc(p, size));
+            Assert.Equal(64 + (size + 15) / 16 * 16, heap.Size);
+        }
+        AssertHealthy(a);
+        a.Free(keep);
+        a.Free(p);
+    }
+
+    [Fact]
+    public void ReallocGrowsIntoAFreeNextBlockAndShrinksInPlace()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint p = a.Malloc(400), q = a.Malloc(400), r = a.Malloc(400);
+        Marshal.WriteInt64(p, 0x1234);
+        a.Free(q);
+        Assert.Equal(p, a.Realloc(p, 700)); // into q's block; the rest stays free
+        Assert.Equal(0x1234, Marshal.ReadInt64(p));
+        Assert.Equal([new BlockInfo(0, 704, true), new BlockInfo(704, 96, false), new BlockInfo(800, 400, true)], a.Blocks());
+        Assert.Equal(p, a.Realloc(p, 300)); // the rest merges with the free block after it
+        Assert.Equal([new BlockInfo(0, 304, true), new BlockInfo(304, 496, false), new BlockInfo(800, 400, true)], a.Blocks());
+        AssertHealthy(a);
+        a.Free(r);
+        a.Free(p);
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void SmallBlocksTakeLessHeapThanWithAnyHeaderedAllocator()
+    {
+        long HeapFor(string name)
+        {
+            using var heap = new SimulatedBreak(1 << 22);
+            var a = Allocators.Create(name, heap);
+            for (int i = 0; i < 1000; i++) Assert.NotEqual(0, a.Malloc(80)); // above the slabs' cells
+            return heap.Size;
+        }
+        Assert.Equal(80_000, HeapFor("headerless"));
+        Assert.True(HeapFor("segregated-slabs") >= 96_000); // an 8-byte header makes each block 96 bytes
+    }
+
+    [Theory]
+    [InlineData(false, 304, "granule 19 inside the block at 0 is marked")]    // the free block's start bit cleared
+    [InlineData(true, 16, "granule 1 inside the block at 0 is marked")]       // a mark inside an allocated block
+    [InlineData(true, 304, "the allocated block at 304 has a free mark at its end")] // the free block's first mark cleared
+    [InlineData(true, 592, "the free block at 304 (19 granules) has no mark at its end")]
+    public void TheCheckerFindsBrokenBitmaps(bool mark, long offset, string expected)
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        a.Malloc(300);
+        nint q = a.Malloc(300);
+        a.Malloc(300);
+        a.Free(q); // [0, 304) allocated, [304, 608) free, [608, 912) allocated
+        AssertHealthy(a);
+        a.FlipBit(offset, mark);
+        Assert.Contains(expected, HeapChecker.Check(a)?.Message);
+    }
+
+    [Fact]
+    public void TheCheckerFindsADamagedFooterAndABrokenQuickList()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint p = a.Malloc(300), q = a.Malloc(300), r = a.Malloc(100);
+        a.Malloc(100);
+        a.Free(q);
+        a.Free(r); // a quick block
+        AssertHealthy(a);
+        Marshal.WriteInt32(q + 300 - 4 + 4, 7); // the footer: the last 4 bytes of the 304-byte free block
+        Assert.Contains("footer", HeapChecker.Check(a)!.Message);
+        Marshal.WriteInt32(q + 300, 19);
+        AssertHealthy(a);
+        Marshal.WriteInt32(r, 5); // the quick block's link now points elsewhere
+        Assert.NotNull(HeapChecker.Check(a));
+        Assert.NotEqual(0, p);
+    }
+}
