@@ -26,6 +26,9 @@ namespace Lessons.Heap;
 /// moves by what is missing (by a chunk for a small block above a large one). Realloc shrinks in place, grows into a
 /// free next block or at the top of the heap, slides down into a free previous block, and copies only where that
 /// saves as much heap as it moves.</para>
+/// <para>Quick lists, like glibc's tcache, keep up to <see cref="QuickDepth"/> freed blocks of each size up to
+/// <see cref="QuickMax"/> granules for the next malloc of that size, unmerged; all of them are freed for real before the
+/// heap grows, so they never make it larger.</para>
 /// </summary>
 [Allocator("headerless", "segregated lists, boundary tags in two side bitmaps, no headers (best on small blocks)", Order = 8)]
 public sealed unsafe class HeaderlessAllocator : ArenaAllocator
