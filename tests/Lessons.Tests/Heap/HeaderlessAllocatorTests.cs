@@ -82,6 +82,22 @@ public class HeaderlessAllocatorTests
     }
 
     [Fact]
+    public void AMallocFromTheNextClassUpTakesTheBestFitAmongItsFirstBlocksWithoutScanningTheRest()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        // Twelve free blocks of the class 2048-2559, apart; freed smallest first, so it is last in the list.
+        long[] sizes = [2048, .. Enumerable.Range(1, 11).Select(j => 2048L + 16 * j)];
+        var blocks = sizes.Select(s => (P: a.Malloc(s), Spacer: a.Malloc(300))).ToArray();
+        foreach (var b in blocks) a.Free(b.P);
+        Assert.Equal(HeaderlessAllocator.ClassOf(2048 / 16), HeaderlessAllocator.ClassOf(2224 / 16));
+        Assert.NotEqual(HeaderlessAllocator.ClassOf(1500 / 16 + 1), HeaderlessAllocator.ClassOf(2048 / 16));
+        // The list runs from the last freed (2224 bytes) back; the first nine end at 2096 bytes, the best fit there.
+        Assert.Equal(blocks[3].P, a.Malloc(1500));
+        AssertHealthy(a);
+    }
+
+    [Fact]
     public void ReallocGrowsAtTheTopOfTheHeapWithoutACopyAndByOnlyWhatIsMissing()
     {
         var (heap, a) = Fresh();
