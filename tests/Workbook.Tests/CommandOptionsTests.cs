@@ -31,6 +31,20 @@ public class CommandOptionsTests
     }
 
     [Theory]
+    [InlineData("/")]
+    [InlineData("{empty}")]
+    public void Validate_release_of_a_folder_that_is_no_student_copy_says_so_and_exits_1(string folder)
+    {
+        using var temp = new TempFolder();
+        folder = folder.Replace("{empty}", temp.Path);
+        var (exitCode, stdout, stderr) = RunProcess("dotnet", [CommandLineTests.WorkbookDll, "validate-release", folder], AppContext.BaseDirectory, TimeSpan.FromMinutes(1));
+
+        Assert.True(exitCode == 1, $"exit {exitCode}\n{stdout}\n{stderr}");
+        Assert.Equal($"validate-release: {folder} is not a student copy: it has no release-manifest.json (release --out writes one)\n", stderr);
+        Assert.Equal("", stdout);
+    }
+
+    [Theory]
     [InlineData("heap-fuzz")]
     [InlineData("fork-stress")]
     [InlineData("alloc-cost")]

@@ -68,7 +68,16 @@ static class GradingCommands
         }
         if (manifest is null && Path.Combine(submission, StudentRelease.ManifestFile) is var own && File.Exists(own))
             manifest = own;
-        var grades = Grader.Grade(root, Path.GetFullPath(submission), manifest, grading);
+        Grades grades;
+        try
+        {
+            grades = Grader.Grade(root, Path.GetFullPath(submission), manifest, grading);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"grade: cannot read {submission}: {e.Message}");
+            return 1;
+        }
         Console.Write(GradeOutputs.Table(grades));
         if (options.TryGetValue("--gradescope", out var gradescope))
             ReleaseCommands.Write(gradescope, GradeOutputs.Gradescope(grades));

@@ -63,6 +63,11 @@ static class ReleaseCommands
             Console.Error.WriteLine($"validate-release: {release} is not a folder");
             return 1;
         }
+        if (!File.Exists(Path.Combine(release, StudentRelease.ManifestFile)))
+        {
+            Console.Error.WriteLine($"validate-release: {release} is not a student copy: it has no {StudentRelease.ManifestFile} (release --out writes one)");
+            return 1;
+        }
         var problems = ReleaseValidator.Validate(root, Path.GetFullPath(release), Console.Out);
         foreach (var problem in problems)
             Console.Error.WriteLine($"problem: {problem}");

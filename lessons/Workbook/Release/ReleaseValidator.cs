@@ -10,7 +10,8 @@ public static class ReleaseValidator
     public static IReadOnlyList<string> Validate(string instructorRoot, string release, TextWriter log)
     {
         var problems = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(release, "*.cs", SearchOption.AllDirectories))
+        var everywhere = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true };
+        foreach (var file in Directory.EnumerateFiles(release, "*.cs", everywhere))
         {
             if (File.ReadLines(file).Any(line => line.Trim() is Markers.BeginSolution or Markers.BeginHidden))
                 problems.Add($"{Path.GetRelativePath(release, file)} still holds a marker");

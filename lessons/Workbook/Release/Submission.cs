@@ -110,9 +110,19 @@ public sealed class Submission : IDisposable
         var options = new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
         while (pending.TryPop(out var dir))
         {
-            foreach (var file in Directory.EnumerateFiles(dir, "*", options))
+            string[] files, subs;
+            try
+            {
+                files = Directory.GetFiles(dir, "*", options);
+                subs = Directory.GetDirectories(dir, "*", options);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // gone or unreadable since its parent was listed (a process's folder in /proc)
+            }
+            foreach (var file in files)
                 yield return file;
-            foreach (var sub in Directory.EnumerateDirectories(dir, "*", options))
+            foreach (var sub in subs)
                 if (!Skipped.Contains(Path.GetFileName(sub), StringComparer.OrdinalIgnoreCase))
                     pending.Push(sub);
         }
