@@ -1,3 +1,4 @@
+using System.Numerics;
 using static Lessons.Heap.BoundaryTags;
 
 namespace Lessons.Heap;
@@ -223,9 +224,10 @@ public static class HeapChecker
         return null;
     }
 
-    // Slabs: a valid cell size, only bits of real cells, at most one empty slab per cell size; the frame map is an
-    // allocated block long enough for its frames and marks exactly the slabs' frames; the lists of slabs with a free
-    // cell hold exactly those, each in the list of its cell size.
+    // Slabs: only bits of real cells, a start bit at the first cell of every block and only there, blocks of at most
+    // MaxCellSize bytes, at most one empty slab; the frame map is an allocated block long enough for its frames and
+    // marks exactly the slabs' frames; the lists of slabs with a free cell hold exactly those, each in the list of its
+    // longest run of free cells.
     static HeapViolation? CheckSlabs(IWalkableSlabHeap heap, List<nint> slabList, long mapBlock)
     {
         const long size = SegregatedListAllocator.SlabSize;
@@ -243,40 +245,59 @@ public static class HeapChecker
         bool Marked(long frame) => frame < 64 ? (Get(lo) & (1L << (int)frame)) != 0
             : frame - 64 < frames && (Get(map + (nint)((frame - 64) >> 6) * 8) & (1L << (int)((frame - 64) & 63))) != 0;
         var slabSet = new HashSet<nint>(slabList);
-        var partial = new HashSet<nint>();
-        var emptySizes = new HashSet<long>();
+        var partial = new Dictionary<nint, int>(); // a slab with a free cell, and the list it belongs in
+        const int cells = SegregatedListAllocator.CellsPerSlab, longest = SegregatedListAllocator.MaxCellSize / 16;
+        const ulong allCells = (1UL << cells) - 1;
+        bool anEmptySlab = false;
         foreach (nint slab in slabList)
         {
-            ulong used = (ulong)Get(slab);
-            long cellSize = Get(slab + 24);
-            if (cellSize < 16 || cellSize > 16 * heap.CellSizeCount || cellSize % 16 != 0)
-                return new HeapViolation($"a slab with cells of {cellSize} bytes (cells are 16, 32, … {16 * heap.CellSizeCount})", At(slab));
-            int cells = SegregatedListAllocator.CellsPerSlab((int)cellSize);
-            ulong allCells = (1UL << cells) - 1;
-            if (used == 0 && !emptySizes.Add(cellSize))
-                return new HeapViolation($"a second empty slab of {cellSize}-byte cells (one is kept, the others go back to the free lists)", At(slab));
+            ulong used = (ulong)Get(slab), starts = (ulong)Get(slab + 24);
             if ((used & ~allCells) != 0) return new HeapViolation($"the slab's cell bitmap 0x{used:x} has bits past its {cells} cells", At(slab));
+            if ((starts & ~used) != 0) return new HeapViolation($"the slab's start bitmap 0x{starts:x} marks cells that are not in use (0x{used:x})", At(slab));
+            if ((used & ~starts & ~(used << 1)) is var loose and not 0)
+                return new HeapViolation($"cell {BitOperations.TrailingZeroCount(loose)} of the slab is in use, but no block starts there or before it", At(slab));
+            for (ulong rest = starts; rest != 0; rest &= rest - 1)
+            {
+                int k = BitOperations.TrailingZeroCount(rest);
+                int length = BitOperations.TrailingZeroCount(~(used >> k) | ((starts >> k) & ~1UL));
+                if (length > longest) return new HeapViolation($"the block at cell {k} of the slab is {length} cells long (at most {longest})", At(slab));
+            }
+            if (used == 0 && anEmptySlab) return new HeapViolation("a second empty slab (one is kept, the others go back to the free lists)", At(slab));
+            anEmptySlab |= used == 0;
             if (!Marked(((long)slab - (long)lo - SegregatedListAllocator.SlabOrigin) / size)) return new HeapViolation("a slab whose frame is not marked in the frame map", At(slab));
-            if (used != allCells) partial.Add(slab);
+            if (used != allCells) partial[slab] = Math.Min(LongestFreeRun(used & allCells, cells), heap.SlabListCount) - 1;
         }
         for (long frame = 0; frame < 64 + frames; frame++)
             if (Marked(frame) && !slabSet.Contains(lo + SegregatedListAllocator.SlabOrigin + (nint)(frame * size)))
                 return new HeapViolation($"frame {frame} is marked in the frame map, but no slab is there", SegregatedListAllocator.SlabOrigin + frame * size - WordSize);
         var seen = new HashSet<nint>();
-        for (int list = 0; list < heap.CellSizeCount; list++)
+        for (int list = 0; list < heap.SlabListCount; list++)
         {
             nint prev = 0;
             for (nint slab = heap.PartialSlabs(list); slab != 0; prev = slab, slab = (nint)Get(slab + 8))
             {
                 if (!slabSet.Contains(slab)) return new HeapViolation($"the list of slabs with a free cell holds 0x{slab:x}, which is not a slab", (long)slab - (long)lo - WordSize);
                 if (!seen.Add(slab)) return new HeapViolation("the lists of slabs with a free cell reach this slab twice", At(slab));
-                if (!partial.Contains(slab)) return new HeapViolation("a full slab is in a list of slabs with a free cell", At(slab));
-                if (Get(slab + 24) != 16 * (list + 1)) return new HeapViolation($"a slab of {Get(slab + 24)}-byte cells is in the list for {16 * (list + 1)}-byte cells", At(slab));
+                if (!partial.TryGetValue(slab, out int belongs)) return new HeapViolation("a full slab is in a list of slabs with a free cell", At(slab));
+                if (belongs != list)
+                    return new HeapViolation($"a slab whose longest run of free cells is {belongs + 1}{(belongs + 1 == heap.SlabListCount ? " or more" : "")} is in list {list}", At(slab));
                 if (Get(slab + 16) != prev) return new HeapViolation($"in the list of slabs with a free cell, the previous link is 0x{Get(slab + 16):x}, but the slab before is 0x{prev:x}", At(slab));
             }
         }
-        foreach (nint slab in partial)
+        foreach (nint slab in partial.Keys)
             if (!seen.Contains(slab)) return new HeapViolation("a slab with a free cell is not in the list of slabs with a free cell", At(slab));
         return null;
+    }
+
+    // The longest run of clear bits among the first `cells` bits of used.
+    static int LongestFreeRun(ulong used, int cells)
+    {
+        int longest = 0, run = 0;
+        for (int k = 0; k < cells; k++)
+        {
+            run = (used >> k & 1) == 0 ? run + 1 : 0;
+            longest = Math.Max(longest, run);
+        }
+        return longest;
     }
 }

@@ -43,7 +43,7 @@ public interface IWalkableHeap : IHeapView
 }
 
 /// <summary>
-/// A boundary-tag heap that may also hold slabs of small cells (see <see cref="SegregatedListAllocator"/>): allocated
+/// A boundary-tag heap that may also hold slabs of 16-byte cells (see <see cref="SegregatedListAllocator"/>): allocated
 /// blocks of <see cref="SegregatedListAllocator.SlabSize"/> bytes with <see cref="SegregatedListAllocator.SlabBit"/> in
 /// their header, recorded in a frame map, and linked in a list while they have a free cell.
 /// </summary>
@@ -71,8 +71,9 @@ public interface IWalkableSlabHeap : IWalkableHeap
     /// <summary>How many frames (from frame 64) the frame-map block covers.</summary>
     long FrameMapFrames { get; }
 
-    /// <summary>How many lists of slabs with a free cell there are: list i holds slabs of cells of 16 × (i + 1) bytes.</summary>
-    int CellSizeCount { get; }
+    /// <summary>How many lists of slabs with a free cell there are: list i holds the slabs whose longest run of free
+    /// cells is i + 1 cells long (the last list, that many or more).</summary>
+    int SlabListCount { get; }
 
     /// <summary>The payload of the first slab of list <paramref name="list"/> (0 when empty).</summary>
     nint PartialSlabs(int list);

@@ -6,17 +6,22 @@ namespace Lessons.Heap;
 
 /// <summary>
 /// Slabs for small blocks (the allocator made with <c>slabs: true</c>). A block of 1–16 bytes needs 32 bytes in the
-/// free lists (header, payload rounded to 16, room for two links when freed); a cell of a slab needs 16. Blocks of up to
-/// <see cref="MaxCellSize"/> bytes are cells, of the smallest of the sizes 16, 32, 48, 64 that holds them. A slab is an
-/// ordinary allocated block of <see cref="SlabSize"/> bytes whose header has <see cref="SlabBit"/> set and whose payload
-/// starts at a multiple of <see cref="SlabSize"/> from <see cref="SlabOrigin"/>. Its first 32 bytes hold a bitmap of the cells in use,
-/// the links of its list of slabs that have a free cell, and its cell size; then come <see cref="CellsPerSlab"/> cells.
+/// free lists (header, payload rounded to 16, room for two links when freed); in a slab it needs 16. Blocks of up to
+/// <see cref="MaxCellSize"/> bytes are runs of one to four 16-byte cells of a slab, and a slab holds runs of every
+/// length, so that a program with a few blocks of each of many small sizes fills one slab, not one per size. A slab is
+/// an ordinary allocated block of <see cref="SlabSize"/> bytes whose header has <see cref="SlabBit"/> set and whose
+/// payload starts at a multiple of <see cref="SlabSize"/> from <see cref="SlabOrigin"/>. Its first 32 bytes hold a
+/// bitmap of the cells in use, the links of its list of slabs, and a bitmap of the cells where a block starts (a block
+/// runs to the next start or free cell); then come <see cref="CellsPerSlab"/> cells.
+/// <para>A slab with a free cell is in one of <see cref="SlabListCount"/> lists, by its longest free run (1, 2, 3, or 4
+/// and more cells), so that malloc finds a slab that holds its run in O(1): the first of the first non-empty list from the
+/// run's length up; in it, the shortest free run that holds the block (the lowest of equals).</para>
 /// <para>free(p) must tell a cell from a block with a header without trusting the bytes before p (they belong to the
 /// previous cell, which its owner may write anything into). So which frames (the <see cref="SlabSize"/>-byte pieces of
 /// the heap from SlabOrigin) hold a slab is recorded in a frame map, inside the heap like everything else: frames 0–63
 /// in the heap's first word (the pad before the prologue), frames from 64 on in an ordinary block that grows (moves)
 /// with the heap. A slab whose last cell is freed goes back to the free lists.</para>
-/// <para>No bitmap of live blocks is kept either: free(p) of a cell checks the slab's cells-in-use bitmap, and free(p)
+/// <para>No bitmap of live blocks is kept either: free(p) in a slab checks the slab's start bitmap, and free(p)
 /// of a list block walks the headers from the first block that starts in p's frame (a byte per frame outside the heap,
 /// at most 64 steps of at least 16 bytes) to see whether a live block starts at p. Every header that walk reads was
 /// written by the allocator, never by a payload's owner.</para>
@@ -26,61 +31,42 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     /// <summary>The size of a slab (its block, header included), and the alignment of its payload from HeapLo.</summary>
     public const long SlabSize = 1024;
     /// <summary>Bytes at the start of a slab's payload: the cells-in-use bitmap, the next and previous slab of its
-    /// list of slabs with a free cell, and its cell size.</summary>
+    /// list, and the bitmap of the cells where a block starts.</summary>
     public const int SlabHeaderSize = 32;
-    /// <summary>The largest cell: blocks of up to this many bytes are cells (of 16, 32, 48 or 64 bytes).</summary>
+    /// <summary>The largest block in a slab: blocks of up to this many bytes are runs of 16-byte cells.</summary>
     public const int MaxCellSize = 64;
-    /// <summary>Cell sizes (16, 32, …, <see cref="MaxCellSize"/>), one list of slabs with a free cell each.</summary>
-    public const int CellClassCount = MaxCellSize / 16;
-
-    /// <summary>Cells in a slab of cells of <paramref name="cellSize"/> bytes: from the end of its header to the next block's header.</summary>
-    public static int CellsPerSlab(int cellSize) => cellSize switch
-    {
-        16 => (int)(CellBytes / 16), // constant divisions: no idiv on the malloc and free paths
-        32 => (int)(CellBytes / 32),
-        48 => (int)(CellBytes / 48),
-        64 => (int)(CellBytes / 64),
-        _ => (int)(CellBytes / cellSize),
-    };
-
-    const long CellBytes = SlabSize - WordSize - SlabHeaderSize;
-
-    // at / cellSize, for a cell size of 16, 32, 48 or 64 without an idiv.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static long CellIndex(long at, int cellSize) => cellSize switch
-    {
-        16 => at >> 4,
-        32 => at >> 5,
-        48 => at / 48,
-        64 => at >> 6,
-        _ => at / cellSize,
-    };
+    /// <summary>Lists of slabs with a free cell: list i holds the slabs whose longest free run is i + 1 cells (the last
+    /// one, <see cref="MaxCellSize"/> / 16 cells or more).</summary>
+    public const int SlabListCount = MaxCellSize / 16;
+    /// <summary>The 16-byte cells of a slab: from the end of its header to the next block's header.</summary>
+    public const int CellsPerSlab = (int)((SlabSize - WordSize - SlabHeaderSize) / 16);
     /// <summary>Set in the header of a block that is a slab.</summary>
     public const long SlabBit = 4;
     /// <summary>Where frame 0 starts, from HeapLo: the first payload of the heap, so that a heap of tiny blocks starts with a slab.</summary>
     public const int SlabOrigin = FirstBlockOffset + WordSize;
 
-    static ulong AllCells(int cellSize) => (1UL << CellsPerSlab(cellSize)) - 1;
-    const int SlabNextOffset = 8, SlabPrevOffset = 16, SlabCellSizeOffset = 24;
+    const ulong AllCells = (1UL << CellsPerSlab) - 1;
+    const int SlabNextOffset = 8, SlabPrevOffset = 16, SlabStartsOffset = 24;
 
-    /// <summary>How many list blocks of a small size must be live before that size gets slabs, in "segregated-slabs": a
-    /// slab costs 1 KiB and saves 16 bytes per block, so a program with a few small blocks is better off without one.</summary>
+    /// <summary>How many small list blocks (of at most 80 bytes) must be live before the first slab, in
+    /// "segregated-slabs": a slab costs 1 KiB and saves 8–16 bytes per block, so a program with a few small blocks is
+    /// better off without one.</summary>
     public const int SlabAfter = 32;
 
     readonly bool slabs;
     readonly int slabAfter;
-    PerCellSize<int> slabCount;     // slabs of each cell size
-    PerCellSize<int> smallLive;     // live list blocks of 32, 48, 64 and 80 bytes (made by malloc or realloc)
-    PerCellSize<nint> partialSlabs; // per cell size, the first slab with a free cell (0: none)
-    PerCellSize<nint> spareSlabs;   // per cell size, the one empty slab kept (0: none)
+    int slabCount;
+    int smallLive;                  // live list blocks of 32 to 80 bytes (made by malloc or realloc)
+    PerSlabList<nint> partialSlabs; // the first slab of each list (0: none)
+    nint spareSlab;                 // the one empty slab kept (0: none)
     nint frameMap;      // the payload of the frame-map block, 0 until the first slab
     long frameMapBits;  // how many frames it covers
     // Per frame (from SlabOrigin), 1 + the 16-byte slot of the first block payload in it, 0 if none (slabs only).
     byte[]? firstBlocks;
 
     /// <summary>Four values in the allocator object itself (fields are free side state up to 256 bytes; arrays are not).</summary>
-    [InlineArray(CellClassCount)]
-    struct PerCellSize<T>
+    [InlineArray(SlabListCount)]
+    struct PerSlabList<T>
     {
         T first;
     }
@@ -90,7 +76,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     int? IWalkableSlabHeap.FirstBlockSlot(long frame) =>
         firstBlocks is null ? null : frame < firstBlocks.Length ? firstBlocks[frame] : 0;
     long IWalkableSlabHeap.FrameMapFrames => frameMapBits;
-    int IWalkableSlabHeap.CellSizeCount => CellClassCount;
+    int IWalkableSlabHeap.SlabListCount => SlabListCount;
     nint IWalkableSlabHeap.PartialSlabs(int list) => partialSlabs[list];
 
     // firstBlocks, for IsLiveBlock. A block is cut in two: the second part starts at bp.
@@ -145,15 +131,12 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         return bp == pointer && (w & (AllocatedBit | SlabBit | QuickBit)) == AllocatedBit && pointer != frameMap;
     }
 
-    // Whether pointer (inside the slab) is the start of a cell in use.
+    // Whether pointer (inside the slab) is where a block of the slab starts.
     static bool IsLiveCell(nint slab, nint pointer)
     {
         long at = pointer - slab - SlabHeaderSize;
-        int cellSize = CellSizeOf(slab);
-        if (at < 0) return false;
-        long k = CellIndex(at, cellSize);
-        if (k * cellSize != at || k >= CellsPerSlab(cellSize)) return false;
-        return ((ulong)Get(slab) & (1UL << (int)k)) != 0;
+        if (at < 0 || (at & 15) != 0 || at >> 4 >= CellsPerSlab) return false;
+        return ((ulong)Get(slab + SlabStartsOffset) & (1UL << (int)(at >> 4))) != 0;
     }
 
     // True when p lies in a frame that holds a slab (and so is a cell: block payloads never lie in a slab's frame).
@@ -174,91 +157,120 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
 
     nint SlabOf(nint cell) => Lo + SlabOrigin + (nint)(((long)cell - (long)Lo - SlabOrigin) / SlabSize * SlabSize);
 
-    static int CellSizeOf(nint slab) => (int)Get(slab + SlabCellSizeOffset);
-
-    // True when a request of size bytes (at most MaxCellSize) is to be a cell: its cell size has a slab already, or
-    // enough list blocks of its block size are live for a slab to pay.
-    bool WantsCell(long size) =>
-        slabCount[(int)(size - 1) >> 4] != 0 || smallLive[(int)(BlockSizeFor(size) >> 4) - 2] >= slabAfter;
+    // True when a small request is to go into a slab: there is a slab already, or enough small list blocks are live
+    // for one to pay.
+    bool WantsCell() => slabCount != 0 || smallLive >= slabAfter;
 
     // Counts a list block of blockSize bytes made (1) or freed (-1) by malloc, realloc or free.
     void CountSmall(long blockSize, int delta)
     {
-        if (blockSize <= MaxCellSize + 16) smallLive[(int)(blockSize >> 4) - 2] += delta;
+        if (blockSize <= MaxCellSize + 16) smallLive += delta;
     }
 
-    // A cell of the smallest size that holds size bytes (1 ≤ size ≤ MaxCellSize); 0 when no slab can be made.
+    // A block of size bytes (1 ≤ size ≤ MaxCellSize) in a slab; 0 when no slab can be made.
     nint AllocateCell(long size)
     {
-        int list = (int)(size - 1) >> 4, cellSize = (list + 1) * 16;
-        nint slab = partialSlabs[list];
-        if (slab == 0)
-        {
-            slab = NewSlab(cellSize);
-            if (slab == 0) return 0;
-        }
+        int n = (int)((size + 15) >> 4);
+        nint slab = 0;
+        for (int list = n - 1; list < SlabListCount && slab == 0; list++) slab = partialSlabs[list];
+        if (slab == 0 && (slab = NewSlab()) == 0) return 0;
         ulong used = (ulong)Get(slab);
-        if (used == 0 && spareSlabs[list] == slab) spareSlabs[list] = 0;
-        int k = BitOperations.TrailingZeroCount(~used);
-        used |= 1UL << k;
-        Put(slab, (long)used);
-        if (used == AllCells(cellSize)) Unlink(slab);
-        return slab + SlabHeaderSize + k * cellSize;
+        if (used == 0 && spareSlab == slab) spareSlab = 0;
+        int k = BestRun(used, n);
+        ulong now = used | (((1UL << n) - 1) << k);
+        Put(slab, (long)now);
+        Put(slab + SlabStartsOffset, Get(slab + SlabStartsOffset) | (1L << k));
+        Relink(slab, ListOf(used), ListOf(now));
+        return slab + SlabHeaderSize + k * 16;
+    }
+
+    // The first cell of the shortest run of free cells that holds n of them (the lowest of equals); the slab has one.
+    static int BestRun(ulong used, int n)
+    {
+        ulong free = ~used & AllCells, starts = free & ~(free << 1);
+        int best = 0, bestLength = int.MaxValue;
+        for (; starts != 0; starts &= starts - 1)
+        {
+            int at = BitOperations.TrailingZeroCount(starts), length = BitOperations.TrailingZeroCount(~(free >> at));
+            if (length >= n && length < bestLength)
+            {
+                (best, bestLength) = (at, length);
+                if (length == n) break;
+            }
+        }
+        return best;
+    }
+
+    // The cells of the block that starts at cell k: up to the next start or free cell.
+    static int RunLength(ulong used, ulong starts, int k) =>
+        BitOperations.TrailingZeroCount(~(used >> k) | ((starts >> k) & ~1UL));
+
+    // The list of a slab with these cells in use (its longest free run, in cells, less 1, at most SlabListCount - 1);
+    // -1 when it is full.
+    static int ListOf(ulong used)
+    {
+        ulong free = ~used & AllCells, two = free & (free >> 1), three = two & (free >> 2), four = three & (free >> 3);
+        return four != 0 ? 3 : three != 0 ? 2 : two != 0 ? 1 : free != 0 ? 0 : -1;
+    }
+
+    // Moves a slab from list `from` to list `to` (-1: in none).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Relink(nint slab, int from, int to)
+    {
+        if (from == to) return;
+        if (from >= 0) Unlink(slab, from);
+        if (to >= 0) Link(slab, to);
     }
 
     void FreeCell(nint cell)
     {
         nint slab = SlabOf(cell);
-        int cellSize = CellSizeOf(slab);
-        int k = (int)CellIndex(cell - slab - SlabHeaderSize, cellSize);
-        ulong used = (ulong)Get(slab);
-        bool wasFull = used == AllCells(cellSize);
-        used &= ~(1UL << k);
-        Put(slab, (long)used);
-        if (wasFull) Link(slab);
-        if (used != 0) return;
-        // Keep one empty slab per cell size, so that a program that frees and mallocs one small block over and over
-        // does not make and release a slab each time; a second empty slab goes back to the free lists.
-        ref nint spare = ref spareSlabs[(cellSize >> 4) - 1];
-        if (spare == 0)
+        int k = (int)((cell - slab - SlabHeaderSize) >> 4);
+        ulong used = (ulong)Get(slab), starts = (ulong)Get(slab + SlabStartsOffset);
+        ulong now = used & ~(((1UL << RunLength(used, starts, k)) - 1) << k);
+        Put(slab, (long)now);
+        Put(slab + SlabStartsOffset, (long)(starts & ~(1UL << k)));
+        Relink(slab, ListOf(used), ListOf(now));
+        if (now != 0) return;
+        // Keep one empty slab, so that a program that frees and mallocs one small block over and over does not make and
+        // release a slab each time; a second empty slab goes back to the free lists.
+        if (spareSlab == 0)
         {
-            spare = slab;
+            spareSlab = slab;
             return;
         }
-        Unlink(slab);
+        Unlink(slab, SlabListCount - 1);
         ReleaseSlab(slab);
     }
 
-    long CellCapacity(nint cell) => CellSizeOf(SlabOf(cell));
-
-    // Puts the slab in the list of slabs with a free cell, in address order: cells are taken from the lowest slab, so
-    // the live cells gather low and the slabs above can empty and go back to the free lists.
-    void Link(nint slab)
+    long CellCapacity(nint cell)
     {
-        ref nint head = ref partialSlabs[(CellSizeOf(slab) >> 4) - 1];
-        nint prev = 0, next = head;
-        while (next != 0 && next < slab)
-        {
-            prev = next;
-            next = (nint)Get(next + SlabNextOffset);
-        }
-        Put(slab + SlabNextOffset, next);
-        Put(slab + SlabPrevOffset, prev);
-        if (next != 0) Put(next + SlabPrevOffset, slab);
-        if (prev != 0) Put(prev + SlabNextOffset, slab);
-        else head = slab;
+        nint slab = SlabOf(cell);
+        return 16L * RunLength((ulong)Get(slab), (ulong)Get(slab + SlabStartsOffset), (int)((cell - slab - SlabHeaderSize) >> 4));
     }
 
-    void Unlink(nint slab)
+    // Puts the slab at the front of a list: slabs change lists on most mallocs and frees, and keeping the lists in
+    // address order cost a walk each time (binary-bal ran at 48 instead of 56 M ops/s) for no byte of heap on the
+    // CS:APP and CMU traces.
+    void Link(nint slab, int list)
+    {
+        ref nint head = ref partialSlabs[list];
+        Put(slab + SlabNextOffset, head);
+        Put(slab + SlabPrevOffset, 0);
+        if (head != 0) Put(head + SlabPrevOffset, slab);
+        head = slab;
+    }
+
+    void Unlink(nint slab, int list)
     {
         nint next = (nint)Get(slab + SlabNextOffset), prev = (nint)Get(slab + SlabPrevOffset);
         if (prev != 0) Put(prev + SlabNextOffset, next);
-        else partialSlabs[(CellSizeOf(slab) >> 4) - 1] = next;
+        else partialSlabs[list] = next;
         if (next != 0) Put(next + SlabPrevOffset, prev);
     }
 
     // A new, empty slab in the list of slabs with a free cell, cut from a free block or from new heap; 0 when out of room.
-    nint NewSlab(int cellSize)
+    nint NewSlab()
     {
         nint slab = CutSlab(FindSlabRoom());
         if (slab == 0 && quickTotal != 0)
@@ -269,15 +281,15 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         if (slab == 0) slab = CutSlab(ExtendForSlab());
         if (slab == 0) return 0;
         Put(slab, 0);
-        Put(slab + SlabCellSizeOffset, cellSize);
+        Put(slab + SlabStartsOffset, 0);
         if (!MarkFrame(slab, true))
         {
             Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
             FreeListBlock(slab);
             return 0;
         }
-        Link(slab);
-        slabCount[(cellSize >> 4) - 1]++;
+        Link(slab, SlabListCount - 1);
+        slabCount++;
         return slab;
     }
 
@@ -350,7 +362,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     // A slab with no cell in use goes back to the free lists.
     void ReleaseSlab(nint slab)
     {
-        slabCount[(CellSizeOf(slab) >> 4) - 1]--;
+        slabCount--;
         MarkFrame(slab, false);
         Put(slab - WordSize, Get(slab - WordSize) & ~SlabBit);
         FreeListBlock(slab);
@@ -392,10 +404,13 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
         long at = p - slab - SlabHeaderSize;
         long slabOffset = (long)slab - (long)Lo - WordSize;
         if (at < 0) return $"points into the header of the slab at offset {slabOffset}, not at a cell";
-        int cellSize = CellSizeOf(slab);
-        long k = at / cellSize;
-        if (k >= CellsPerSlab(cellSize)) return $"points past the last cell of the slab at offset {slabOffset}, not at a cell";
-        if (at % cellSize != 0) return $"points {at % cellSize} bytes into cell {k} of the slab at offset {slabOffset}, not at its start";
-        return $"double free (cell {k} of the slab at offset {slabOffset} is already free)";
+        int k = (int)(at >> 4);
+        if (k >= CellsPerSlab) return $"points past the last cell of the slab at offset {slabOffset}, not at a cell";
+        ulong used = (ulong)Get(slab), starts = (ulong)Get(slab + SlabStartsOffset);
+        if ((used >> k & 1) == 0)
+            return at % 16 == 0 ? $"double free (cell {k} of the slab at offset {slabOffset} is free)"
+                : $"points {at % 16} bytes into cell {k} of the slab at offset {slabOffset}, which is free";
+        int start = 63 - BitOperations.LeadingZeroCount(starts & ((2UL << k) - 1));
+        return at == 16L * start ? null : $"points {at - 16 * start} bytes into the block at cell {start} of the slab at offset {slabOffset}, not at its start";
     }
 }

@@ -28,10 +28,10 @@ namespace Lessons.Heap;
 /// block elsewhere when the growth it avoids is at least the block's size, or down into a free previous block at least as
 /// large). Elsewhere the block slides down into a free previous block (with the next one) if they hold it, else falls
 /// back to allocate-copy-free.</para>
-/// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less cells of slabs
-/// instead (SegregatedListAllocator.Slabs.cs), but a size gets its first slab only once <see cref="SlabAfter"/> list
-/// blocks of it are live: a 1 KiB slab for a handful of small blocks costs more than their headers. While a size has a
-/// slab (even a full one), its blocks are cells, so that the cells and the list blocks of one size do not take turns.</para>
+/// <para>Made with <c>slabs: true</c> ("segregated-slabs"), blocks of up to 64 bytes are header-less runs of 16-byte
+/// cells of slabs instead (SegregatedListAllocator.Slabs.cs), but only once <see cref="SlabAfter"/> small list blocks
+/// are live: a 1 KiB slab for a handful of small blocks costs more than their headers. While there is a slab (even a
+/// full one), every small block goes into a slab, so that slabs and small list blocks do not take turns.</para>
 /// <para>With slabs it also keeps quick lists of freed small blocks (SegregatedListAllocator.Quick.cs) and no bitmap of
 /// live blocks: a free is checked by walking the headers from the first block of its KiB (SegregatedListAllocator.Slabs.cs).</para>
 /// </summary>
@@ -54,13 +54,13 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     [Allocator("segregated", "segregated explicit free lists, boundary tags, coalescing at once", Order = 5)]
     public static SegregatedListAllocator Segregated(SimulatedBreak heap) => new(heap);
 
-    /// <summary>The same, with header-less cells in slabs for blocks of at most 64 bytes (the best reference allocator).</summary>
-    [Allocator("segregated-slabs", "segregated lists plus slabs of 16-64 byte cells (the best reference allocator)", Order = 6)]
+    /// <summary>The same, with blocks of at most 64 bytes in slabs of 16-byte cells, without headers (the best reference allocator).</summary>
+    [Allocator("segregated-slabs", "segregated lists plus slabs of 16-byte cells for blocks up to 64 bytes (the best reference allocator)", Order = 6)]
     public static SegregatedListAllocator SegregatedSlabs(SimulatedBreak heap) => new(heap, slabs: true, slabAfter: SlabAfter);
 
     /// <summary>Takes over <paramref name="heap"/>, which must be empty. With <paramref name="slabs"/>, blocks of at most
-    /// <see cref="MaxCellSize"/> bytes are cells of slabs instead (see <see cref="SlabSize"/>), once
-    /// <paramref name="slabAfter"/> blocks of their size are live in the free lists' blocks (0: from the first).</summary>
+    /// <see cref="MaxCellSize"/> bytes go into slabs instead (see <see cref="SlabSize"/>), once
+    /// <paramref name="slabAfter"/> small blocks are live in the free lists' blocks (0: from the first).</summary>
     public SegregatedListAllocator(SimulatedBreak heap, bool slabs = false, int slabAfter = 0) : base(heap, checksLiveBlocks: slabs)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(slabAfter);
@@ -234,7 +234,7 @@ public sealed partial class SegregatedListAllocator : ArenaAllocator, IWalkableH
     /// <inheritdoc/>
     protected override nint AllocateBlock(long size)
     {
-        if (slabs && size <= MaxCellSize && WantsCell(size))
+        if (slabs && size <= MaxCellSize && WantsCell())
         {
             nint cell = AllocateCell(size);
             if (cell != 0) return cell;

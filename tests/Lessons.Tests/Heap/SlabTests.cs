@@ -24,7 +24,7 @@ public class SlabTests
     {
         var (heap, a) = Make();
         using var _ = heap;
-        var p = Enumerable.Range(0, CellsPerSlab(16)).Select(i => a.Malloc(1 + i % 16)).ToArray();
+        var p = Enumerable.Range(0, CellsPerSlab).Select(i => a.Malloc(1 + i % 16)).ToArray();
         nint slab = heap.HeapLo + SlabOrigin;
         for (int i = 0; i < p.Length; i++) Assert.Equal(slab + SlabHeaderSize + 16 * i, p[i]);
         Assert.Equal(61, p.Length);
@@ -35,26 +35,46 @@ public class SlabTests
     }
 
     [Fact]
-    public void SegregatedSlabsMakesASizesFirstSlabOnlyOnceEnoughBlocksOfThatSizeAreLive()
+    public void SegregatedSlabsMakesTheFirstSlabOnlyOnceEnoughSmallBlocksAreLive()
     {
         using var heap = new SimulatedBreak(1 << 20);
         var a = SegregatedSlabs(heap);
-        var few = Enumerable.Range(0, SlabAfter).Select(_ => a.Malloc(16)).ToList();
-        Assert.Equal(EmptyHeapSize + SlabAfter * 32, heap.Size);  // 32-byte blocks in the lists: no slab yet
+        var few = Enumerable.Range(0, SlabAfter).Select(i => a.Malloc(i % 2 == 0 ? 16 : 48)).ToList(); // sizes count together
+        Assert.DoesNotContain(a.Blocks(), b => b.Size == SlabSize); // blocks with headers in the lists: no slab yet
         a.Free(few[0]);
-        nint p = a.Malloc(16);                                    // one short of SlabAfter live again: a block
-        Assert.Equal(few[0], p);
-        a.Malloc(48);                                             // another size counts apart: a block
+        nint p = a.Malloc(40);                                    // one short of SlabAfter live again: a block
         Assert.DoesNotContain(a.Blocks(), b => b.Size == SlabSize);
-        nint cell = a.Malloc(10);                                 // SlabAfter live 32-byte blocks: a slab pays now
+        nint cell = a.Malloc(10);                                 // SlabAfter live small blocks: a slab pays now
         Assert.Single(a.Blocks(), b => b.Size == SlabSize && b.Allocated);
-        Assert.Equal(cell + 16, a.Malloc(1));                     // … and takes the next small blocks while it has room
+        Assert.Equal(cell + 16, a.Malloc(1));                     // … and takes the next small blocks of every size
+        Assert.Equal(cell + 32, a.Malloc(64));                    // (four cells)
         foreach (nint q in few.Skip(1)) a.Free(q);
-        Assert.Equal(cell + 32, a.Malloc(16));                    // a slab with a free cell is used whatever the count …
-        for (int i = 3; i <= CellsPerSlab(16); i++) a.Malloc(16); // … and once it is full, a second slab is made
+        Assert.Equal(cell + 96, a.Malloc(16));                    // a slab with room is used whatever the count …
+        for (int i = 7; i < CellsPerSlab; i++) a.Malloc(16);
+        Assert.Single(a.Blocks(), b => b.Size == SlabSize && b.Allocated);
+        a.Malloc(16);                                             // … and once it is full, a second slab is made
         Assert.Equal(2, a.Blocks().Count(b => b.Size == SlabSize && b.Allocated));
-        Assert.Single(a.Blocks(), b => b.Size == 32 && b.Allocated); // p, still live
+        Assert.Single(a.Blocks(), b => b.Size == 48 && b.Allocated); // p, still live
         Assert.True(a.IsLive(cell) && a.IsLive(p));
+        Assert.Null(HeapChecker.Check(a));
+    }
+
+    [Fact]
+    public void BlocksOfEverySizeShareASlabAndAMallocTakesTheShortestFreeRunThatHoldsIt()
+    {
+        var (heap, a) = Make();
+        using var _ = heap;
+        nint[] p = [a.Malloc(16), a.Malloc(64), a.Malloc(16), a.Malloc(32), a.Malloc(16)]; // cells 0, 1-4, 5, 6-7, 8
+        int[] cells = [0, 1, 5, 6, 8];
+        nint first = p[0] - SlabHeaderSize;
+        Assert.Equal(cells.Select(c => first + SlabHeaderSize + 16 * c), p);
+        a.Free(p[1]);
+        a.Free(p[3]);
+        Assert.Null(HeapChecker.Check(a));
+        Assert.Equal(p[3], a.Malloc(20));  // two cells: the run of two, not the lower run of four
+        Assert.Equal(p[1], a.Malloc(49));  // four cells: the run of four
+        Assert.Equal(p[4] + 16, a.Malloc(3));
+        Assert.Single(a.Blocks(), b => b.Allocated);
         Assert.Null(HeapChecker.Check(a));
     }
 
@@ -64,7 +84,7 @@ public class SlabTests
     [InlineData(17, 32)]
     [InlineData(33, 48)]
     [InlineData(64, 64)]
-    public void EachSizeUpTo64GetsTheSmallestCellThatHoldsIt(int size, int cell)
+    public void EachSizeUpTo64TakesTheCellsThatHoldIt(int size, int cell)
     {
         var (heap, a) = Make();
         using var _ = heap;
@@ -85,11 +105,11 @@ public class SlabTests
     }
 
     [Fact]
-    public void EmptySlabsGoBackToTheFreeListsButOnePerCellSize()
+    public void EmptySlabsGoBackToTheFreeListsButOne()
     {
         var (heap, a) = Make();
         using var _ = heap;
-        var p = Enumerable.Range(0, 100).Select(_ => a.Malloc(24)).ToArray(); // 30 cells per slab: four slabs
+        var p = Enumerable.Range(0, 100).Select(_ => a.Malloc(24)).ToArray(); // two cells each, 30 per slab: four slabs
         Assert.Equal(4, a.Blocks().Count(b => b.Allocated && b.Size == SlabSize));
         foreach (nint q in p.Reverse()) { a.Free(q); Assert.Null(HeapChecker.Check(a)); }
         Assert.Equal(1, a.Blocks().Count(b => b.Allocated));          // the first slab emptied is kept …
@@ -97,8 +117,8 @@ public class SlabTests
         nint again = a.Malloc(30);                                    // … and used again
         Assert.Equal(1, a.Blocks().Count(b => b.Allocated));
         long before = heap.Size;
-        for (int i = 0; i < 1000; i++) a.Free(a.Malloc(8));          // another size: one slab made, kept empty, reused
-        Assert.Equal(2, a.Blocks().Count(b => b.Allocated));
+        for (int i = 0; i < 1000; i++) a.Free(a.Malloc(8));          // another size: the same slab
+        Assert.Equal(1, a.Blocks().Count(b => b.Allocated));
         Assert.Equal(before, heap.Size);
         a.Free(again);
         Assert.Null(HeapChecker.Check(a));
@@ -131,9 +151,11 @@ public class SlabTests
         a.Free(p);
         long slabAt = p - heap.HeapLo - SlabHeaderSize - WordSize;
         var twice = Assert.Throws<HeapMisuseException>(() => a.Free(p));
-        Assert.Contains($"double free (cell 0 of the slab at offset {slabAt} is already free); the heap is unchanged", twice.Message);
-        var inside = Assert.Throws<HeapMisuseException>(() => a.Free(q + 16));
-        Assert.Contains($"points 16 bytes into cell 1 of the slab at offset {slabAt}, not at its start", inside.Message);
+        Assert.Contains($"double free (cell 0 of the slab at offset {slabAt} is free); the heap is unchanged", twice.Message);
+        var inside = Assert.Throws<HeapMisuseException>(() => a.Free(q + 24)); // q is cells 3-5
+        Assert.Contains($"points 24 bytes into the block at cell 3 of the slab at offset {slabAt}, not at its start", inside.Message);
+        var freeCell = Assert.Throws<HeapMisuseException>(() => a.Free(p + 8));
+        Assert.Contains($"points 8 bytes into cell 0 of the slab at offset {slabAt}, which is free", freeCell.Message);
         var header = Assert.Throws<HeapMisuseException>(() => a.Free(p - 16));
         Assert.Contains("points into the header of the slab", header.Message);
         Assert.Null(HeapChecker.Check(a));
@@ -168,7 +190,7 @@ public class SlabTests
         var maps = new List<(nint Map, long Frames)>();
         for (int slab = 0; slab < 300; slab++)
         {
-            p.AddRange(Enumerable.Range(0, CellsPerSlab(16)).Select(_ => a.Malloc(8)));
+            p.AddRange(Enumerable.Range(0, CellsPerSlab).Select(_ => a.Malloc(8)));
             var s = (IWalkableSlabHeap)a;
             if (s.FrameMap != 0 && (maps.Count == 0 || maps[^1].Map != s.FrameMap)) maps.Add((s.FrameMap, s.FrameMapFrames));
         }
@@ -191,7 +213,7 @@ public class SlabTests
         for (nint q; (q = a.Malloc(8)) != 0;) p.Add(q);   // cells, then (when no slab fits) blocks with headers
         Assert.Null(HeapChecker.Check(a));
         Assert.NotEqual(0, ((IWalkableSlabHeap)a).FrameMap);
-        Assert.True(p.Count > 64 * CellsPerSlab(16), $"{p.Count} blocks");
+        Assert.True(p.Count > 64 * CellsPerSlab, $"{p.Count} blocks");
         foreach (nint q in p) a.Free(q);
         Assert.Null(HeapChecker.Check(a));
         Assert.NotEqual(0, a.Malloc(1000));
@@ -254,23 +276,23 @@ public class SlabTests
     {
         var (heap, a, p) = Corruptible();
         using var __ = heap;
-        nint slab = SlabAt(a, p[3]);  // 48-byte cells: 20 of them
-        Marshal.WriteInt64(slab, Marshal.ReadInt64(slab) | 1L << 25);
-        Fires(a, "has bits past its 20 cells");
+        nint slab = SlabAt(a, p[3]);
+        Marshal.WriteInt64(slab, Marshal.ReadInt64(slab) | 1L << 62);
+        Fires(a, "has bits past its 61 cells");
     }
 
     [Fact]
-    public void ASecondEmptySlabOfOneSizeIsFound()
+    public void ASecondEmptySlabIsFound()
     {
         var (heap, a) = Make();
         using var _ = heap;
-        var p = Enumerable.Range(0, CellsPerSlab(16) + 1).Select(_ => a.Malloc(8)).ToArray(); // two slabs
-        a.Free(p[1]);                      // both have a free cell now: both are in the list
-        Assert.Null(HeapChecker.Check(a));
-        Marshal.WriteInt64(SlabAt(a, p[0]), 0);
-        Assert.Null(HeapChecker.Check(a)); // one empty slab per size is allowed …
-        Marshal.WriteInt64(SlabAt(a, p[^1]), 0);
-        Fires(a, "a second empty slab of 16-byte cells"); // … a second one is not
+        var p = Enumerable.Range(0, CellsPerSlab + 1).Select(_ => a.Malloc(8)).ToArray(); // two slabs
+        foreach (nint slab in new[] { SlabAt(a, p[0]), SlabAt(a, p[^1]) })
+        {
+            Marshal.WriteInt64(slab, 0);
+            Marshal.WriteInt64(slab + 24, 0);
+        }
+        Fires(a, "a second empty slab");
     }
 
     [Fact]
@@ -278,17 +300,35 @@ public class SlabTests
     {
         var (heap, a, p) = Corruptible();
         using var __ = heap;
-        Marshal.WriteInt64(SlabAt(a, p[0]), (1L << CellsPerSlab(16)) - 1);
+        nint slab = SlabAt(a, p[0]);
+        Marshal.WriteInt64(slab, (1L << CellsPerSlab) - 1);      // every cell a block of its own
+        Marshal.WriteInt64(slab + 24, (1L << CellsPerSlab) - 1);
         Fires(a, "a full slab is in a list of slabs with a free cell");
     }
 
-    [Fact]
-    public void ABadCellSizeIsFound()
+    [Theory]
+    [InlineData("start of a free cell", "marks cells that are not in use")]
+    [InlineData("cell without a start", "cell 50 of the slab is in use, but no block starts there or before it")]
+    [InlineData("block too long", "the block at cell 2 of the slab is 6 cells long (at most 4)")]
+    [InlineData("wrong list", "a slab whose longest run of free cells is 1 is in list 3")]
+    public void BrokenStartBitsAndAWrongListAreFound(string broken, string words)
     {
-        var (heap, a, p) = Corruptible();
+        var (heap, a, p) = Corruptible(); // the cells: 8 at 0, 8 at 1, 40 at 2-4, 40 at 5-7
         using var __ = heap;
-        Marshal.WriteInt64(SlabAt(a, p[3]) + 24, 40);
-        Fires(a, "a slab with cells of 40 bytes");
+        nint slab = SlabAt(a, p[0]);
+        long used = Marshal.ReadInt64(slab), starts = Marshal.ReadInt64(slab + 24);
+        Assert.Equal(0xffL, used);
+        Assert.Equal(0b10_0111L, starts);
+        switch (broken)
+        {
+            case "start of a free cell": starts |= 1L << 50; break;
+            case "cell without a start": used |= 1L << 50; break;
+            case "block too long": starts &= ~(1L << 5); break;
+            default: used = starts = ((1L << CellsPerSlab) - 1) & ~(1L << 60); break; // one free cell, in list 3
+        }
+        Marshal.WriteInt64(slab, used);
+        Marshal.WriteInt64(slab + 24, starts);
+        Fires(a, words);
     }
 
     [Fact]
