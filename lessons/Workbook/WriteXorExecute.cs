@@ -91,21 +91,35 @@ static class WriteXorExecute
         if (IsRun(args) && Environment.GetEnvironmentVariable(TieredPgoVariable) is null)
             start.Environment[TieredPgoVariable] = "0";
 
+        var gate = new object();
         Process? child = null;
+        Signal? early = null; // a signal that came while the child was being started
         // Pass SIGTERM, SIGINT and SIGHUP (a closed terminal) on; one that also reached the child directly arrives twice:
         // harmless. SIGKILL cannot be caught: the child's parent-death signal covers it.
         void PassOn(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
             var sig = ctx.Signal switch { PosixSignal.SIGINT => Signal.SIGINT, PosixSignal.SIGHUP => Signal.SIGHUP, _ => Signal.SIGTERM };
-            if (child is not null)
-                try { Signals.Kill(child.Id, sig); } catch (PosixException) { }
+            lock (gate)
+            {
+                if (child is null) early ??= sig;
+                else Send(child, sig);
+            }
+        }
+        static void Send(Process to, Signal sig)
+        {
+            try { Signals.Kill(to.Id, sig); } catch (PosixException) { }
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, PassOn);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, PassOn);
         using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, PassOn);
-        using var started = child = Process.Start(start)!;
-        child.WaitForExit();
-        return child.ExitCode;
+        using var started = Process.Start(start)!;
+        lock (gate)
+        {
+            child = started;
+            if (early is { } sig) Send(started, sig);
+        }
+        started.WaitForExit();
+        return started.ExitCode;
     }
 }

@@ -62,18 +62,16 @@ public class CommandOptionsTests
     [Fact]
     public async Task Fork_stress_stops_on_SIGTERM_with_the_figures_so_far_and_exit_1()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { CommandLineTests.WorkbookDll, "fork-stress", "--forks", "1000000", "--threads", "64" })
-            start.ArgumentList.Add(a);
-        start.Environment.Remove(Fork.WriteXorExecuteVariable);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var process = StartForkStress();
         var stderr = process.StandardError.ReadToEndAsync();
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(4)); // started, forking with 64 threads allocating
-            if (process.HasExited)
-                Assert.Fail($"fork-stress ended early:\n{await stdout}\n{await stderr}");
+            // The first line comes once a signal stops it gracefully; however long the start took on a loaded machine.
+            var first = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            if (first?.StartsWith("fork-stress: forks=1000000", StringComparison.Ordinal) != true)
+                Assert.Fail($"first line: {first}\n{await stderr}"); // awaits its end: only once it failed
+            await Task.Delay(TimeSpan.FromSeconds(1)); // forking with 64 threads allocating
+            var stdout = process.StandardOutput.ReadToEndAsync();
 
             Signals.Kill(process.Id, Signal.SIGTERM);
 
@@ -87,6 +85,72 @@ public class CommandOptionsTests
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
         }
+    }
+
+    /// <summary>
+    /// A SIGTERM while the command is still starting (before it restarts itself with W^X off, while it starts the
+    /// restarted child, or before that child's handler is in place) stops it too, and the restarted child with it.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(40)]
+    [InlineData(80)]
+    [InlineData(120)]
+    [InlineData(200)]
+    public async Task Fork_stress_stopped_while_it_starts_leaves_no_process_behind(int delayMs)
+    {
+        using var process = StartForkStress();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await Task.Delay(delayMs);
+            Signals.Kill(process.Id, Signal.SIGTERM);
+
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), $"fork-stress did not stop within 60 s of a SIGTERM {delayMs} ms after its start");
+            if (process.ExitCode is not (1 or 143))
+                Assert.Fail($"exit {process.ExitCode}\n{await stdout}\n{await stderr}");
+            Assert.DoesNotContain("   at ", await stderr);
+            // The restarted child has the launcher's pid in its start-up environment; it must be gone too.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (RestartedBy(process.Id) is { Count: > 0 } left)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"restarted child(ren) {string.Join(", ", left)} still running 30 s after the launcher ended");
+                await Task.Delay(100);
+            }
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            foreach (int pid in RestartedBy(process.Id))
+                try { Signals.Kill(pid, Signal.SIGKILL); } catch (PosixException) { }
+        }
+    }
+
+    static Process StartForkStress()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { CommandLineTests.WorkbookDll, "fork-stress", "--forks", "1000000", "--threads", "64", "--no-compare" })
+            start.ArgumentList.Add(a);
+        start.Environment.Remove(Fork.WriteXorExecuteVariable);
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Processes started with <see cref="WriteXorExecute.ParentPidVariable"/> = <paramref name="launcher"/>.</summary>
+    static List<int> RestartedBy(int launcher)
+    {
+        var mark = $"{WriteXorExecute.ParentPidVariable}={launcher}";
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(mark)) found.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return found;
     }
 
     [Fact]

@@ -164,6 +164,7 @@ static class RealKernel
     }
 }
 
+[Collection(TestSupport.OwnProcessesOnly)]
 public class RealKernelNotebooksTests(ITestOutputHelper output)
 {
     [RequiresTool(Tool.Jupyter)]

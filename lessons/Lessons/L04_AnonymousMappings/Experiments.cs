@@ -114,9 +114,18 @@ public static class Experiments
             runs.Add(Run("free() of an mmap'ed page (the page before it PROT_NONE)", FreeTarget, p, 0));
         }
         nint small = Unchecked.Malloc(100), large = Unchecked.Malloc(1 << 20);
+        var kept = new List<nint>();
         try
         {
             if (small == 0 || large == 0) throw PosixException.FromLastError("malloc");
+            // Only 16-byte aligned: about 1 in 256 small blocks starts on a page, and munmap would take that page out of
+            // the heap. Keep such a block (so malloc cannot hand it back) and take another.
+            while (small % page == 0 && kept.Count < 8)
+            {
+                kept.Add(small);
+                small = Unchecked.Malloc(100);
+                if (small == 0) throw PosixException.FromLastError("malloc");
+            }
             runs.Add(Run($"munmap() of malloc(100) = {CFormat.Hex(small)}", UnmapTarget, small, 100));
             runs.Add(Run($"munmap() of malloc(1 MiB) = {CFormat.Hex(large)}", UnmapTarget, large, 1 << 20));
         }
@@ -124,6 +133,7 @@ public static class Experiments
         {
             Unchecked.Free(small);
             Unchecked.Free(large);
+            foreach (nint block in kept) Unchecked.Free(block);
         }
         return runs;
     }

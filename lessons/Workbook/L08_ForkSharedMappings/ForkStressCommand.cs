@@ -45,13 +45,14 @@ static class ForkStressCommand
 
     static int Run((int Forks, int Threads, bool Compare) o)
     {
-        Console.WriteLine($"fork-stress: forks={o.Forks} allocating-threads={o.Threads} pid={Environment.ProcessId}");
         using var interrupt = new CancellationTokenSource();
         using var stop = ProcessCleanup.StopGracefully(signal =>
         {
             Console.Error.WriteLine($"fork-stress: {signal}: stopping after the fork in progress (send it again to stop at once)");
             interrupt.Cancel();
         });
+        // Printed once a signal stops it gracefully: a script may send one as soon as it sees this line.
+        Console.WriteLine($"fork-stress: forks={o.Forks} allocating-threads={o.Threads} pid={Environment.ProcessId}");
         var result = ForkSafety.Stress(o.Forks, o.Threads, interrupt.Token);
         foreach (string message in result.ErrorMessages)
             Console.Error.WriteLine(message);
