@@ -259,7 +259,7 @@ public static class HeapChecker
             for (ulong rest = starts; rest != 0; rest &= rest - 1)
             {
                 int k = BitOperations.TrailingZeroCount(rest);
-                int length = BitOperations.TrailingZeroCount(~(used >> k) | ((starts >> k) & ~1UL));
+                int length = SegregatedListAllocator.RunLength(used, starts, k);
                 if (length > longest) return new HeapViolation($"the block at cell {k} of the slab is {length} cells long (at most {longest})", At(slab));
             }
             if (used == 0 && anEmptySlab) return new HeapViolation("a second empty slab (one is kept, the others go back to the free lists)", At(slab));

@@ -202,7 +202,7 @@ public sealed partial class SegregatedListAllocator : IWalkableSlabHeap
     }
 
     // The cells of the block that starts at cell k: up to the next start or free cell.
-    static int RunLength(ulong used, ulong starts, int k) =>
+    internal static int RunLength(ulong used, ulong starts, int k) =>
         BitOperations.TrailingZeroCount(~(used >> k) | ((starts >> k) & ~1UL));
 
     // The list of a slab with these cells in use (its longest free run, in cells, less 1, at most SlabListCount - 1);
