@@ -11,7 +11,6 @@ namespace Workbook.Tests;
 /// runs started is left: no process (each run's processes carry a marker in their environment), no System V segment
 /// (by creator pid or key) and no /dev/shm name of theirs.
 /// </summary>
-[Collection(TestSupport.OwnProcessesOnly)]
 public class CliFuzzTests(ITestOutputHelper output)
 {
     const string Marker = "WORKBOOK_TEST_RUN";

@@ -164,7 +164,6 @@ static class RealKernel
     }
 }
 
-[Collection(TestSupport.OwnProcessesOnly)]
 public class RealKernelNotebooksTests(ITestOutputHelper output)
 {
     [RequiresTool(Tool.Jupyter)]

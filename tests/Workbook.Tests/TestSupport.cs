@@ -2,11 +2,8 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using TestTools;
 
-// The notebook runner redirects Console and changes the current directory, which belong to the process: every test
-// class is in the assembly's one collection, whose tests run one at a time, but a class marked
-// [Collection(TestSupport.OwnProcessesOnly)], which only starts processes of its own (scoped leftover checks, no
-// Console, no current directory), runs beside it.
-[assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
+// The notebook runner redirects Console and changes the current directory, which belong to the process.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace Workbook.Tests;
 
@@ -22,9 +19,6 @@ sealed class TempFolder : IDisposable
 
 static class TestSupport
 {
-    /// <summary>The collection of test classes that run beside the others (see the assembly's CollectionBehavior).</summary>
-    public const string OwnProcessesOnly = "own processes only";
-
     public static string TestData(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", name);
 
     public static List<JsonObject> CodeCells(JsonObject notebook) =>
