@@ -16,22 +16,28 @@ public static class LibcHeap
     /// <summary>malloc. Contents are whatever was there before. malloc(0) returns a unique, freeable pointer.</summary>
     public static nint Malloc(long size)
     {
-        string call = $"malloc(size={size})";
+        // The call's text is built only on failure: a managed allocation here can start a GC on this thread, whose own
+        // mallocs would change what the lessons show about the thread's cache.
         Checked.RequireLinux("malloc");
-        nint p = Libc.malloc(Checked.Size(call, nameof(size), size));
+        nint p = Libc.malloc(size >= 0 ? (nuint)size : Checked.Size($"malloc(size={size})", nameof(size), size));
         if (p == 0)
-            throw PosixException.FromLastError(call);
+            throw PosixException.FromLastError($"malloc(size={size})");
         return Remember(p, size);
     }
 
     /// <summary>calloc: zeroed memory; glibc itself refuses a count × size that overflows (ENOMEM).</summary>
     public static nint Calloc(long count, long size)
     {
-        string call = $"calloc(nmemb={count}, size={size})";
         Checked.RequireLinux("calloc");
-        nint p = Libc.calloc(Checked.Size(call, nameof(count), count), Checked.Size(call, nameof(size), size));
+        if (count < 0 || size < 0)
+        {
+            string described = $"calloc(nmemb={count}, size={size})";
+            Checked.Size(described, nameof(count), count);
+            Checked.Size(described, nameof(size), size);
+        }
+        nint p = Libc.calloc((nuint)count, (nuint)size);
         if (p == 0)
-            throw PosixException.FromLastError(call,
+            throw PosixException.FromLastError($"calloc(nmemb={count}, size={size})",
                 Math.BigMul(count, size) > long.MaxValue ? "count × size overflows size_t" : null);
         return Remember(p, count * size);
     }

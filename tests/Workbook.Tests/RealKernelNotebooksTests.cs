@@ -230,7 +230,7 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
         var compile = NotebookFile.CodeCell("int y = \"no\";");
         compile["outputs"] = new JsonArray(Stream("stderr", "\n(1,9): error CS0029: Cannot convert\n"), Error("Error", "compilation error"));
         var claim = NotebookFile.CodeCell("Console.WriteLine(ok ? \"yes\" : \"NO \");");
-        claim["outputs"] = new JsonArray(Stream("stdout", "yes  one holds\nNO   two does not\n"));
+        claim["outputs"] = new JsonArray(Stream("stdout", "1 + 1 = 3\nyes  one holds\nNO   two does not\n"));
         var sequence = NotebookFile.CodeCell("new[] { (\"three\", ok) }.Select(c => $\"{(c.Item2 ? \"yes\" : \"NO \")}  {c.Item1}\")");
         sequence["outputs"] = new JsonArray(new JsonObject
         {
@@ -252,6 +252,6 @@ public class RealKernelNotebooksTests(ITestOutputHelper output)
                 "broken.ipynb cells[4]: Error: compilation error (stderr: (1,9): error CS0029: Cannot convert)",
             ],
             NotebookChecks.ErrorProblems(path));
-        Assert.Equal(["broken.ipynb cells[5]: NO   two does not", "broken.ipynb cells[6]: NO   three's"], NotebookChecks.ClaimProblems(path));
+        Assert.Equal(["broken.ipynb cells[5]: NO   two does not (the cell also printed: 1 + 1 = 3)", "broken.ipynb cells[6]: NO   three's"], NotebookChecks.ClaimProblems(path));
     }
 }

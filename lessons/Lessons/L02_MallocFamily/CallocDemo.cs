@@ -8,5 +8,5 @@ public sealed record CallocDemo(long Size, nint Dirty, nint Zeroed, long NonZero
     public int Attempts { get; init; } = 1;
 
     public override string ToString() =>
-        $"calloc(1, {Size}) = 0x{Zeroed:x} (the freed dirty block was 0x{Dirty:x}, same address: {(SameAddress ? "yes" : "no")}); non-zero bytes: {NonZeroBytes}";
+        $"calloc(1, {Size}) = 0x{Zeroed:x} (the freed dirty block was 0x{Dirty:x}, same address: {(SameAddress ? "yes" : "no")}); non-zero bytes: {NonZeroBytes}{(Attempts > 1 ? $"; tries: {Attempts}" : "")}";
 }

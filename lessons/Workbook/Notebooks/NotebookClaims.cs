@@ -15,8 +15,9 @@ static partial class NotebookClaims
     public const string CheckPattern = "? \"yes\" : \"NO \")";
 
     /// <summary>A claim line, the index of its cell (counting all cells from 0, as in the file) and its number among the
-    /// code cells (from 1, as the runner's messages count).</summary>
-    public sealed record Claim(int Cell, int CodeCell, string Line)
+    /// code cells (from 1, as the runner's messages count), and what else that output printed (its other lines, to explain
+    /// a false claim).</summary>
+    public sealed record Claim(int Cell, int CodeCell, string Line, string Context = "")
     {
         public bool Holds => Line.StartsWith("yes  ", StringComparison.Ordinal);
     }
@@ -36,9 +37,9 @@ static partial class NotebookClaims
                 string text = (string?)output["output_type"] == "stream" ? Text(output["text"])
                     : output["data"]?["text/plain"] is { } plain ? Text(plain)
                     : HtmlClaims(Text(output["data"]?["text/html"]));
-                claims.AddRange(text.Split('\n')
-                    .Where(line => line.StartsWith("yes  ", StringComparison.Ordinal) || line.StartsWith("NO  ", StringComparison.Ordinal))
-                    .Select(line => new Claim(index, code, line)));
+                var lines = text.Split('\n');
+                string context = Shorten(string.Join(" | ", lines.Where(line => !IsClaim(line) && line.Trim().Length > 0)));
+                claims.AddRange(lines.Where(IsClaim).Select(line => new Claim(index, code, line, context)));
             }
         }
         return claims;
@@ -56,11 +57,17 @@ static partial class NotebookClaims
     public static List<string> Problems(JsonObject executed, string name, Func<Claim, string> where)
     {
         var lines = Lines(executed);
-        var problems = lines.Where(c => !c.Holds).Select(c => $"{name}{where(c)}: {c.Line}").ToList();
+        var problems = lines.Where(c => !c.Holds)
+            .Select(c => $"{name}{where(c)}: {c.Line}{(c.Context.Length > 0 ? $" (the cell also printed: {c.Context})" : "")}").ToList();
         if (ChecksClaims(executed) && !lines.Any(c => c.Holds))
             problems.Add($"{name}: its cells check claims, but no claim line was printed");
         return problems;
     }
+
+    static bool IsClaim(string line) => line.StartsWith("yes  ", StringComparison.Ordinal) || line.StartsWith("NO  ", StringComparison.Ordinal);
+
+    /// <summary>At most 400 characters of a cell's other output, so a message stays one readable line.</summary>
+    static string Shorten(string text) => text.Length <= 400 ? text : text[..399] + "…";
 
     /// <summary>The text of an HTML result, one sequence element a line where the elements are claims.</summary>
     static string HtmlClaims(string html)
