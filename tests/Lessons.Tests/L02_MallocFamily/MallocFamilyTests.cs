@@ -18,6 +18,14 @@ public class MallocFamilyTests
     }
 
     [Fact]
+    public void CallocDemoNamesItsTriesOnlyWhenItTookMoreThanOne()
+    {
+        var once = new CallocDemo(256, 0x1000, 0x2000, 0);
+        Assert.EndsWith("same address: no); non-zero bytes: 0", once.ToString());
+        Assert.EndsWith("non-zero bytes: 0; tries: 3", (once with { Attempts = 3 }).ToString());
+    }
+
+    [Fact]
     public void GarbageDemoReportsWhatItSaw()
     {
         // glibc's tcache hands the block just freed back to the same thread, unless the runtime on this thread (a GC
