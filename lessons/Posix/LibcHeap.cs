@@ -18,26 +18,23 @@ public static class LibcHeap
     {
         // The call's text is built only on failure: a managed allocation here can start a GC on this thread, whose own
         // mallocs would change what the lessons show about the thread's cache.
+        string Call() => $"malloc(size={size})";
         Checked.RequireLinux("malloc");
-        nint p = Libc.malloc(size >= 0 ? (nuint)size : Checked.Size($"malloc(size={size})", nameof(size), size));
+        nint p = Libc.malloc(size >= 0 ? (nuint)size : Checked.Size(Call(), nameof(size), size));
         if (p == 0)
-            throw PosixException.FromLastError($"malloc(size={size})");
+            throw PosixException.FromLastError(Call());
         return Remember(p, size);
     }
 
     /// <summary>calloc: zeroed memory; glibc itself refuses a count × size that overflows (ENOMEM).</summary>
     public static nint Calloc(long count, long size)
     {
+        string Call() => $"calloc(nmemb={count}, size={size})"; // built only on failure, as in Malloc
         Checked.RequireLinux("calloc");
-        if (count < 0 || size < 0)
-        {
-            string described = $"calloc(nmemb={count}, size={size})";
-            Checked.Size(described, nameof(count), count);
-            Checked.Size(described, nameof(size), size);
-        }
-        nint p = Libc.calloc((nuint)count, (nuint)size);
+        nint p = Libc.calloc(count >= 0 ? (nuint)count : Checked.Size(Call(), nameof(count), count),
+            size >= 0 ? (nuint)size : Checked.Size(Call(), nameof(size), size));
         if (p == 0)
-            throw PosixException.FromLastError($"calloc(nmemb={count}, size={size})",
+            throw PosixException.FromLastError(Call(),
                 Math.BigMul(count, size) > long.MaxValue ? "count × size overflows size_t" : null);
         return Remember(p, count * size);
     }
