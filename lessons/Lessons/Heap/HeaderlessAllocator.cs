@@ -5,21 +5,24 @@ using System.Runtime.InteropServices;
 namespace Lessons.Heap;
 
 /// <summary>
-/// Segregated free lists without headers: the boundary tags live in two bitmaps outside the heap, with a bit per
-/// 16-byte granule each, so an allocated block is exactly its payload rounded up to 16 bytes.
+/// Segregated free lists without headers: an allocated block is exactly its payload rounded up to 16 bytes.
 /// <list type="bullet">
-/// <item><b>starts</b>: set at the first granule of every block (and at the break, as a sentinel). A block's size is
-/// the distance to the next set bit, found a word (64 granules) at a time.</item>
-/// <item><b>marks</b>: set at the first and the last granule of every free block, clear everywhere else. Free checks
-/// its neighbours with one bit each: the granule after the block (a free next block) and the granule before it (the
-/// last granule of a free previous block).</item>
+/// <item><b>starts</b>, a bitmap outside the heap with a bit per 16-byte granule: set at the first granule of every
+/// block (and at the break, as a sentinel). A block's size is the distance to the next set bit, found a word (64
+/// granules) at a time; the block before a granule is found the same way backwards.</item>
+/// <item><b>tags</b>, inside free blocks only: a free block holds, in the last 8 bytes of its first and of its last
+/// granule, a 64-bit tag made of that granule's index, a key of this heap and the block's size. Free checks its
+/// neighbours with one tag each: the granule after the block (a free next block) and the granule before it (the last
+/// of a free previous block), each confirmed by the starts bitmap (the size the tag gives must end at a start).</item>
 /// </list>
-/// A live block is a granule with a start and no mark, so free and realloc check their pointer in O(1) against
-/// bookkeeping that no payload can overwrite. A free block holds its links, its size in granules and a footer with its
-/// size (its last 4 bytes), so the smallest block is 16 bytes. Two bits per 16 bytes cost 1/64 of the heap (1.6 % of
-/// utilization); an 8-byte header costs 8 bytes per block, which is 20 % of a heap of 40-byte blocks. A third, small
+/// A live block is a start whose first granule holds no tag, so free and realloc check their pointer in O(1). A tag
+/// is written only where the allocator owns the memory and erased when its granule stops being a free block's end; a
+/// live block's bytes make one only if its owner writes that exact value for that granule (1 in 2^64 for bytes not
+/// copied from a free block at the same place: a tag copied elsewhere means nothing). A free block holds its links
+/// and its tags, so the smallest block is 16 bytes. One bit per 16 bytes costs 1/128 of the heap (0.8 % of
+/// utilization); an 8-byte header costs 8 bytes per block, which is 20 % of a heap of 40-byte blocks. A second, small
 /// bitmap (a bit per 64 granules) says which words of starts are not 0, so that a large block's size is found in a
-/// few steps. The bitmaps grow by a quarter at a time; they are pinned and read through a pointer.
+/// few steps. The bitmaps grow by a quarter at a time; starts is pinned and read through a pointer.
 /// <para>Free lists and placement are those of <see cref="SegregatedListAllocator"/>: one class per block size up to
 /// 1 KiB, four per power of two above; best fit among the first blocks of a class (also of the next class up, where
 /// segregated scans all of it: binary-bal leaves hundreds of like-sized holes in one class, and the full scan halved
@@ -32,7 +35,7 @@ namespace Lessons.Heap;
 /// <see cref="QuickMax"/> granules for the next malloc of that size, unmerged; all of them are freed for real before the
 /// heap grows, so they never make it larger.</para>
 /// </summary>
-[Allocator("headerless", "segregated lists, boundary tags in two side bitmaps, no headers (best on small blocks)", Order = 8)]
+[Allocator("headerless", "segregated lists, a side bitmap of block starts and tags in free blocks, no headers", Order = 8)]
 public sealed unsafe class HeaderlessAllocator : ArenaAllocator
 {
     /// <summary>How many size classes (free lists) there are.</summary>
@@ -45,7 +48,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     const uint NoLink = uint.MaxValue;
     const int GrowthDivisor = 4;
 
-    ulong[] bits;   // per 64 granules, two words: starts, then marks; pinned, and read through words
+    ulong[] bits;   // the starts bitmap, a word per 64 granules; pinned, and read through words
     ulong* words;
     ulong[] summary = new ulong[1]; // a bit per starts word that is not 0, so that the size of a large block is quick to find
     uint top;                    // granules in the heap: the break's granule, where the sentinel start is
@@ -70,8 +73,9 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     public HeaderlessAllocator(SimulatedBreak heap) : base(heap, checksLiveBlocks: true)
     {
         MaxHeapSize = Math.Min(heap.MaxSize, (long)(uint.MaxValue - 64) << 4); // granules are 32-bit
-        bits = GC.AllocateArray<ulong>(2, pinned: true);
+        bits = GC.AllocateArray<ulong>(1, pinned: true);
         words = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(bits));
+        tagKey = (ulong)heap.HeapLo * TagMultiplier ^ 0xD1B54A32D192ED03;
         SetStart(0); // the sentinel of the empty heap
     }
 
@@ -99,22 +103,22 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     // --- the bitmaps ---
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    ref ulong Word(uint g, int which) => ref words[(nint)((g >> 6) * 2) + which];
+    ref ulong Word(uint g) => ref words[(nint)(g >> 6)];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool IsStart(uint g) => ((Word(g, 0) >> (int)g) & 1) != 0;
+    bool IsStart(uint g) => ((Word(g) >> (int)g) & 1) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void SetStart(uint g)
     {
-        Word(g, 0) |= 1UL << (int)g;
+        Word(g) |= 1UL << (int)g;
         Summary(g >> 6) |= 1UL << (int)(g >> 6);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void ClearStart(uint g)
     {
-        ref ulong word = ref Word(g, 0);
+        ref ulong word = ref Word(g);
         word &= ~(1UL << (int)g);
         if (word == 0) Summary(g >> 6) &= ~(1UL << (int)(g >> 6));
     }
@@ -122,20 +126,30 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     ref ulong Summary(uint w) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(w >> 6));
 
+    // The last start at or before g (g < top: granule 0 is a start).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool IsMarked(uint g) => ((Word(g, 1) >> (int)g) & 1) != 0;
+    uint PrevStart(uint g)
+    {
+        ulong word = Word(g) & (~0UL >> (63 - (int)(g & 63)));
+        return word != 0 ? (g & ~63u) + 63 - (uint)BitOperations.LeadingZeroCount(word) : PrevStartBeforeWord(g >> 6);
+    }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void Mark(uint g) => Word(g, 1) |= 1UL << (int)g;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void Unmark(uint g) => Word(g, 1) &= ~(1UL << (int)g);
+    // The last start in a starts word before word w (w > 0), found through the summary.
+    uint PrevStartBeforeWord(uint w)
+    {
+        w--;
+        uint s = w >> 6;
+        ulong m = Summary(w) & (~0UL >> (63 - (int)(w & 63)));
+        while (m == 0) m = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(--s));
+        w = (s << 6) + 63 - (uint)BitOperations.LeadingZeroCount(m);
+        return (w << 6) + 63 - (uint)BitOperations.LeadingZeroCount(words[(nint)w]);
+    }
 
     // The first start at or after g (g ≤ top: the sentinel ends the search).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint NextStart(uint g)
     {
-        ulong word = Word(g, 0) & (~0UL << (int)g);
+        ulong word = Word(g) & (~0UL << (int)g);
         return word != 0 ? (g & ~63u) + (uint)BitOperations.TrailingZeroCount(word) : NextStartAfterWord((g >> 6) + 1);
     }
 
@@ -146,14 +160,30 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         ulong m = Summary(w) & (~0UL << (int)w);
         while (m == 0) m = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(++s));
         w = (s << 6) + (uint)BitOperations.TrailingZeroCount(m);
-        return (w << 6) + (uint)BitOperations.TrailingZeroCount(words[(nint)(w * 2)]);
+        return (w << 6) + (uint)BitOperations.TrailingZeroCount(words[(nint)w]);
     }
 
     // The size in granules of the block that starts at g (g < top).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint BlockSize(uint g) => NextStart(g + 1) - g;
 
-    // --- free blocks: next, prev, size at the start; size again in the last 4 bytes ---
+    // --- free blocks: next and prev at the start, and a tag (8 bytes) in the first and the last granule ---
+
+    // A free block [g, g + n) holds Tag(g) ^ n in the second half of its first granule and Tag(g + n - 1) ^ n in that of
+    // its last (the same word when n is 1); a quick block holds Tag(g) ^ QuickSalt at its start. Tags are written only
+    // in blocks the allocator owns and erased (0) when a granule stops being such an end, so a granule of an allocated
+    // block holds one only if its owner wrote that very 64-bit value: 1 in 2^64 for any data it did not read from a
+    // free block. A tag is also checked against the starts bitmap (the size it gives must end at the next start), so an
+    // owner's bytes cannot make a free or quick block out of a live one by chance.
+    const ulong TagMultiplier = 0x9E3779B97F4A7C15; // odd: distinct granules have distinct tags
+    const ulong QuickSalt = 1UL << 63;
+    readonly ulong tagKey;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ulong Tag(uint g) => ((ulong)g + tagKey) * TagMultiplier;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref ulong TagWord(uint g) => ref *(ulong*)Field(g, 2);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint* Field(uint g, int index) => (uint*)(Lo + ((nint)g << 4)) + index;
@@ -164,21 +194,22 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     ref uint Prev(uint g) => ref *Field(g, 1);
 
+    // The size of the free block g (one known to be free: in a list), from its tag.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    uint FreeSize(uint g) => *Field(g, 2);
+    uint FreeSize(uint g) => (uint)(TagWord(g) ^ Tag(g));
 
-    // The size of the free block whose last granule is g, from its footer.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    uint SizeEndingAt(uint g) => *Field(g, 3);
+    void Unmark(uint g) => TagWord(g) = 0;
 
-    // Writes the size and footer of the free block [g, g + n) and marks its ends (its start bit is the caller's).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool IsQuick(uint g) => TagWord(g) == (Tag(g) ^ QuickSalt);
+
+    // Tags both ends of the free block [g, g + n) (its start bit is the caller's).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void MakeFree(uint g, uint n)
     {
-        *Field(g, 2) = n;
-        *Field(g + n - 1, 3) = n;
-        Mark(g);
-        Mark(g + n - 1);
+        TagWord(g) = Tag(g) ^ n;
+        TagWord(g + n - 1) = Tag(g + n - 1) ^ n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -188,14 +219,23 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         Unmark(g + n - 1);
     }
 
-    // The size of the free block that starts at g, 0 when g is the top, an allocated block or a quick block (size 0).
+    // The size of the free block that starts at g (a start), 0 when g is the top, an allocated block or a quick block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    uint FreeAt(uint g) => g < top && IsMarked(g) ? FreeSize(g) : 0;
+    uint FreeAt(uint g)
+    {
+        if (g >= top) return 0;
+        ulong n = TagWord(g) ^ Tag(g);
+        return n - 1 < top - g && NextStart(g + 1) == g + n ? (uint)n : 0;
+    }
 
-    // The size of the free block that ends just before g, 0 when there is none (a quick block of one granule is marked,
-    // with a footer of 0; a longer one has no mark at its end).
+    // The size of the free block that ends just before g (a start), 0 when there is none.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    uint FreeBefore(uint g) => g > 0 && IsMarked(g - 1) ? SizeEndingAt(g - 1) : 0;
+    uint FreeBefore(uint g)
+    {
+        if (g == 0) return 0;
+        ulong n = TagWord(g - 1) ^ Tag(g - 1);
+        return n - 1 < g && IsStart(g - (uint)n) && NextStart(g - (uint)n + 1) == g ? (uint)n : 0;
+    }
 
     // --- the free lists ---
 
@@ -207,11 +247,11 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
 
     void AddClass(int c, uint g) => lists.Add(c, g);
 
-    void DropClass(int c) => lists.Drop(c, new HeadClass(Lo));
+    void DropClass(int c) => lists.Drop(c, new HeadClass(this));
 
-    readonly struct HeadClass(nint lo) : IHeadClass
+    readonly struct HeadClass(HeaderlessAllocator a) : IHeadClass
     {
-        public int Of(uint head) => ClassOf(*((uint*)(lo + ((nint)head << 4)) + 2));
+        public int Of(uint head) => ClassOf(a.FreeSize(head));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -383,14 +423,14 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     {
         Grow((long)n << 4);
         top += n;
-        if (bits.Length < 2 * ((top >> 6) + 1)) GrowBits(2 * ((top >> 6) + 1));
+        if (bits.Length < (top >> 6) + 1) GrowBits((top >> 6) + 1);
         if (summary.Length <= top >> 12) Array.Resize(ref summary, (int)(top >> 12) + 1);
         SetStart(top);
     }
 
-    // Makes room for needed words, a quarter more than the bitmaps had at least (rounded up to 8 words): growing by less
-    // would copy the bitmaps over and over as the heap grows (a new allocator starts empty on every replay), by more would
-    // leave more of them unused (they count as side state). Only the new words are zeroed.
+    // Makes room for needed words, a quarter more than the bitmap had at least (rounded up to 8 words): growing by less
+    // would copy the bitmap over and over as the heap grows (a new allocator starts empty on every replay), by more would
+    // leave more of it unused (it counts as side state). Only the new words are zeroed.
     void GrowBits(uint needed)
     {
         int length = (int)((Math.Max(needed, bits.Length + bits.Length / GrowthDivisor) + 7) & ~7L);
@@ -407,7 +447,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     protected override bool IsLiveBlock(nint pointer)
     {
         uint g = (uint)(((long)pointer - (long)Lo) >> 4);
-        return IsStart(g) && !IsMarked(g);
+        return g < top && IsStart(g) && FreeAt(g) == 0 && !IsQuick(g);
     }
 
     /// <inheritdoc/>
@@ -418,17 +458,14 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     }
 
     // --- quick lists, like glibc's tcache: a freed block of at most QuickMax granules waits, up to QuickDepth per size,
-    // for the next malloc of its size, without coalescing. It is marked at its start (so it is not live) with a size
-    // field of 0 (so it is not free), and a footer of 0 when it is one granule (whose start is its end); a longer one has
-    // no mark at its end. Its neighbours do not merge with it; all of them are freed for real before the heap grows. ---
+    // for the next malloc of its size, without coalescing. Its start holds its quick tag (so it is neither live nor free)
+    // and its link. Its neighbours do not merge with it; all of them are freed for real before the heap grows. ---
 
     bool TryQuickFree(uint g, uint n)
     {
         if (n > QuickMax || quickCounts[(int)n - 1] == QuickDepth) return false;
         int q = (int)n - 1;
-        Mark(g);
-        *Field(g, 2) = 0;
-        if (n == 1) *Field(g, 3) = 0;
+        TagWord(g) = Tag(g) ^ QuickSalt;
         Next(g) = quickHeads[q];
         quickHeads[q] = g + 1;
         quickCounts[q]++;
@@ -625,33 +662,41 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         for (uint g = 0; g < top;)
         {
             uint n = BlockSize(g);
-            blocks.Add(new BlockInfo((long)g << 4, (long)n << 4, !IsMarked(g)));
+            blocks.Add(new BlockInfo((long)g << 4, (long)n << 4, FreeAt(g) == 0 && !IsQuick(g)));
             g += n;
         }
         return blocks;
     }
 
-    // Breaks the heap for HeapChecker's tests: flips the start bit (or, with mark, the mark) of the granule at offset.
-    internal void FlipBit(long offset, bool mark)
+    // Breaks the heap for HeapChecker's tests: flips the start bit of the granule at offset, or with tag, erases the
+    // tag there (or writes one of a one-granule free block where there is none).
+    internal void FlipBit(long offset, bool tag)
     {
         uint g = (uint)(offset >> 4);
-        Word(g, mark ? 1 : 0) ^= 1UL << (int)g;
+        if (!tag) Word(g) ^= 1UL << (int)g;
+        else TagWord(g) = HoldsTag(g) ? 0 : Tag(g) ^ 1;
     }
 
-    /// <summary>The first broken invariant of the bitmaps, the free blocks and the free lists, or null (for <see cref="HeapChecker"/>).</summary>
+    // Whether granule g holds a free block's or a quick block's tag of some size that fits in the heap.
+    bool HoldsTag(uint g)
+    {
+        ulong n = TagWord(g) ^ Tag(g);
+        return n - 1 < top || n == QuickSalt;
+    }
+
+    /// <summary>The first broken invariant of the bitmap, the tags, the free blocks and the free lists, or null (for <see cref="HeapChecker"/>).</summary>
     internal HeapViolation? CheckInvariants()
     {
         if (Heap.Size != (long)top << 4) return new HeapViolation($"the heap is {Heap.Size} bytes, but the allocator counts {top} granules", Heap.Size);
-        if (bits.Length < 2 * ((top >> 6) + 1)) return new HeapViolation($"the bitmaps hold {bits.Length / 2 * 64} granules, fewer than the heap's {top} + 1", Heap.Size);
+        if (bits.Length < (top >> 6) + 1) return new HeapViolation($"the bitmap holds {bits.Length * 64} granules, fewer than the heap's {top} + 1", Heap.Size);
         if (!IsStart(top)) return new HeapViolation("the sentinel start at the break is missing", Heap.Size);
-        for (uint w = top >> 6; w < bits.Length / 2; w++)
+        for (uint w = top >> 6; w < bits.Length; w++)
         {
             ulong past = w == top >> 6 ? ~0UL << (int)(top & 63) << 1 : ~0UL; // the granules after the sentinel
-            if (((bits[w * 2] | bits[w * 2 + 1]) & past) != 0) return new HeapViolation($"a bit is set past the break, in word {w}", (long)w << 10);
+            if ((bits[w] & past) != 0) return new HeapViolation($"a bit is set past the break, in word {w}", (long)w << 10);
         }
-        if (IsMarked(top)) return new HeapViolation("the sentinel is marked free", Heap.Size);
         for (uint w = 0; w <= top >> 6; w++)
-            if ((bits[w * 2] != 0) != (((summary[w >> 6] >> (int)w) & 1) != 0))
+            if ((bits[w] != 0) != (((summary[w >> 6] >> (int)w) & 1) != 0))
                 return new HeapViolation($"the summary bit of starts word {w} does not say whether it is 0", (long)w << 10);
         if (top > 0 && !IsStart(0)) return new HeapViolation("no block starts at the start of the heap", 0);
         var free = new HashSet<uint>();
@@ -660,26 +705,24 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         for (uint g = 0; g < top;)
         {
             uint n = BlockSize(g);
-            bool isFree = IsMarked(g);
-            if (n > 2 && FirstMark(g + 1, g + n - 1) is { } inside)
-                return new HeapViolation($"granule {inside} inside the block at {(long)g << 4} is marked", (long)g << 4);
-            if (isFree && FreeSize(g) == 0) // a quick block
+            // Only a block's first and last granules are read as tags (the granules inside a block never are), so only
+            // they are checked: a granule inside a block that becomes an end is tagged or erased first.
+            bool isFree = FreeAt(g) != 0, isQuick = IsQuick(g);
+            if (isQuick)
             {
-                if (n > QuickMax || (n == 1 ? SizeEndingAt(g) != 0 : IsMarked(g + n - 1)))
+                if (n > QuickMax || (n > 1 && HoldsTag(g + n - 1)))
                     return new HeapViolation($"the quick block at {(long)g << 4} ({n} granules) is marked like a free block", (long)g << 4);
                 quick.Add(g);
-                isFree = false; // its neighbours do not merge with it
             }
             else if (isFree)
             {
-                if (!IsMarked(g + n - 1)) return new HeapViolation($"the free block at {(long)g << 4} ({n} granules) has no mark at its end", (long)g << 4);
-                if (FreeSize(g) != n || SizeEndingAt(g + n - 1) != n)
-                    return new HeapViolation($"the free block at {(long)g << 4} is {n} granules, but its size says {FreeSize(g)} and its footer {SizeEndingAt(g + n - 1)}", (long)g << 4);
+                if (FreeBefore(g + n) != n) return new HeapViolation($"the free block at {(long)g << 4} ({n} granules) has no mark at its end", (long)g << 4);
                 if (lastFree) return new HeapViolation($"the free block at {(long)g << 4} touches the free block before it", (long)g << 4);
                 free.Add(g);
             }
-            else if (n > 1 && IsMarked(g + n - 1)) return new HeapViolation($"the allocated block at {(long)g << 4} has a free mark at its end", (long)g << 4);
-            lastFree = isFree;
+            else if (HoldsTag(g)) return new HeapViolation($"the block at {(long)g << 4} holds a tag that does not match its size", (long)g << 4);
+            else if (n > 1 && HoldsTag(g + n - 1)) return new HeapViolation($"the allocated block at {(long)g << 4} has a free mark at its end", (long)g << 4);
+            lastFree = isFree; // a quick block's neighbours do not merge with it
             g += n;
         }
         return CheckLists(free) ?? CheckQuickLists(quick);
@@ -703,23 +746,6 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         }
         if (total != quickTotal) return new HeapViolation($"the quick lists hold {total} blocks, but {quickTotal} are counted", 0);
         foreach (uint g in quick) return new HeapViolation($"the quick block at {(long)g << 4} is in no quick list", (long)g << 4);
-        return null;
-    }
-
-    // The first marked granule in [from, to), a word at a time; null when there is none.
-    uint? FirstMark(uint from, uint to)
-    {
-        for (uint g = from; g < to;)
-        {
-            ulong word = Word(g, 1) & (~0UL << (int)g);
-            uint wordEnd = (g & ~63u) + 64;
-            if (word != 0)
-            {
-                uint at = (g & ~63u) + (uint)BitOperations.TrailingZeroCount(word);
-                return at < to ? at : null;
-            }
-            g = wordEnd;
-        }
         return null;
     }
 

@@ -29,7 +29,7 @@ namespace Lessons.Heap;
 /// So a bitmap with a bit per 16 bytes of heap (which makes checking a free O(1)) costs 1/128 of the heap, under 1 % of
 /// utilization, for every allocator that keeps one; walking the heap instead costs nothing but makes free O(n). Between
 /// the two, "segregated-slabs" keeps a byte per KiB of heap (where the first block of each KiB starts) and walks at
-/// most one KiB of headers. "headerless" keeps two bits per 16 bytes (1/64 of the heap) instead of any header.
+/// most one KiB of headers. "headerless" keeps a bit per 16 bytes (where blocks start) instead of any header.
 /// </summary>
 public interface IAllocator
 {

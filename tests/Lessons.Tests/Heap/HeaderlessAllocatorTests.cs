@@ -4,7 +4,7 @@ using Lessons.Posix;
 
 namespace Lessons.Tests.Heap;
 
-/// <summary>"headerless": boundary tags in two bitmaps beside the heap, quick lists, and the checker's view of them.</summary>
+/// <summary>"headerless": a starts bitmap beside the heap, tags at the ends of free blocks, quick lists, and the checker's view of them.</summary>
 public class HeaderlessAllocatorTests
 {
     static (SimulatedBreak Heap, HeaderlessAllocator A) Fresh()
@@ -25,6 +25,27 @@ public class HeaderlessAllocatorTests
         Assert.Equal(sizes, a.Blocks().Select(b => b.Size));
         Assert.Equal(sizes.Sum(), heap.Size); // no header, no prologue, no padding
         Assert.Equal(heap.HeapLo, p[0]);
+        AssertHealthy(a);
+    }
+
+    [Fact]
+    public void ALiveBlockThatHoldsTheBytesOfAFreeBlocksEndsIsStillLive()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        nint p = a.Malloc(300), q = a.Malloc(300), r = a.Malloc(300);
+        a.Free(q); // [304, 608) free: tags in its first and last granule
+        var bytes = new byte[16];
+        Marshal.Copy(q, bytes, 0, 16);
+        Marshal.Copy(bytes, 0, p, 16); // p's first granule and r's last now hold the bytes of q's ends
+        Marshal.Copy(q + 288, bytes, 0, 16);
+        Marshal.Copy(bytes, 0, r + 288, 16);
+        Assert.Equal([true, false, true], a.Blocks().Select(b => b.Allocated));
+        AssertHealthy(a); // a tag belongs to its granule: copied elsewhere it is only bytes
+        a.Free(p);
+        a.Free(r);
+        Assert.Single(a.Blocks());
+        Assert.Contains("double free", Assert.Throws<HeapMisuseException>(() => a.Free(p)).Message);
         AssertHealthy(a);
     }
 
@@ -147,11 +168,11 @@ public class HeaderlessAllocatorTests
     }
 
     [Theory]
-    [InlineData(false, 304, "granule 19 inside the block at 0 is marked")]    // the free block's start bit cleared
-    [InlineData(true, 16, "granule 1 inside the block at 0 is marked")]       // a mark inside an allocated block
+    [InlineData(false, 304, "the allocated block at 0 has a free mark at its end")] // the free block's start bit cleared
+    [InlineData(true, 0, "the block at 0 holds a tag that does not match its size")] // a tag at an allocated block's start
     [InlineData(true, 304, "the allocated block at 304 has a free mark at its end")] // the free block's first mark cleared
     [InlineData(true, 592, "the free block at 304 (19 granules) has no mark at its end")]
-    public void TheCheckerFindsBrokenBitmaps(bool mark, long offset, string expected)
+    public void TheCheckerFindsABrokenBitmapOrTag(bool mark, long offset, string expected)
     {
         var (heap, a) = Fresh();
         using var _ = heap;
@@ -165,7 +186,7 @@ public class HeaderlessAllocatorTests
     }
 
     [Fact]
-    public void TheCheckerFindsADamagedFooterAndABrokenQuickList()
+    public void TheCheckerFindsADamagedTagAndABrokenQuickList()
     {
         var (heap, a) = Fresh();
         using var _ = heap;
@@ -175,9 +196,10 @@ public class HeaderlessAllocatorTests
         a.Free(q);
         a.Free(r); // a quick block
         AssertHealthy(a);
-        Marshal.WriteInt32(q + 300, 7); // the footer: the last 4 bytes of the 304-byte free block
-        Assert.Contains("footer", HeapChecker.Check(a)!.Message);
-        Marshal.WriteInt32(q + 300, 19);
+        int tagHigh = Marshal.ReadInt32(q + 300); // the last 4 bytes of the 304-byte free block: half of its end's tag
+        Marshal.WriteInt32(q + 300, tagHigh ^ 1);
+        Assert.Contains("the free block at 304 (19 granules) has no mark at its end", HeapChecker.Check(a)!.Message);
+        Marshal.WriteInt32(q + 300, tagHigh);
         AssertHealthy(a);
         Marshal.WriteInt32(r, 5); // the quick block's link now points at granule 4, inside the first block
         Assert.Contains("quick list 7 holds granule 4, which is not a quick block", HeapChecker.Check(a)?.Message);

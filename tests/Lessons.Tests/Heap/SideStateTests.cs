@@ -47,16 +47,16 @@ public class SideStateTests
     }
 
     [Fact]
-    public void Headerless_keeps_two_bits_per_16_bytes_of_heap()
+    public void Headerless_keeps_one_bit_per_16_bytes_of_heap()
     {
         using var heap = new SimulatedBreak(64 << 20);
         var a = Allocators.Create("headerless", heap);
         long empty = SideState.Bytes(a, heap);
-        Assert.InRange(empty, 64, 256); // the bitmaps of an empty heap, the summary, the list heads, own fields past the allowance
+        Assert.InRange(empty, 64, 256); // the bitmap of an empty heap, the summary, the list heads, own fields past the allowance
         var blocks = Enumerable.Range(0, 4096).Select(i => a.Malloc(i % 2 == 0 ? 1000 : 24)).ToList();
         Assert.All(blocks, p => Assert.NotEqual(0, p));
         long grown = SideState.Bytes(a, heap) - empty;
-        Assert.InRange(grown, heap.Size / 64 - 256, heap.Size / 64 * 5 / 4 + 512); // grown in steps of 1/4
+        Assert.InRange(grown, heap.Size / 128 - 256, heap.Size / 128 * 5 / 4 + 512); // grown in steps of 1/4
     }
 
     [Fact]
