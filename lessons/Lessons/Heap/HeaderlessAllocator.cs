@@ -9,11 +9,12 @@ namespace Lessons.Heap;
 /// <list type="bullet">
 /// <item><b>starts</b>, a bitmap outside the heap with a bit per 16-byte granule: set at the first granule of every
 /// block (and at the break, as a sentinel). A block's size is the distance to the next set bit, found a word (64
-/// granules) at a time; the block before a granule is found the same way backwards.</item>
+/// granules) at a time.</item>
 /// <item><b>tags</b>, inside free blocks only: a free block holds, in the last 8 bytes of its first and of its last
 /// granule, a 64-bit tag made of that granule's index, a key of this heap and the block's size. Free checks its
-/// neighbours with one tag each: the granule after the block (a free next block) and the granule before it (the last
-/// of a free previous block), each confirmed by the starts bitmap (the size the tag gives must end at a start).</item>
+/// neighbours with one tag each: the granule after the block (the first of a free next block) and the granule before
+/// it (the last of a free previous block, whose tag gives where that block starts), each confirmed by the starts bitmap
+/// (the block the tag describes must start and end at starts).</item>
 /// </list>
 /// A live block is a start whose first granule holds no tag, so free and realloc check their pointer in O(1). A tag
 /// is written only where the allocator owns the memory and erased when its granule stops being a free block's end; a
@@ -125,25 +126,6 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     ref ulong Summary(uint w) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(w >> 6));
-
-    // The last start at or before g (g < top: granule 0 is a start).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    uint PrevStart(uint g)
-    {
-        ulong word = Word(g) & (~0UL >> (63 - (int)(g & 63)));
-        return word != 0 ? (g & ~63u) + 63 - (uint)BitOperations.LeadingZeroCount(word) : PrevStartBeforeWord(g >> 6);
-    }
-
-    // The last start in a starts word before word w (w > 0), found through the summary.
-    uint PrevStartBeforeWord(uint w)
-    {
-        w--;
-        uint s = w >> 6;
-        ulong m = Summary(w) & (~0UL >> (63 - (int)(w & 63)));
-        while (m == 0) m = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(summary), (nint)(--s));
-        w = (s << 6) + 63 - (uint)BitOperations.LeadingZeroCount(m);
-        return (w << 6) + 63 - (uint)BitOperations.LeadingZeroCount(words[(nint)w]);
-    }
 
     // The first start at or after g (g ≤ top: the sentinel ends the search).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
