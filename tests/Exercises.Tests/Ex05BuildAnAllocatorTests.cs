@@ -265,16 +265,19 @@ public class Ex05BuildAnAllocatorTimedTests
 
     static readonly ConcurrentDictionary<string, Lazy<LabRun>> Runs = new();
 
-    internal static LabRun Lab(string dir) => Runs.GetOrAdd(dir, d => new Lazy<LabRun>(() =>
+    internal static LabRun Lab(string dir) => Runs.GetOrAdd(dir, d => new Lazy<LabRun>(() => Measure(d))).Value;
+
+    // One side-by-side run of the student's allocator and the two references on the traces in dir.
+    static LabRun Measure(string dir)
     {
-        var traces = Directory.EnumerateFiles(d, "*.rep").Order(StringComparer.Ordinal).Select(f => Trace.Load(f)).ToList();
+        var traces = Directory.EnumerateFiles(dir, "*.rep").Order(StringComparer.Ordinal).Select(f => Trace.Load(f)).ToList();
         Assert.NotEmpty(traces);
         Ex05BuildAnAllocatorTests.NoStaticState();
         var options = new MallocLabOptions { MinSeconds = 0.04, WarmUpSeconds = 0.3, MaxReplays = 1000 };
         var reports = MallocLab.RunSideBySide(traces,
             [h => new StudentAllocator(h), h => Allocators.Create("first-fit", h), h => Allocators.Create("segregated", h)], options, rounds: 4);
         return new LabRun(reports[0], reports[1], reports[2]);
-    })).Value;
+    }
 
     static readonly string TraceDir = Path.Combine(AppContext.BaseDirectory, "Traces");
 
@@ -290,22 +293,30 @@ public class Ex05BuildAnAllocatorTimedTests
     }
 
     [Fact, Graded(lesson: 5, points: 2)]
-    public void ScoreOnTheBundledTracesReachesTheFirstFitReference() => AssertReaches(Lab(TraceDir), r => r.FirstFit);
+    public void ScoreOnTheBundledTracesReachesTheFirstFitReference() => AssertReaches(TraceDir, r => r.FirstFit);
 
     [Fact, Graded(lesson: 5, points: 4)]
-    public void ScoreOnTheBundledTracesReachesTheSegregatedReference() => AssertReaches(Lab(TraceDir), r => r.Segregated);
+    public void ScoreOnTheBundledTracesReachesTheSegregatedReference() => AssertReaches(TraceDir, r => r.Segregated);
 
-    static void AssertReaches(LabRun run, Func<LabRun, MallocLabReport> reference)
+    // A score that misses the reference's by at most MeasureAgainWithin points is measured once more, side by side
+    // again: a shared machine can slow one allocator's replays for a whole round. The better of the two runs counts.
+    const double MeasureAgainWithin = 5.0;
+
+    static void AssertReaches(string dir, Func<LabRun, MallocLabReport> reference)
     {
-        var other = reference(run);
-        double mine = run.Student.AverageScore ?? 0, theirs = other.AverageScore ?? 0;
-        Assert.True(mine >= theirs - ScoreTolerance,
-            $"average score {mine:F1} < {theirs:F1} of {other.Allocator} (less {ScoreTolerance} for noise), in the same run:\n{run}");
+        var run = Lab(dir);
+        double Gap(LabRun r) => (reference(r).AverageScore ?? 0) - ScoreTolerance - (r.Student.AverageScore ?? 0);
+        string Says(LabRun r) => $"average score {r.Student.AverageScore ?? 0:F1} against {reference(r).AverageScore ?? 0:F1} of {reference(r).Allocator}";
+        if (Gap(run) <= 0) return;
+        string first = $"{Says(run)} (less {ScoreTolerance} for noise), in the same run:\n{run}";
+        Assert.True(Gap(run) <= MeasureAgainWithin, first);
+        var again = Measure(dir);
+        Assert.True(Gap(again) <= 0, $"{first}\n\nand measured again: {Says(again)}:\n{again}");
     }
 
     // BEGIN HIDDEN TESTS
     [Fact, Graded(lesson: 5, points: 3, Hidden = true)]
     public void ScoreOnTheHiddenTracesReachesTheSegregatedReference() =>
-        AssertReaches(Lab(Path.Combine(AppContext.BaseDirectory, "HiddenTraces")), r => r.Segregated);
+        AssertReaches(Path.Combine(AppContext.BaseDirectory, "HiddenTraces"), r => r.Segregated);
     // END HIDDEN TESTS
 }

@@ -149,7 +149,8 @@ public abstract class ArenaAllocator : IAllocator, IHeapView
     }
 
     /// <summary>Whether <paramref name="pointer"/> (16-byte aligned, inside the heap) is a live payload, for a subclass
-    /// made with <c>checksLiveBlocks: true</c>: it must not trust any byte a payload's owner can write.</summary>
+    /// made with <c>checksLiveBlocks: true</c>: no bytes a payload's owner writes may fool it, except by a chance too
+    /// small to matter ("headerless" reads 64-bit tags that an owner's bytes match 1 time in 2^64).</summary>
     protected virtual bool IsLiveBlock(nint pointer) => throw new InvalidOperationException($"{Name} keeps no live-block bitmap and does not override IsLiveBlock");
 
     /// <inheritdoc/>

@@ -18,8 +18,9 @@ namespace Lessons.Heap;
 /// </list>
 /// A live block is a start whose first granule holds no tag, so free and realloc check their pointer in O(1). A tag
 /// is written only where the allocator owns the memory and erased when its granule stops being a free block's end; a
-/// live block's bytes make one only if its owner writes that exact value for that granule (1 in 2^64 for bytes not
-/// copied from a free block at the same place: a tag copied elsewhere means nothing). A free block holds its links
+/// live block's bytes make one only if they are that exact value for that granule (1 in 2^64 for bytes not copied from
+/// a free block's end at the same place: a tag copied elsewhere means nothing). This guards against chance, not
+/// against a program that forges tags on purpose. A free block holds its links
 /// and its tags, so the smallest block is 16 bytes. One bit per 16 bytes costs 1/128 of the heap (0.8 % of
 /// utilization); an 8-byte header costs 8 bytes per block, which is 20 % of a heap of 40-byte blocks. A second, small
 /// bitmap (a bit per 64 granules) says which words of starts are not 0, so that a large block's size is found in a
@@ -154,9 +155,11 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     // A free block [g, g + n) holds Tag(g) ^ n in the second half of its first granule and Tag(g + n - 1) ^ n in that of
     // its last (the same word when n is 1); a quick block holds Tag(g) ^ QuickSalt at its start. Tags are written only
     // in blocks the allocator owns and erased (0) when a granule stops being such an end, so a granule of an allocated
-    // block holds one only if its owner wrote that very 64-bit value: 1 in 2^64 for any data it did not read from a
-    // free block. A tag is also checked against the starts bitmap (the size it gives must end at the next start), so an
-    // owner's bytes cannot make a free or quick block out of a live one by chance.
+    // block holds one only if the bytes its owners wrote there are that very 64-bit value: 1 in 2^64 for data that is
+    // not copied from a free block's end at the same granule. Guarding against chance, not against a program that
+    // forges tags on purpose (the key comes from the heap's address). A free block's tags are also checked against the
+    // starts bitmap (the block must start and end at starts), and a neighbour is merged only when both its ends hold its
+    // tags; a quick tag at a live block's start only makes free refuse it.
     const ulong TagMultiplier = 0x9E3779B97F4A7C15; // odd: distinct granules have distinct tags
     const ulong QuickSalt = 1UL << 63;
     readonly ulong tagKey;
@@ -176,12 +179,12 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     ref uint Prev(uint g) => ref *Field(g, 1);
 
-    // The size of the free block g (one known to be free: in a list), from its tag.
+    // The size of the free block g (one known to be free: in a list, or checked by FreeAt or FreeBefore), from its tag.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint FreeSize(uint g) => (uint)(TagWord(g) ^ Tag(g));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void Unmark(uint g) => TagWord(g) = 0;
+    void Erase(uint g) => TagWord(g) = 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     bool IsQuick(uint g) => TagWord(g) == (Tag(g) ^ QuickSalt);
@@ -195,10 +198,10 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void Unmark(uint g, uint n)
+    void Erase(uint g, uint n)
     {
-        Unmark(g);
-        Unmark(g + n - 1);
+        Erase(g);
+        Erase(g + n - 1);
     }
 
     // The size of the free block that starts at g (a start), 0 when g is the top, an allocated block or a quick block.
@@ -210,13 +213,16 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         return n - 1 < top - g && NextStart(g + 1) == g + n ? (uint)n : 0;
     }
 
-    // The size of the free block that ends just before g (a start), 0 when there is none.
+    // The size of the free block that ends just before g (a start), 0 when there is none: both of its ends must hold
+    // its tags (its first granule is read anyway when it is unlinked).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint FreeBefore(uint g)
     {
         if (g == 0) return 0;
         ulong n = TagWord(g - 1) ^ Tag(g - 1);
-        return n - 1 < g && IsStart(g - (uint)n) && NextStart(g - (uint)n + 1) == g ? (uint)n : 0;
+        if (n - 1 >= g) return 0;
+        uint s = g - (uint)n;
+        return IsStart(s) && TagWord(s) == (Tag(s) ^ n) && NextStart(s + 1) == g ? (uint)n : 0;
     }
 
     // --- the free lists ---
@@ -341,7 +347,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         if (rest == 0)
         {
             Remove(g, n);
-            Unmark(g, n);
+            Erase(g, n);
             return g;
         }
         int c = ClassOf(n);
@@ -350,7 +356,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         {
             if (!stays) Remove(g, n);
             uint q = g + rest;
-            Unmark(g + n - 1);
+            Erase(g + n - 1);
             SetStart(q);
             MakeFree(g, rest);
             if (!stays) Insert(g, rest);
@@ -359,7 +365,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         uint r = g + k;
         if (stays) Replace(g, r, c);
         else Remove(g, n);
-        Unmark(g);
+        Erase(g);
         SetStart(r);
         MakeFree(r, rest);
         if (!stays) Insert(r, rest);
@@ -393,7 +399,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         if (topFree != 0)
         {
             Remove(start, topFree);
-            Unmark(start, topFree);
+            Erase(start, topFree);
         }
         GrowBy(missing);
         if (topFree != 0) ClearStart(oldTop);
@@ -466,7 +472,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         quickHeads[q] = Next(g);
         quickCounts[q]--;
         quickTotal--;
-        Unmark(g);
+        Erase(g);
         return g;
     }
 
@@ -479,7 +485,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
             {
                 uint g = head - 1;
                 head = Next(g);
-                Unmark(g);
+                Erase(g);
                 Coalesce(g, (uint)q + 1);
             }
             quickHeads[q] = 0;
@@ -488,7 +494,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         quickTotal = 0;
     }
 
-    // Frees the block [g, g + n) (start bit set, no marks, in no list): merges it with its free neighbours and puts the
+    // Frees the block [g, g + n) (start bit set, no tags, in no list): merges it with its free neighbours and puts the
     // result in its list, in the place of the neighbour it absorbs when that one's class does not change.
     uint Coalesce(uint g, uint n)
     {
@@ -506,7 +512,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
             if (stays) Replace(next, g, nc);
             else Remove(next, nn);
             ClearStart(next);
-            Unmark(next);
+            Erase(next);
             MakeFree(g, n + nn);
             if (!stays) Insert(g, n + nn);
             return g;
@@ -516,12 +522,12 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         {
             Remove(next, nn);
             ClearStart(next);
-            Unmark(next, nn);
+            Erase(next, nn);
         }
         ClearStart(g);
         bool kept = ClassOf(total) == ClassOf(ps);
         if (!kept) Remove(prev, ps);
-        Unmark(prev, ps);
+        Erase(prev, ps);
         MakeFree(prev, total);
         if (!kept) Insert(prev, total);
         return prev;
@@ -547,7 +553,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         if (n + nn >= k) // grow into the free next block
         {
             Remove(next, nn);
-            Unmark(next, nn);
+            Erase(next, nn);
             ClearStart(next);
             Split(g, k, n + nn);
             return payload;
@@ -558,7 +564,7 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         return base.ReallocateBlock(payload, size); // allocate, copy, free
     }
 
-    // The block g (allocated, total granules, no marks) keeps k of them; the rest becomes a free block in its list.
+    // The block g (allocated, total granules, no tags) keeps k of them; the rest becomes a free block in its list.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Split(uint g, uint k, uint total)
     {
@@ -574,11 +580,11 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
     {
         uint prev = g - ps, next = g + n;
         Remove(prev, ps);
-        Unmark(prev, ps);
+        Erase(prev, ps);
         if (nn != 0)
         {
             Remove(next, nn);
-            Unmark(next, nn);
+            Erase(next, nn);
             ClearStart(next);
         }
         ClearStart(g);
@@ -616,14 +622,14 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         if (start != g)
         {
             Remove(start, ps);
-            Unmark(start, ps);
+            Erase(start, ps);
             ClearStart(g);
             Copy(Address(g), Address(start), (long)n << 4);
         }
         if (nn != 0)
         {
             Remove(g + n, nn);
-            Unmark(g + n, nn);
+            Erase(g + n, nn);
             ClearStart(g + n);
         }
         uint oldTop = top;
@@ -688,22 +694,22 @@ public sealed unsafe class HeaderlessAllocator : ArenaAllocator
         {
             uint n = BlockSize(g);
             // Only a block's first and last granules are read as tags (the granules inside a block never are), so only
-            // they are checked: a granule inside a block that becomes an end is tagged or erased first.
+            // they are checked; a granule inside a free block holds no tag (an end that stops being one is erased).
             bool isFree = FreeAt(g) != 0, isQuick = IsQuick(g);
             if (isQuick)
             {
                 if (n > QuickMax || (n > 1 && HoldsTag(g + n - 1)))
-                    return new HeapViolation($"the quick block at {(long)g << 4} ({n} granules) is marked like a free block", (long)g << 4);
+                    return new HeapViolation($"the quick block at {(long)g << 4} ({n} granules) has a free block's tag at its end", (long)g << 4);
                 quick.Add(g);
             }
             else if (isFree)
             {
-                if (FreeBefore(g + n) != n) return new HeapViolation($"the free block at {(long)g << 4} ({n} granules) has no mark at its end", (long)g << 4);
+                if (FreeBefore(g + n) != n) return new HeapViolation($"the free block at {(long)g << 4} ({n} granules) has no tag at its end", (long)g << 4);
                 if (lastFree) return new HeapViolation($"the free block at {(long)g << 4} touches the free block before it", (long)g << 4);
                 free.Add(g);
             }
             else if (HoldsTag(g)) return new HeapViolation($"the block at {(long)g << 4} holds a tag that does not match its size", (long)g << 4);
-            else if (n > 1 && HoldsTag(g + n - 1)) return new HeapViolation($"the allocated block at {(long)g << 4} has a free mark at its end", (long)g << 4);
+            else if (FreeBefore(g + n) != 0) return new HeapViolation($"the allocated block at {(long)g << 4} ends like a free block (both of its ends hold tags)", (long)g << 4);
             lastFree = isFree; // a quick block's neighbours do not merge with it
             g += n;
         }

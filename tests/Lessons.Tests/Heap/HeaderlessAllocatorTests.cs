@@ -50,6 +50,24 @@ public class HeaderlessAllocatorTests
     }
 
     [Fact]
+    public void ATagWrittenBackAtTheEndOfALiveBlockDoesNotMakeItFree()
+    {
+        var (heap, a) = Fresh();
+        using var _ = heap;
+        a.Malloc(300);
+        nint q = a.Malloc(300); // [304, 608), at the top of the heap
+        a.Free(q);
+        var tail = new byte[16];
+        Marshal.Copy(q + 288, tail, 0, 16); // the free block's last granule: its tag
+        Assert.Equal(q, a.Malloc(300));
+        Marshal.Copy(tail, 0, q + 288, 16); // the owner writes the same bytes at the same granule: only one end is tagged
+        nint r = a.Malloc(500); // the heap grows: the top block must not be taken for a free one
+        Assert.Equal(q + 304, r);
+        Assert.Equal([true, true, true], a.Blocks().Select(b => b.Allocated));
+        AssertHealthy(a);
+    }
+
+    [Fact]
     public void ABlockFreedBetweenTwoFreeBlocksMergesWithBoth()
     {
         var (heap, a) = Fresh();
@@ -89,7 +107,7 @@ public class HeaderlessAllocatorTests
         var (heap, a) = Fresh();
         using var _ = heap;
         nint tiny = a.Malloc(8), big = a.Malloc(300), keep = a.Malloc(300);
-        a.Free(tiny); // a quick block of one granule: its mark is its start and its end
+        a.Free(tiny); // a quick block of one granule: its tag is at its start, which is its end
         a.Free(big);  // a free block: the quick block before it is not merged
         Assert.Equal([new BlockInfo(0, 16, false), new BlockInfo(16, 304, false), new BlockInfo(320, 304, true)], a.Blocks());
         AssertHealthy(a);
@@ -168,10 +186,10 @@ public class HeaderlessAllocatorTests
     }
 
     [Theory]
-    [InlineData(false, 304, "the allocated block at 0 has a free mark at its end")] // the free block's start bit cleared
+    [InlineData(false, 304, "free list 18 holds granule 19, which is not a free block")] // the free block's start bit cleared
     [InlineData(true, 0, "the block at 0 holds a tag that does not match its size")] // a tag at an allocated block's start
-    [InlineData(true, 304, "the allocated block at 304 has a free mark at its end")] // the free block's first mark cleared
-    [InlineData(true, 592, "the free block at 304 (19 granules) has no mark at its end")]
+    [InlineData(true, 304, "free list 18 holds granule 19, which is not a free block")] // the free block's first tag erased
+    [InlineData(true, 592, "the free block at 304 (19 granules) has no tag at its end")]
     public void TheCheckerFindsABrokenBitmapOrTag(bool mark, long offset, string expected)
     {
         var (heap, a) = Fresh();
@@ -198,7 +216,7 @@ public class HeaderlessAllocatorTests
         AssertHealthy(a);
         int tagHigh = Marshal.ReadInt32(q + 300); // the last 4 bytes of the 304-byte free block: half of its end's tag
         Marshal.WriteInt32(q + 300, tagHigh ^ 1);
-        Assert.Contains("the free block at 304 (19 granules) has no mark at its end", HeapChecker.Check(a)!.Message);
+        Assert.Contains("the free block at 304 (19 granules) has no tag at its end", HeapChecker.Check(a)!.Message);
         Marshal.WriteInt32(q + 300, tagHigh);
         AssertHealthy(a);
         Marshal.WriteInt32(r, 5); // the quick block's link now points at granule 4, inside the first block
