@@ -105,8 +105,19 @@ public static class ForkSafety
 
     /// <summary>Live or zombie children, as the kernel lists them for every thread of this process.</summary>
     public static int ChildrenOfThisProcess() =>
-        Directory.GetDirectories("/proc/self/task")
-            .Select(t => Path.Combine(t, "children"))
-            .Where(File.Exists)
-            .Sum(f => File.ReadAllText(f).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        Directory.GetDirectories("/proc/self/task").Sum(t => ChildrenOfThread(Path.Combine(t, "children")));
+
+    // A thread that ends between the listing and the read has no file left and counts none: its children go to
+    // another thread of this process.
+    static int ChildrenOfThread(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
 }
